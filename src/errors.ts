@@ -1,0 +1,76 @@
+/**
+ * Every failure a caller can see is a PduError: a stable `code` for programs
+ * (HTTP status, metrics labels, tests) and a `message` written for people.
+ */
+export type ErrorCode =
+  | 'BAD_REQUEST'
+  | 'BAD_DURATION'
+  | 'BAD_CONFIG'
+  | 'FORBIDDEN'
+  | 'NEEDS_CONFIRMATION'
+  | 'UNKNOWN_SOCKET'
+  | 'BUSY'
+  | 'CANCELLED'
+  | 'TIMEOUT'
+  | 'BOARD_OFFLINE'
+  | 'BOARD_TIMEOUT'
+  | 'BOARD_ERROR'
+  | 'BOARD_PROTOCOL'
+  | 'UNSUPPORTED'
+  | 'STOPPED';
+
+export class PduError extends Error {
+  override readonly name: string = 'PduError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** The board is not connected (port closed, vanished, or marked offline after timeouts). */
+export class BoardOfflineError extends PduError {
+  override readonly name = 'BoardOfflineError';
+  constructor(detail = 'the relay board is offline') {
+    super('BOARD_OFFLINE', detail);
+  }
+}
+
+/** The board did not answer in time, or a request was failed because the one before it timed out. */
+export class BoardTimeoutError extends PduError {
+  override readonly name = 'BoardTimeoutError';
+  constructor(detail = 'the relay board did not answer in time') {
+    super('BOARD_TIMEOUT', detail);
+  }
+}
+
+/** The board answered `ERR <code>`; `boardCode` is BADREQ, BADCH, UNSUPPORTED or FAULT. */
+export class BoardReplyError extends PduError {
+  override readonly name = 'BoardReplyError';
+  constructor(
+    readonly boardCode: string,
+    readonly text: string,
+  ) {
+    super(
+      boardCode === 'UNSUPPORTED' ? 'UNSUPPORTED' : 'BOARD_ERROR',
+      `the relay board refused the request: ${boardCode}${text ? ` ${text}` : ''}`,
+    );
+  }
+}
+
+export class UnknownSocketError extends PduError {
+  override readonly name = 'UnknownSocketError';
+  constructor(readonly socket: string | number) {
+    super('UNKNOWN_SOCKET', `there is no socket "${socket}": use a number 1..16 or a configured socket name`);
+  }
+}
+
+export function isPduError(value: unknown): value is PduError {
+  return value instanceof PduError;
+}

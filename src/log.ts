@@ -1,0 +1,26 @@
+import { type Logger, pino } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger };
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * Structured logs, readable on a console: pretty lines by default (synchronous,
+ * no worker thread, so memory stays small on a Pi), one JSON object per line
+ * with PIPDU_LOG_FORMAT=json.
+ */
+export function createLogger(level: LogLevel = 'info', format = process.env.PIPDU_LOG_FORMAT): Logger {
+  if (format === 'json') return pino({ level });
+  const stream = pretty({
+    sync: true,
+    colorize: process.stdout.isTTY === true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+  });
+  return pino({ level }, stream);
+}
+
+/** A logger that drops everything, for tests and tools. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
