@@ -1,0 +1,125 @@
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+
+/**
+ * What the daemon must remember across restarts: the board's last boot id
+ * (a different one at the next connect means the board reset while we were
+ * away, Decisions 7) and every socket's last switch state (for `restore: last`
+ * and, on boards that cannot report state, the assumed state).
+ */
+export interface SavedState {
+  version: 1;
+  bootId: string | null;
+  /** Relay mask by channel, bit i = channel i. */
+  mask: number;
+  /** Socket number → on, as last switched or observed. */
+  sockets: Record<string, boolean>;
+  savedAt: string;
+}
+
+/**
+ * `state.json`, rewritten atomically (temp file, fsync, rename, fsync of the
+ * directory) so that a crash or power cut at any moment leaves either the old
+ * or the new file, never a torn one. Callers save only when switch state
+ * changes, never for telemetry: SD cards wear out.
+ *
+ * Saves are serialized and coalesced: while one write is in progress, further
+ * saves collapse into one write of the latest state.
+ */
+export class StateStore {
+  readonly file: string;
+  private readonly dir: string;
+  private readonly logger: Logger;
+  private latest: SavedState | null = null;
+  private writing: Promise<void> | null = null;
+  private dirty = false;
+  private writes = 0;
+
+  constructor(deps: { dir: string; logger: Logger }) {
+    this.dir = deps.dir;
+    this.file = join(deps.dir, 'state.json');
+    this.logger = deps.logger;
+  }
+
+  /** Number of completed writes (tests and benchmarks). */
+  get writeCount(): number {
+    return this.writes;
+  }
+
+  /** Reads state.json; null when there is none yet (first contact). A corrupt file is logged and ignored. */
+  async load(): Promise<SavedState | null> {
+    await mkdir(this.dir, { recursive: true });
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    try {
+      const parsed = JSON.parse(text) as Partial<SavedState>;
+      if (parsed.version !== 1 || typeof parsed.mask !== 'number' || typeof parsed.sockets !== 'object') {
+        throw new Error('unexpected shape');
+      }
+      this.latest = {
+        version: 1,
+        bootId: typeof parsed.bootId === 'string' ? parsed.bootId : null,
+        mask: parsed.mask,
+        sockets: parsed.sockets ?? {},
+        savedAt: String(parsed.savedAt ?? ''),
+      };
+      return this.latest;
+    } catch (error) {
+      this.logger.warn(
+        { file: this.file, err: error },
+        'state file is unreadable; treating this as first contact',
+      );
+      return null;
+    }
+  }
+
+  /** Schedules a write of `state`; resolves once it (or a later state) is on disk. */
+  save(state: Omit<SavedState, 'version' | 'savedAt'>): Promise<void> {
+    this.latest = { version: 1, ...state, savedAt: new Date().toISOString() };
+    this.dirty = true;
+    if (!this.writing) this.writing = this.drain();
+    return this.writing;
+  }
+
+  /** Waits for pending writes. */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.dirty && this.latest) {
+        this.dirty = false;
+        await this.writeAtomically(`${JSON.stringify(this.latest, null, 2)}\n`);
+        this.writes++;
+      }
+    } finally {
+      this.writing = null;
+    }
+  }
+
+  private async writeAtomically(text: string): Promise<void> {
+    const temp = `${this.file}.tmp`;
+    const handle = await open(temp, 'w', 0o644);
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, this.file);
+    // The rename itself must reach the disk too, or a power cut can undo it.
+    const dir = await open(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+}
