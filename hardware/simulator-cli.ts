@@ -1,0 +1,479 @@
+/**
+ * The board simulator as its own process, so the real serial code can talk
+ * to it through a real pty:
+ *
+ *   npm run simulator -- --pty /tmp/pipdu-board      (spawns socat for the pty)
+ *   socat pty,raw,echo=0,link=/tmp/pipdu-board EXEC:"npx tsx hardware/simulator-cli.ts --stdio"
+ *
+ * In --pty mode stdout carries one JSON object per line for observers (tests)
+ * and stdin takes control lines; in --stdio mode stdin/stdout are the serial
+ * line, the JSON goes to stderr and control is by signals only. SIGUSR1 =
+ * power loss (reset); SIGTERM/SIGINT = clean exit. Run with `--help` for all
+ * options.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { lstatSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { LegacySimulatedBoard, type LegacyTelemetryFormat } from './legacy-simulated-board.js';
+import type { BoardFeature } from './relay-board.js';
+import { SimulatedBoard } from './simulated-board.js';
+
+const USAGE = `usage: simulator-cli (--pty <path> | --stdio) [options]
+
+  --pty <path>            create a pty (via socat) linked at <path>; a client opens <path>
+  --stdio                 speak the protocol on stdin/stdout (JSON events go to stderr)
+  --legacy                simulate the original firmware instead of PRP/1
+  --format comma|space    legacy telemetry format (default comma)
+  --crlf                  legacy: end telemetry lines with \\r\\n
+  --power-up-mask <hex>   the stored power-up mask (default: none stored = all off)
+  --eeprom <file>         keep the stored power-up mask in <file> (read at start, written on DEFAULT)
+  --telemetry <ms>        telemetry period, e.g. 1000, 250ms, 1s; 0 = none (default 1000, legacy 500)
+  --seed <n>              seed the noise on current readings and reply drops
+  --channels <n>          PRP/1 channels, 1..32 (default 16)
+  --features <list>       PRP/1 features, comma separated, may be empty (default current,persist)
+  --firmware <version>    PRP/1 fw= (default 1.0.0-sim)
+  --reply-delay <ms>      delay before every reply (default 0)
+  --exit-with-stdin       --pty: exit when stdin (the control channel) closes
+
+--pty control lines on stdin: mute, unmute, drop <0..1>, delay <ms>, garbage <text>,
+event <text>, reset, load <channel> <mA>, exit. Each is acknowledged with a
+{"event":"control"} JSON line. SIGUSR1 resets the board (power loss).`;
+
+type Board = SimulatedBoard | LegacySimulatedBoard;
+type Json = Record<string, unknown>;
+
+class UsageError extends Error {}
+
+interface CliOptions {
+  mode: 'pty' | 'stdio';
+  ptyPath: string;
+  legacy: boolean;
+  format: LegacyTelemetryFormat;
+  crlf: boolean;
+  powerUpMask: number | null;
+  eeprom: string | null;
+  telemetryMs: number | undefined;
+  seed: number | undefined;
+  channels: number;
+  features: BoardFeature[] | undefined;
+  firmware: string | undefined;
+  replyDelayMs: number;
+  exitWithStdin: boolean;
+}
+
+function parseCli(argv: string[]): CliOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      pty: { type: 'string' },
+      stdio: { type: 'boolean', default: false },
+      legacy: { type: 'boolean', default: false },
+      format: { type: 'string' },
+      crlf: { type: 'boolean', default: false },
+      'power-up-mask': { type: 'string' },
+      eeprom: { type: 'string' },
+      telemetry: { type: 'string' },
+      seed: { type: 'string' },
+      channels: { type: 'string' },
+      features: { type: 'string' },
+      firmware: { type: 'string' },
+      'reply-delay': { type: 'string' },
+      'exit-with-stdin': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  if ((values.pty === undefined) === !values.stdio)
+    throw new UsageError('give exactly one of --pty <path> or --stdio');
+  if (values.legacy) {
+    for (const flag of [
+      'power-up-mask',
+      'eeprom',
+      'channels',
+      'features',
+      'firmware',
+      'reply-delay',
+    ] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} is for the PRP/1 board, not --legacy`);
+    }
+  } else if (values.format !== undefined || values.crlf) {
+    throw new UsageError('--format and --crlf are for --legacy');
+  }
+  const format = values.format ?? 'comma';
+  if (format !== 'comma' && format !== 'space') throw new UsageError('--format must be comma or space');
+  let ptyPath = '';
+  if (values.pty !== undefined) {
+    ptyPath = path.resolve(values.pty);
+    // socat address syntax: these would be read as separators or quotes.
+    if (/[\s,:!"'\\{}[\]()]/.test(ptyPath))
+      throw new UsageError(`--pty path must not contain spaces or ,:!"'\\{}[]()`);
+  }
+  const features =
+    values.features === undefined
+      ? undefined
+      : values.features.split(',').filter((feature) => feature !== '');
+  for (const feature of features ?? []) {
+    if (feature !== 'current' && feature !== 'persist') throw new UsageError(`unknown feature ${feature}`);
+  }
+  return {
+    mode: values.stdio ? 'stdio' : 'pty',
+    ptyPath,
+    legacy: values.legacy,
+    format,
+    crlf: values.crlf,
+    powerUpMask:
+      values['power-up-mask'] === undefined ? null : parseHexMask(values['power-up-mask'], '--power-up-mask'),
+    eeprom: values.eeprom === undefined ? null : path.resolve(values.eeprom),
+    telemetryMs: values.telemetry === undefined ? undefined : parseMs(values.telemetry, '--telemetry'),
+    seed: values.seed === undefined ? undefined : parseInteger(values.seed, '--seed'),
+    channels: values.channels === undefined ? 16 : parseInteger(values.channels, '--channels'),
+    features: features as BoardFeature[] | undefined,
+    firmware: values.firmware,
+    replyDelayMs: values['reply-delay'] === undefined ? 0 : parseMs(values['reply-delay'], '--reply-delay'),
+    exitWithStdin: values['exit-with-stdin'],
+  };
+}
+
+function parseHexMask(text: string, what: string): number {
+  if (!/^[0-9A-Fa-f]{1,8}$/.test(text)) throw new UsageError(`${what} must be a hex mask, got "${text}"`);
+  return Number.parseInt(text, 16);
+}
+
+function parseInteger(text: string, what: string): number {
+  if (!/^[0-9]+$/.test(text)) throw new UsageError(`${what} must be a whole number, got "${text}"`);
+  return Number(text);
+}
+
+/** `250`, `250ms` or `2s`, in milliseconds. */
+function parseMs(text: string, what: string): number {
+  const match = /^([0-9]+(?:\.[0-9]+)?)(ms|s)?$/.exec(text);
+  if (!match) throw new UsageError(`${what} must be a duration like 250, 250ms or 1s, got "${text}"`);
+  return Math.round(Number(match[1]) * (match[2] === 's' ? 1000 : 1));
+}
+
+/** mulberry32: a small seeded PRNG, so a run can be repeated. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function readEeprom(file: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  if (text === '') return null;
+  return parseHexMask(text, `eeprom file ${file}`);
+}
+
+/** Atomic, synchronous: the file holds the mask before the DEFAULT reply leaves. */
+function writeEeprom(file: string, mask: string): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${mask}\n`);
+  renameSync(temporary, file);
+}
+
+function formatMask(board: Board, mask: number): string {
+  return board instanceof SimulatedBoard
+    ? board.formatMask(mask)
+    : mask.toString(16).toUpperCase().padStart(4, '0');
+}
+
+async function main(): Promise<number> {
+  let options: CliOptions | 'help';
+  try {
+    options = parseCli(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`simulator: ${(error as Error).message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (options === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const opts = options;
+  const random = opts.seed === undefined ? Math.random : seededRandom(opts.seed);
+  let board: Board;
+  if (opts.legacy) {
+    board = new LegacySimulatedBoard({
+      format: opts.format,
+      crlf: opts.crlf,
+      random,
+      ...(opts.telemetryMs === undefined ? {} : { telemetryIntervalMs: opts.telemetryMs }),
+    });
+  } else {
+    let powerUpMask = opts.powerUpMask;
+    if (opts.eeprom !== null) powerUpMask = readEeprom(opts.eeprom) ?? powerUpMask;
+    try {
+      board = new SimulatedBoard({
+        channels: opts.channels,
+        powerUpMask,
+        random,
+        replyDelayMs: opts.replyDelayMs,
+        ...(opts.features === undefined ? {} : { features: opts.features }),
+        ...(opts.firmware === undefined ? {} : { firmware: opts.firmware }),
+        ...(opts.telemetryMs === undefined ? {} : { telemetryIntervalMs: opts.telemetryMs }),
+      });
+    } catch (error) {
+      process.stderr.write(`simulator: ${(error as Error).message}\n`);
+      return 2;
+    }
+  }
+  const sim = new SimulatorProcess(opts, board);
+  return sim.run();
+}
+
+class SimulatorProcess {
+  private socat: ChildProcess | null = null;
+  private shuttingDown = false;
+  private readonly exited: Promise<number>;
+  private finish: (code: number) => void = () => {};
+
+  constructor(
+    private readonly options: CliOptions,
+    private readonly board: Board,
+  ) {
+    this.exited = new Promise((resolve) => {
+      this.finish = resolve;
+    });
+  }
+
+  async run(): Promise<number> {
+    const { board } = this;
+    board.on('request', (line) => this.json({ event: 'request', line }));
+    board.on('relays', (mask) => this.json({ event: 'relays', mask: formatMask(board, mask) }));
+    board.on('boot', (mask, bootId) => this.json({ event: 'boot', mask: formatMask(board, mask), bootId }));
+    if (board instanceof SimulatedBoard) {
+      board.on('powerUpMaskStored', (mask) => {
+        const text = board.formatMask(mask);
+        if (this.options.eeprom !== null) {
+          try {
+            writeEeprom(this.options.eeprom, text);
+          } catch (error) {
+            this.diagnostic(`could not write ${this.options.eeprom}: ${(error as Error).message}`);
+          }
+        }
+        this.json({ event: 'default', mask: text });
+      });
+    }
+    process.on('SIGUSR1', () => board.reset());
+    process.on('SIGTERM', () => this.shutdown(0));
+    process.on('SIGINT', () => this.shutdown(0));
+
+    if (this.options.mode === 'stdio') this.runStdio();
+    else await this.runPty();
+    return this.exited;
+  }
+
+  private runStdio(): void {
+    const { board } = this;
+    board.on('output', (line) => {
+      if (!this.shuttingDown) process.stdout.write(Buffer.from(line, 'latin1'));
+    });
+    process.stdout.on('error', (error) => {
+      this.diagnostic(`stdout: ${error.message}`);
+      this.shutdown(0);
+    });
+    process.stdin.on('data', (chunk: Buffer) => board.receive(chunk.toString('latin1')));
+    process.stdin.on('end', () => this.shutdown(0));
+    process.stdin.on('error', () => this.shutdown(0));
+    board.start();
+    this.json({ event: 'ready', path: null, bootId: board.bootId, pid: process.pid });
+  }
+
+  private async runPty(): Promise<void> {
+    const { board, options } = this;
+    const link = options.ptyPath;
+    removeStaleLink(link, (message) => this.diagnostic(message));
+    // -t: after our side closes (even on SIGKILL: EOF on its stdin), linger only briefly.
+    const socat = spawn('socat', ['-t', '0.05', `PTY,link=${link},raw,echo=0`, 'STDIO'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    this.socat = socat;
+    socat.stdin.on('error', () => {}); // EPIPE once socat is gone: its exit is handled below
+    socat.on('error', (error) => {
+      this.diagnostic(
+        (error as NodeJS.ErrnoException).code === 'ENOENT'
+          ? 'socat is not installed (apt-get install socat)'
+          : `socat: ${error.message}`,
+      );
+      this.shutdown(1);
+    });
+    socat.on('exit', (code, signal) => {
+      this.socat = null;
+      if (!this.shuttingDown) {
+        this.diagnostic(`socat exited (${signal ?? `code ${code}`}): the pty is gone`);
+        this.shutdown(1);
+      }
+    });
+    socat.stdout.on('data', (chunk: Buffer) => board.receive(chunk.toString('latin1')));
+    board.on('output', (line) => {
+      if (this.socat && !this.shuttingDown) socat.stdin.write(Buffer.from(line, 'latin1'));
+    });
+
+    const controls = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+    controls.on('line', (line) => this.control(line));
+    process.stdin.on('error', () => {});
+    if (options.exitWithStdin) process.stdin.on('end', () => this.shutdown(0));
+
+    const deadline = Date.now() + 5000;
+    while (!isSymlink(link)) {
+      if (this.shuttingDown) return;
+      if (Date.now() > deadline) {
+        this.diagnostic(`socat did not create ${link} within 5 s`);
+        this.shutdown(1);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    if (this.shuttingDown) return;
+    board.start();
+    this.json({ event: 'ready', path: link, bootId: board.bootId, pid: process.pid });
+    const legacy = board instanceof LegacySimulatedBoard;
+    process.stderr.write(
+      `${legacy ? 'legacy firmware' : 'PRP/1 board'} simulator on ${link} (pid ${process.pid})\n` +
+        `  point the daemon at it:  board: { driver: ${legacy ? 'legacy' : 'prp1'}, port: ${link}${legacy ? ', baudRate: 9600' : ''} }\n` +
+        `  power loss: kill -USR1 ${process.pid}, or type "reset"; other control lines: mute, unmute,\n` +
+        '  drop <0..1>, delay <ms>, garbage <text>, event <text>, load <channel> <mA>, exit\n',
+    );
+  }
+
+  private control(raw: string): void {
+    const line = raw.trim();
+    if (line === '') return;
+    const { board } = this;
+    const space = line.indexOf(' ');
+    const word = space === -1 ? line : line.slice(0, space);
+    const rest = space === -1 ? '' : raw.slice(raw.indexOf(word) + word.length + 1);
+    const args = line.split(/\s+/).slice(1);
+    const prp1 = board instanceof SimulatedBoard ? board : null;
+    const number = (text: string | undefined) =>
+      text !== undefined && text !== '' ? Number(text) : Number.NaN;
+    let error: string | null = null;
+    switch (word) {
+      case 'mute':
+        board.faults.muted = true;
+        break;
+      case 'unmute':
+        board.faults.muted = false;
+        break;
+      case 'drop': {
+        const probability = number(args[0]);
+        if (!prp1) error = 'drop is for the PRP/1 board';
+        else if (args.length !== 1 || !(probability >= 0 && probability <= 1)) error = 'usage: drop <0..1>';
+        else prp1.faults.dropProbability = probability;
+        break;
+      }
+      case 'delay': {
+        const ms = number(args[0]);
+        if (!prp1) error = 'delay is for the PRP/1 board';
+        else if (args.length !== 1 || !(ms >= 0)) error = 'usage: delay <ms>';
+        else prp1.faults.extraDelayMs = ms;
+        break;
+      }
+      case 'garbage':
+        board.sendGarbage(rest);
+        break;
+      case 'event':
+        if (!prp1) error = 'event is for the PRP/1 board';
+        else if (rest === '') error = 'usage: event <text>';
+        else prp1.sendEvent(rest);
+        break;
+      case 'reset':
+        board.reset();
+        break;
+      case 'load': {
+        try {
+          if (args.length !== 2) throw new Error('usage: load <channel> <mA>');
+          board.setLoad(number(args[0]), number(args[1]));
+        } catch (caught) {
+          error = (caught as Error).message;
+        }
+        break;
+      }
+      case 'exit':
+        this.json({ event: 'control', line, ok: true });
+        this.shutdown(0);
+        return;
+      default:
+        error = `unknown control line (mute, unmute, drop, delay, garbage, event, reset, load, exit)`;
+    }
+    this.json(
+      error === null ? { event: 'control', line, ok: true } : { event: 'control', line, ok: false, error },
+    );
+    if (error !== null) this.diagnostic(`${line}: ${error}`);
+  }
+
+  private shutdown(code: number): void {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    this.board.stop();
+    const socat = this.socat;
+    if (!socat) {
+      this.finish(code);
+      return;
+    }
+    // SIGTERM makes socat remove the link before it exits.
+    const force = setTimeout(() => socat.kill('SIGKILL'), 2000);
+    socat.once('exit', () => {
+      clearTimeout(force);
+      this.finish(code);
+    });
+    socat.kill('SIGTERM');
+  }
+
+  /** Observer JSON: stdout in --pty mode, stderr in --stdio mode (stdout is the serial line there). */
+  private json(event: Json): void {
+    const stream = this.options.mode === 'pty' ? process.stdout : process.stderr;
+    stream.write(`${JSON.stringify(event)}\n`);
+  }
+
+  private diagnostic(message: string): void {
+    process.stderr.write(`simulator: ${message}\n`);
+  }
+}
+
+function isSymlink(file: string): boolean {
+  try {
+    return lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** A link left by a socat that was killed dangles (or points at a reused pty): replace it. */
+function removeStaleLink(file: string, warn: (message: string) => void): void {
+  let stats: ReturnType<typeof lstatSync>;
+  try {
+    stats = lstatSync(file);
+  } catch {
+    return;
+  }
+  if (!stats.isSymbolicLink()) throw new Error(`${file} exists and is not a symlink: refusing to replace it`);
+  warn(`replacing the old link ${file}`);
+  unlinkSync(file);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`simulator: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);
