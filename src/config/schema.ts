@@ -1,10 +1,635 @@
-// Placeholder until the config schema lands: the board section's resolved shape.
-export interface BoardConfig {
-  driver: 'prp1' | 'legacy' | 'simulator';
-  /** Serial device path; required for prp1 and legacy. */
-  port?: string;
-  baudRate: number;
-  switchSpacingMs: number;
-  /** milliseconds */
-  replyTimeout: number;
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { MAX_DURATION_MS, parseDuration, tryParseByteSize, tryParseDuration } from './duration.js';
+
+/**
+ * The configuration file's one definition: the zod schema below gives the
+ * types (z.output), the defaults and the validation. Durations resolve to
+ * milliseconds, sizes to bytes, `sockets` to all 16 sockets in number order.
+ *
+ * Cross-field checks (duplicates, board.port, host key pinning, ...) run even
+ * when other parts of the file are invalid (`whenMapping`, `whenList`), so one run
+ * reports every problem; they therefore read their input defensively.
+ */
+
+// ---------------------------------------------------------------- building blocks
+
+/**
+ * Run a refinement even if something else in the value already failed, as
+ * long as the value is the right container (a mapping, a list) to look into.
+ */
+const whenMapping = {
+  when: ({ value }: { value: unknown }) =>
+    typeof value === 'object' && value !== null && !Array.isArray(value),
+};
+const whenList = { when: ({ value }: { value: unknown }) => Array.isArray(value) };
+
+const NAME = /^[a-z][a-z0-9-]*$/;
+
+/**
+ * A strict mapping: an unknown key is an error (a typo must not be silently
+ * ignored), with a suggestion when a known key is close. `hints` explains
+ * keys that are deliberately absent (such as discord.token).
+ *
+ * zod reports all unknown keys of one mapping as a single issue; its message
+ * holds one line per key, in `keys` order, which validateConfig splits again.
+ */
+function section<S extends z.core.$ZodLooseShape>(
+  shape: S,
+  options: { hints?: Record<string, string>; expected?: string } = {},
+) {
+  const known = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (iss) => {
+      if (iss.code === 'unrecognized_keys') {
+        return iss.keys.map((key) => options.hints?.[key] ?? unknownKeyMessage(key, known)).join('\n');
+      }
+      if (iss.code === 'invalid_type' && options.expected) return `expected ${options.expected}`;
+      return undefined;
+    },
+  });
+}
+
+function unknownKeyMessage(key: string, known: string[]): string {
+  const close = known
+    .map((candidate) => ({ candidate, distance: editDistance(key.toLowerCase(), candidate.toLowerCase()) }))
+    .filter(({ candidate, distance }) => distance <= Math.max(1, Math.floor(candidate.length / 3)))
+    .sort((a, b) => a.distance - b.distance)[0];
+  if (close) return `unknown key, did you mean \`${close.candidate}\`?`;
+  return `unknown key; expected one of ${known.join(', ')}`;
+}
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** A duration string (`500ms`, `30s`, `2m`, `1h`), resolved to milliseconds. A bare number is an error. */
+function duration(options: { positive?: boolean } = {}) {
+  return z
+    .string({
+      error: (iss) =>
+        typeof iss.input === 'number'
+          ? `a duration needs a unit: write ${iss.input}ms or ${iss.input}s, for example`
+          : undefined,
+    })
+    .transform((text, ctx) => {
+      const ms = tryParseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a duration like 500ms, 30s, 2m or 1h, got "${text}"`,
+        });
+      } else if (ms > MAX_DURATION_MS) {
+        ctx.addIssue({ code: 'custom', message: 'too long: at most 596h' });
+      } else if (options.positive && ms === 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be longer than 0' });
+      } else {
+        return ms;
+      }
+      return z.NEVER;
+    });
+}
+
+/** A byte size (`10MB`, `512KB`, `1GB`, a whole number of bytes), resolved to bytes; 1KB = 1024. */
+const byteSize = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const bytes = tryParseByteSize(value);
+  if (bytes !== undefined) return bytes;
+  ctx.addIssue({ code: 'custom', message: `expected a size like 512KB, 10MB or 1GB, got "${value}"` });
+  return z.NEVER;
+});
+
+/** Free text that must not be empty; a number there is almost always a value YAML swallowed. */
+const text = z.string().min(1, 'must not be empty');
+
+/**
+ * A Discord id. YAML reads an unquoted 18-digit id as a number and rounds it,
+ * so ids must be quoted strings.
+ */
+const snowflake = z
+  .string({
+    error: (iss) =>
+      typeof iss.input === 'number'
+        ? 'quote Discord ids ("123..."): as a YAML number it gets rounded'
+        : undefined,
+  })
+  .regex(/^\d+$/, 'expected a Discord id: digits only');
+
+/** A Discord role name or id; ids must be quoted (see snowflake). */
+const roleRef = z
+  .string({
+    error: (iss) =>
+      typeof iss.input === 'number'
+        ? 'quote role ids ("123..."): as a YAML number it gets rounded'
+        : undefined,
+  })
+  .min(1, 'must not be empty');
+
+const tcpPort = z.int().min(1, 'expected a port 1..65535').max(65535, 'expected a port 1..65535');
+
+// ---------------------------------------------------------------- addresses
+
+/** `host:port`, IPv6 in brackets (`[::1]:8080`); port 0 means any free port. Undefined if malformed. */
+export function parseListen(address: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
+  if (!match) return undefined;
+  const host = match[1] ?? match[2]!;
+  const port = Number(match[3]);
+  if (port > 65535 || (match[1] !== undefined && isIP(host) !== 6)) return undefined;
+  return { host, port };
+}
+
+/** Whether a listen host only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+const listenAddress = z.string().refine((value) => parseListen(value) !== undefined, {
+  message: 'expected host:port, like 127.0.0.1:8080 or [::1]:8080',
+});
+
+/** An IP address or a CIDR block (`192.168.1.0/24`, `fd00::/8`). */
+const ipOrCidr = z.string().refine(
+  (value) => {
+    const [address = '', prefix, ...rest] = value.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0) return false;
+    if (prefix === undefined) return true;
+    return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+  },
+  { message: 'expected an IP address or a CIDR block, like 192.168.1.0/24' },
+);
+
+// ---------------------------------------------------------------- hooks
+
+const sshStepSchema = section({
+  host: text,
+  port: tcpPort.default(22),
+  user: text,
+  /** path of the private key file */
+  key: text,
+  /** name of the environment variable holding the key's passphrase */
+  passphraseEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected the name of an environment variable')
+    .optional(),
+  /** the server's public key, as `ssh-keyscan` prints it without the host */
+  hostKey: z
+    .string()
+    .regex(
+      /^(ssh|ecdsa|sk)-\S+ [A-Za-z0-9+/]+={0,3}(\s.*)?$/,
+      'expected a public key line, like "ssh-ed25519 AAAA..." (ssh-keyscan prints it)',
+    )
+    .optional(),
+  /** a known_hosts file that lists the host */
+  knownHosts: text.optional(),
+  command: text,
+  timeout: duration({ positive: true }).default(parseDuration('30s')),
+  /** the command ends the connection (shutdown, reboot): a dropped session counts as success */
+  expectDisconnect: z.boolean().default(false),
+  allowFailure: z.boolean().default(false),
+}).superRefine((ssh, ctx) => {
+  const { hostKey, knownHosts } = ssh as { hostKey?: unknown; knownHosts?: unknown };
+  if (hostKey === undefined && knownHosts === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'pin the host key: set hostKey or knownHosts' });
+  } else if (hostKey !== undefined && knownHosts !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['knownHosts'], message: 'set hostKey or knownHosts, not both' });
+  }
+}, whenMapping);
+
+const execStepSchema = section({
+  /** program and arguments, run without a shell */
+  argv: z
+    .array(z.string())
+    .min(1, 'expected the program and its arguments, like [/usr/local/bin/notify, nas]'),
+  timeout: duration({ positive: true }).default(parseDuration('30s')),
+  allowFailure: z.boolean().default(false),
+});
+
+const waitHostStepSchema = section({
+  host: text,
+  port: tcpPort.default(22),
+  interval: duration({ positive: true }).default(parseDuration('1s')),
+  timeout: duration({ positive: true }).default(parseDuration('2m')),
+});
+
+const waitPowerStepSchema = section({
+  watts: z.number().positive(),
+  /** the reading must stay below `watts` this long */
+  for: duration().default(parseDuration('5s')),
+  timeout: duration({ positive: true }).default(parseDuration('2m')),
+});
+
+const STEP_KINDS = ['ssh', 'exec', 'waitHostDown', 'waitHostUp', 'waitPowerBelow', 'delay'] as const;
+
+/**
+ * A hook step is written as a mapping with exactly one key naming its kind
+ * (`- ssh: {...}`, `- delay: 10s`) and resolves to a tagged union on `kind`:
+ * `{ kind: 'ssh', host, port, ... }`, `{ kind: 'exec', argv, ... }`,
+ * `{ kind: 'waitHostDown' | 'waitHostUp', host, port, interval, timeout }`,
+ * `{ kind: 'waitPowerBelow', watts, for, timeout }`, `{ kind: 'delay', duration }`.
+ */
+const hookStepSchema = section(
+  {
+    ssh: sshStepSchema.optional(),
+    exec: execStepSchema.optional(),
+    waitHostDown: waitHostStepSchema.optional(),
+    waitHostUp: waitHostStepSchema.optional(),
+    waitPowerBelow: waitPowerStepSchema.optional(),
+    delay: duration().optional(),
+  },
+  { expected: `a step: a mapping with one of ${STEP_KINDS.join(', ')}` },
+)
+  .superRefine((step, ctx) => {
+    const kinds = Object.entries(step).filter(([, value]) => value !== undefined);
+    if (kinds.length === 0)
+      ctx.addIssue({ code: 'custom', message: `expected one of ${STEP_KINDS.join(', ')}` });
+    if (kinds.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `one kind per step, got ${kinds.map(([kind]) => kind).join(' and ')}: make them separate steps`,
+      });
+    }
+  }, whenMapping)
+  .transform((step) => {
+    if (step.ssh) return { kind: 'ssh' as const, ...step.ssh };
+    if (step.exec) return { kind: 'exec' as const, ...step.exec };
+    if (step.waitHostDown) return { kind: 'waitHostDown' as const, ...step.waitHostDown };
+    if (step.waitHostUp) return { kind: 'waitHostUp' as const, ...step.waitHostUp };
+    if (step.waitPowerBelow) return { kind: 'waitPowerBelow' as const, ...step.waitPowerBelow };
+    return { kind: 'delay' as const, duration: step.delay ?? 0 };
+  });
+
+const hookList = z.array(hookStepSchema).default(() => []);
+
+// ---------------------------------------------------------------- sockets
+
+export const SOCKET_COUNT = 16;
+
+const socketNumber = z
+  .int()
+  .min(1, 'sockets are numbered 1..16')
+  .max(SOCKET_COUNT, 'sockets are numbered 1..16');
+
+/** Socket and PDU names; they must not look like a socket number, and "all" means every socket. */
+const nameSchema = z
+  .string()
+  .regex(NAME, 'expected lowercase letters, digits and "-", starting with a letter (like nas or core-switch)')
+  .refine((name) => name !== 'all', '"all" is reserved: it means every socket');
+
+const socketSchema = section({
+  number: socketNumber,
+  /** usable instead of the number everywhere */
+  name: nameSchema.optional(),
+  /** the board's relay channel; default number - 1 */
+  channel: z.int().min(0, 'board channels are 0..15').max(15, 'board channels are 0..15').optional(),
+  /** applied after the board lost power: on, off, or the state before (`last`) */
+  restore: z.enum(['on', 'off', 'last']).default('off'),
+  /** switching it off needs an admin and a confirmation */
+  protected: z.boolean().default(false),
+  /** operators holding one of these roles (names/ids or certificate CNs) may switch it */
+  roles: z.array(roleRef).default(() => []),
+  /** cycle's off-time */
+  offTime: duration().default(parseDuration('5s')),
+  onFailure: z.enum(['abort', 'continue']).default('abort'),
+  /** bound on a whole hook pipeline */
+  hookTimeout: duration({ positive: true }).default(parseDuration('5m')),
+  preOff: hookList,
+  postOff: hookList,
+  preOn: hookList,
+  postOn: hookList,
+}).transform((socket) => ({ ...socket, channel: socket.channel ?? socket.number - 1 }));
+
+/** The listed sockets must not clash with each other, nor with the sockets they leave to defaults. */
+function checkSockets(sockets: unknown[], ctx: z.core.$RefinementCtx) {
+  const entries = sockets.map((socket, index) => {
+    const s = (socket ?? {}) as { number?: unknown; name?: unknown; channel?: unknown };
+    return {
+      index,
+      number: typeof s.number === 'number' ? s.number : undefined,
+      name: typeof s.name === 'string' ? s.name : undefined,
+      channel: typeof s.channel === 'number' ? s.channel : undefined,
+    };
+  });
+  const byNumber = new Map<number, number>();
+  const byName = new Map<string, number>();
+  for (const { index, number, name } of entries) {
+    if (number !== undefined) {
+      const first = byNumber.get(number);
+      if (first === undefined) byNumber.set(number, index);
+      else
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'number'],
+          message: `socket ${number} is already listed at sockets[${first}]`,
+        });
+    }
+    if (name !== undefined) {
+      const first = byName.get(name);
+      if (first === undefined) byName.set(name, index);
+      else
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'name'],
+          message: `name "${name}" is already used by sockets[${first}]`,
+        });
+    }
+  }
+  // Channels of all 16 sockets (a listed one's explicit channel or number - 1, the unlisted ones'
+  // number - 1): a clash is reported once, on the last listed socket that set its channel explicitly.
+  const users = new Map<number, { number: number; index?: number; explicit: boolean }[]>();
+  const use = (channel: number, user: { number: number; index?: number; explicit: boolean }) =>
+    users.set(channel, [...(users.get(channel) ?? []), user]);
+  for (const [number, index] of byNumber) {
+    const channel = entries[index]!.channel ?? number - 1;
+    if (Number.isInteger(channel) && channel >= 0 && channel < SOCKET_COUNT) {
+      use(channel, { number, index, explicit: channel !== number - 1 });
+    }
+  }
+  for (let number = 1; number <= SOCKET_COUNT; number++) {
+    if (!byNumber.has(number)) use(number - 1, { number, explicit: false });
+  }
+  for (const [channel, group] of users) {
+    const reporter = group.filter((user) => user.explicit && user.index !== undefined).at(-1);
+    if (group.length < 2 || !reporter) continue;
+    const others = group.filter((user) => user !== reporter);
+    const defaults = others.filter((user) => !user.explicit).map((user) => `socket ${user.number}'s default`);
+    ctx.addIssue({
+      code: 'custom',
+      path: [reporter.index!, 'channel'],
+      message: `socket ${reporter.number} and ${others.map((user) => `socket ${user.number}`).join(' and ')} both use channel ${channel}${
+        defaults.length ? ` (${defaults.join(', ')}: number - 1)` : ''
+      }`,
+    });
+  }
+}
+
+/** All 16 sockets in number order, unlisted ones with the defaults. */
+function fillSockets(listed: SocketConfig[]): SocketConfig[] {
+  const byNumber = new Map(listed.map((socket) => [socket.number, socket]));
+  return Array.from(
+    { length: SOCKET_COUNT },
+    (_, i) => byNumber.get(i + 1) ?? socketSchema.parse({ number: i + 1 }),
+  );
+}
+
+const socketsSchema = z
+  .array(socketSchema)
+  .max(SOCKET_COUNT, 'at most 16 sockets')
+  .superRefine(checkSockets, whenList)
+  .transform(fillSockets);
+
+// ---------------------------------------------------------------- sections
+
+const boardSchema = section({
+  driver: z.enum(['prp1', 'legacy', 'simulator']).default('prp1'),
+  /** serial device; prefer /dev/serial/by-id paths (ttyACM numbers move) */
+  port: text.optional(),
+  /** default 115200, 9600 for legacy */
+  baudRate: z.int().positive().optional(),
+  /** minimum gap between two switch-ons (inrush guard); 0 = none */
+  switchSpacingMs: z.int().min(0).default(250),
+  replyTimeout: duration({ positive: true }).default(parseDuration('500ms')),
+})
+  .superRefine((board, ctx) => {
+    const { driver, port } = board as { driver?: unknown; port?: unknown };
+    if ((driver === 'prp1' || driver === 'legacy') && port === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['port'],
+        message: `required for driver ${driver}: the serial device, like /dev/serial/by-id/usb-Arduino...`,
+      });
+    }
+  }, whenMapping)
+  .transform((board) => ({
+    ...board,
+    baudRate: board.baudRate ?? (board.driver === 'legacy' ? 9600 : 115200),
+  }));
+
+export const roleSchema = z.enum(['viewer', 'operator', 'admin']);
+
+const discordSchema = section(
+  {
+    guildId: snowflake,
+    /** read from the token when absent */
+    applicationId: snowflake.optional(),
+    /** the REST base; the gateway URL is asked from it */
+    api: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default('https://discord.com/api'),
+    /** Discord role names or ids per PiPDU role */
+    roles: section({
+      admin: z.array(roleRef).default(() => []),
+      operator: z.array(roleRef).default(() => []),
+      viewer: z.array(roleRef).default(() => ['@everyone']),
+    }).prefault({}),
+    /** a live status message is kept up to date here */
+    statusChannelId: snowflake.optional(),
+    /** every action is posted here */
+    auditChannelId: snowflake.optional(),
+    confirmTimeout: duration({ positive: true }).default(parseDuration('30s')),
+  },
+  { hints: { token: 'no token here: the bot token comes from the DISCORD_TOKEN environment variable' } },
+);
+
+const gpioLine = z.int().min(0, 'expected a BCM line 0..53').max(53, 'expected a BCM line 0..53');
+
+const controllerSchema = section({
+  /** button i controls socket i + 1 */
+  buttons: z
+    .array(gpioLine)
+    .max(SOCKET_COUNT, 'at most 16 buttons')
+    .default(() => []),
+  /** LED i shows socket i + 1 */
+  leds: z
+    .array(gpioLine)
+    .max(SOCKET_COUNT, 'at most 16 LEDs')
+    .default(() => []),
+  statusLed: gpioLine.optional(),
+  buttonActiveLow: z.boolean().default(true),
+  ledActiveLow: z.boolean().default(false),
+  debounce: duration().default(parseDuration('30ms')),
+  /** a hold this long toggles the socket, the moment it passes */
+  longPress: duration({ positive: true }).default(parseDuration('3s')),
+  shortPress: z.enum(['none', 'identify', 'toggle']).default('identify'),
+  longPressCancels: z.boolean().default(false),
+  /** `auto` reads it from sysfs */
+  gpioChipBase: z
+    .union([z.literal('auto'), z.int().min(0)], { error: 'expected auto or a number ≥ 0' })
+    .default('auto'),
+}).superRefine((controller, ctx) => {
+  const c = controller as { buttons?: unknown; leds?: unknown; statusLed?: unknown };
+  const uses: { path: (string | number)[]; line: unknown }[] = [];
+  for (const key of ['buttons', 'leds'] as const) {
+    const lines = c[key];
+    if (Array.isArray(lines)) uses.push(...lines.map((line, i) => ({ path: [key, i], line })));
+  }
+  uses.push({ path: ['statusLed'], line: c.statusLed });
+  const seen = new Map<number, string>();
+  for (const { path, line } of uses) {
+    if (typeof line !== 'number') continue;
+    const first = seen.get(line);
+    if (first === undefined) seen.set(line, formatPath(['controller', ...path]));
+    else ctx.addIssue({ code: 'custom', path, message: `line ${line} is already used by ${first}` });
+  }
+}, whenMapping);
+
+const apiSchema = section({
+  /** a non-loopback address requires tls */
+  listen: listenAddress.default('127.0.0.1:8080'),
+  /** mutual TLS: ca signs the client certificates */
+  tls: section({ cert: text, key: text, ca: text }).optional(),
+  /** client certificate CN -> role; other certificates get 403 */
+  clients: z.record(text, roleSchema).default(() => ({})),
+  /** role of plain-HTTP callers on loopback (the CLI on the Pi) */
+  loopbackRole: roleSchema.default('admin'),
+  /** plain-HTTP listener for pdudaemon clients (LAVA, labgrid), which speak no TLS */
+  pdudaemon: section({
+    listen: listenAddress,
+    /** source addresses allowed; others get 403 */
+    allow: z.array(ipOrCidr).min(1, 'list the addresses allowed, like [192.168.1.0/24]'),
+    role: roleSchema.default('operator'),
+  }).optional(),
+}).superRefine((api, ctx) => {
+  const { listen, tls } = api as { listen?: unknown; tls?: unknown };
+  const address = typeof listen === 'string' ? parseListen(listen) : undefined;
+  if (address && !isLoopbackHost(address.host) && tls === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['listen'],
+      message: `listening on ${address.host} requires api.tls (mutual TLS)`,
+    });
+  }
+}, whenMapping);
+
+export const pduConfigSchema = section({
+  version: z.literal(1, {
+    error: (iss) => (iss.input === undefined ? 'required: write version: 1' : 'expected 1'),
+  }),
+  /** pdudaemon's hostname=, embeds, metrics labels */
+  name: nameSchema.default('pipdu'),
+  /** volts, for watts = amps × volts */
+  mainsVoltage: z.number().positive().default(230),
+  log: section({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info') }).prefault({}),
+  board: boardSchema.prefault({}),
+  sockets: socketsSchema.prefault([]),
+  hooks: section({
+    /** all-off runs this many preOff pipelines at once */
+    allOffConcurrency: z.int().min(1).max(SOCKET_COUNT).default(4),
+  }).prefault({}),
+  /** the bot runs when this section exists and DISCORD_TOKEN is set */
+  discord: discordSchema.optional(),
+  /** the physical front panel, BCM line numbers */
+  controller: controllerSchema.optional(),
+  /** the HTTPS API runs when this section exists */
+  api: apiSchema.optional(),
+  state: section({
+    /** state.json and audit.jsonl, relative to the working directory */
+    dir: text.default('./state'),
+    /** audit.jsonl rotates to audit.1.jsonl past this */
+    auditMaxBytes: byteSize.default(10 * 1024 ** 2),
+  }).prefault({}),
+});
+
+// ---------------------------------------------------------------- types
+
+export type PduConfig = z.output<typeof pduConfigSchema>;
+export type BoardConfig = z.output<typeof boardSchema>;
+export type SocketConfig = z.output<typeof socketSchema>;
+export type HookStep = z.output<typeof hookStepSchema>;
+export type HookStepKind = HookStep['kind'];
+export type DiscordConfig = z.output<typeof discordSchema>;
+export type ControllerConfig = z.output<typeof controllerSchema>;
+export type ApiConfig = z.output<typeof apiSchema>;
+export type StateConfig = PduConfig['state'];
+export type Role = z.output<typeof roleSchema>;
+
+// ---------------------------------------------------------------- validation
+
+export type ConfigPath = (string | number)[];
+
+/** One problem, located by key path; `atKey` when it is about the key itself (an unknown key), not its value. */
+export interface SchemaIssue {
+  path: ConfigPath;
+  message: string;
+  atKey: boolean;
+}
+
+/** Validates parsed YAML data; on failure, every problem with the path of its key. */
+export function validateConfig(
+  data: unknown,
+): { ok: true; config: PduConfig } | { ok: false; issues: SchemaIssue[] } {
+  const result = pduConfigSchema.safeParse(data, { error: describeIssue });
+  if (result.success) return { ok: true, config: result.data };
+  const issues: SchemaIssue[] = [];
+  for (const issue of result.error.issues) {
+    const path = issue.path.map((key) => (typeof key === 'number' ? key : String(key)));
+    if (issue.code === 'unrecognized_keys') {
+      const messages = issue.message.split('\n');
+      issue.keys.forEach((key, i) => {
+        issues.push({ path: [...path, key], message: messages[i] ?? 'unknown key', atKey: true });
+      });
+    } else {
+      issues.push({ path, message: issue.message, atKey: false });
+    }
+  }
+  return { ok: false, issues };
+}
+
+/** `sockets[2].restore`; keys that are not plain words are quoted: `api.clients["alice laptop"]`. */
+export function formatPath(path: ConfigPath): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (/^[A-Za-z_][\w-]*$/.test(key)) out += out ? `.${key}` : key;
+    else out += `[${JSON.stringify(key)}]`;
+  }
+  return out;
+}
+
+/** Messages in the config's own words (`expected on | off | last`) for issues the schema did not phrase itself. */
+const describeIssue: z.core.$ZodErrorMap = (iss) => {
+  switch (iss.code) {
+    case 'invalid_type':
+      if (iss.input === undefined) return 'required';
+      return `expected ${TYPE_NAMES[iss.expected] ?? iss.expected}, got ${describeValue(iss.input)}${
+        iss.input === null && iss.expected === 'object' ? ' (write {} for the defaults)' : ''
+      }`;
+    case 'invalid_value':
+      return `expected ${iss.values.map(String).join(' | ')}`;
+    case 'too_small':
+      if (iss.origin === 'array') return `needs at least ${iss.minimum} entries`;
+      if (iss.origin === 'string') return 'must not be empty';
+      return `must be ${iss.inclusive ? '≥' : '>'} ${iss.minimum}`;
+    case 'too_big':
+      if (iss.origin === 'array') return `at most ${iss.maximum} entries`;
+      return `must be ${iss.inclusive ? '≤' : '<'} ${iss.maximum}`;
+    default:
+      return undefined;
+  }
+};
+
+const TYPE_NAMES: Record<string, string> = {
+  string: 'text',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  object: 'a mapping',
+  record: 'a mapping',
+  array: 'a list',
+};
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'an empty value';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return `"${value}"`;
+  return String(value);
 }
