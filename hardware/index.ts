@@ -1,0 +1,73 @@
+import type { BoardConfig } from '../src/config/schema.js';
+import { PduError } from '../src/errors.js';
+import type { Logger } from '../src/log.js';
+import { LegacyBoard } from './legacy-board.js';
+import type { BackoffOptions } from './line-transport.js';
+import { MemoryTransport } from './memory-transport.js';
+import { Prp1Board } from './prp1-board.js';
+import type { BoardDriverName, RelayBoard } from './relay-board.js';
+import { SerialTransport } from './serial-transport.js';
+import { SimulatedBoard } from './simulated-board.js';
+
+export type { BoardDriverName, RelayBoard } from './relay-board.js';
+
+export interface RelayBoardDeps {
+  logger: Logger;
+  /** Legacy firmware: the relays as last saved, since the board cannot say (default all off). */
+  assumedMask?: number;
+  /** Reopen back-off (default 100 ms doubling to 5 s); tests shorten it. */
+  backoff?: BackoffOptions;
+}
+
+export const BOARD_DRIVERS: readonly BoardDriverName[] = ['prp1', 'legacy', 'simulator'];
+
+/** The one place that knows the concrete relay board drivers. */
+export function createRelayBoard(config: BoardConfig, deps: RelayBoardDeps): RelayBoard {
+  const driver: string = config.driver;
+  switch (config.driver) {
+    case 'prp1':
+      return new Prp1Board({
+        transport: new SerialTransport({ path: requirePort(config), baudRate: config.baudRate }),
+        logger: deps.logger,
+        driver: 'prp1',
+        replyTimeoutMs: config.replyTimeout,
+        backoff: deps.backoff,
+      });
+    case 'legacy':
+      return new LegacyBoard({
+        transport: new SerialTransport({ path: requirePort(config), baudRate: config.baudRate }),
+        logger: deps.logger,
+        assumedMask: deps.assumedMask,
+        backoff: deps.backoff,
+      });
+    case 'simulator':
+      return new Prp1Board({
+        transport: new MemoryTransport({
+          device: new SimulatedBoard(),
+          ownDevice: true,
+          description: 'built-in simulator',
+        }),
+        logger: deps.logger,
+        driver: 'simulator',
+        replyTimeoutMs: config.replyTimeout,
+        backoff: deps.backoff,
+        // The simulator powers up as the daemon opens it: a real reset, but no DTR to blame.
+        warnResetOnOpen: false,
+      });
+    default:
+      throw new PduError(
+        'BAD_CONFIG',
+        `unknown board driver "${driver}": valid drivers are ${BOARD_DRIVERS.join(', ')}`,
+      );
+  }
+}
+
+function requirePort(config: BoardConfig): string {
+  if (!config.port) {
+    throw new PduError(
+      'BAD_CONFIG',
+      `board.port is required for the ${config.driver} driver (a serial device path)`,
+    );
+  }
+  return config.port;
+}

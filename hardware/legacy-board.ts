@@ -1,0 +1,398 @@
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { BoardOfflineError, BoardTimeoutError, PduError } from '../src/errors.js';
+import type { Logger } from '../src/log.js';
+import {
+  type BackoffOptions,
+  DEFAULT_BACKOFF,
+  LineSplitter,
+  type LineTransport,
+  ReopenSchedule,
+} from './line-transport.js';
+import type {
+  BoardDriverName,
+  BoardIdentity,
+  RelayBoard,
+  RelayBoardEvents,
+  RelayBoardStats,
+} from './relay-board.js';
+
+export interface LegacyBoardDeps {
+  transport: LineTransport;
+  logger: Logger;
+  /** What the relays are believed to be at start (the service's saved state); default all off. */
+  assumedMask?: number;
+  backoff?: BackoffOptions;
+  /** No telemetry line for this long means the board is gone (it sends one every 500 ms). */
+  telemetryTimeoutMs?: number;
+  /** `current()` and `ping()` want a telemetry line at most this old, and wait this long for one. */
+  telemetryFreshMs?: number;
+}
+
+const CHANNELS = 16;
+const ALL_ON = 0xffff;
+/** Telemetry lines are ~100 bytes; anything far longer is noise. */
+const MAX_LINE = 256;
+
+export const LEGACY_IDENTITY: BoardIdentity = Object.freeze({
+  protocol: 'legacy',
+  channels: CHANNELS,
+  firmware: 'legacy',
+  features: Object.freeze(['current'] as const),
+  bootId: null,
+});
+
+type Phase = 'idle' | 'opening' | 'online' | 'stopped';
+
+interface TelemetryWaiter {
+  resolve: (values: number[]) => void;
+  reject: (error: PduError) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The original PiPDU firmware (end of shared/relay-board-protocol.md): one
+ * letter per command, no replies, a line of 16 currents in amps every 500 ms.
+ *
+ * It never reports its relays, so every mask here is *assumed*: what this
+ * host last sent, starting from `assumedMask` (`reportsState` is false).
+ * Online means the port is open and telemetry keeps coming: after
+ * `telemetryTimeoutMs` of silence the port is closed and reopened with
+ * back-off, as for PRP/1. A board reset cannot be seen (no `boot` events,
+ * `bootId` null).
+ */
+export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements RelayBoard {
+  readonly driver: BoardDriverName = 'legacy';
+  readonly reportsState = false;
+
+  private readonly transport: LineTransport;
+  private readonly logger: Logger;
+  private readonly telemetryTimeoutMs: number;
+  private readonly telemetryFreshMs: number;
+  private readonly reopen: ReopenSchedule;
+  private readonly splitter = new LineSplitter(MAX_LINE);
+  private readonly counters: RelayBoardStats = {
+    requests: 0,
+    timeouts: 0,
+    reconnects: 0,
+    garbageLines: 0,
+    unknownEvents: 0,
+    staleReplies: 0,
+  };
+
+  private phase: Phase = 'idle';
+  private session = 0;
+  private started = false;
+  private everConnected = false;
+  private mask: number;
+  private latest: { values: number[]; at: number } | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private waiters = new Set<TelemetryWaiter>();
+  /** Letters go out one write at a time, so the assumed mask follows the order of calls. */
+  private writes: Promise<unknown> = Promise.resolve();
+  private attempt: Promise<void> | null = null;
+  private closing: Promise<void> = Promise.resolve();
+
+  constructor(deps: LegacyBoardDeps) {
+    super();
+    this.transport = deps.transport;
+    this.logger = deps.logger.child({ board: 'legacy' });
+    this.mask = deps.assumedMask ?? 0;
+    this.telemetryTimeoutMs = deps.telemetryTimeoutMs ?? 5000;
+    this.telemetryFreshMs = deps.telemetryFreshMs ?? 1500;
+    this.reopen = new ReopenSchedule({
+      logger: this.logger,
+      backoff: deps.backoff ?? DEFAULT_BACKOFF,
+      description: this.transport.description,
+      attempt: () => this.runAttempt(),
+    });
+    this.transport.on('data', (text) => this.onData(text));
+    this.transport.on('close', (error) =>
+      this.dropLink(new BoardOfflineError(`the relay board's port closed: ${error.message}`)),
+    );
+    this.transport.on('error', (error) =>
+      this.logger.debug({ err: error.message }, 'relay board port reported an error'),
+    );
+  }
+
+  get online(): boolean {
+    return this.phase === 'online';
+  }
+
+  get identity(): BoardIdentity | null {
+    return this.everConnected ? LEGACY_IDENTITY : null;
+  }
+
+  get stats(): Readonly<RelayBoardStats> {
+    return { ...this.counters };
+  }
+
+  async start(): Promise<void> {
+    if (this.phase === 'stopped') throw stoppedError();
+    if (this.started) return;
+    this.started = true;
+    this.runAttempt();
+    await this.attempt;
+  }
+
+  async stop(): Promise<void> {
+    if (this.phase === 'stopped') return;
+    this.phase = 'stopped';
+    this.session++;
+    this.reopen.stop();
+    this.clearWatchdog();
+    this.failWaiters(stoppedError());
+    await this.attempt?.catch(() => {});
+    await this.writes.catch(() => {});
+    await this.closing;
+    await this.transport.close();
+    await this.transport.dispose?.();
+  }
+
+  async state(): Promise<number> {
+    this.assertOnline();
+    return this.mask;
+  }
+
+  set(channel: number, on: boolean): Promise<number> {
+    if (!Number.isInteger(channel) || channel < 0 || channel >= CHANNELS) {
+      return Promise.reject(
+        new PduError('BAD_REQUEST', `channel ${channel} out of range 0..${CHANNELS - 1}`),
+      );
+    }
+    const letter = String.fromCharCode((on ? 65 : 97) + channel); // 'A'+ch on, 'a'+ch off
+    return this.write(letter, (mask) => (on ? mask | (1 << channel) : mask & ~(1 << channel)));
+  }
+
+  setMask(mask: number): Promise<number> {
+    if (!Number.isInteger(mask) || mask < 0 || mask > ALL_ON) {
+      return Promise.reject(new PduError('BAD_REQUEST', `mask ${mask} does not fit ${CHANNELS} channels`));
+    }
+    return this.write(
+      (assumed) => lettersFor(assumed, mask),
+      () => mask,
+    );
+  }
+
+  async current(): Promise<number[]> {
+    return this.freshTelemetry();
+  }
+
+  powerUpMask(): Promise<number> {
+    return Promise.reject(unsupported('the legacy firmware has no stored power-up mask'));
+  }
+
+  setPowerUpMask(_mask: number): Promise<number> {
+    return Promise.reject(unsupported('the legacy firmware cannot store a power-up mask'));
+  }
+
+  /** Alive means a telemetry line arrived lately (the firmware answers nothing). */
+  async ping(): Promise<void> {
+    await this.freshTelemetry();
+  }
+
+  // --- connection -----------------------------------------------------------
+
+  private runAttempt(): void {
+    if (this.phase !== 'idle') return;
+    this.attempt = this.connect().catch((error: unknown) => {
+      this.logger.error({ err: error }, 'relay board connect attempt failed unexpectedly');
+    });
+  }
+
+  private async connect(): Promise<void> {
+    const session = ++this.session;
+    this.phase = 'opening';
+    await this.closing;
+    try {
+      await this.transport.open();
+    } catch (error) {
+      if (session !== this.session) return;
+      this.phase = 'idle';
+      this.reopen.openFailed(error);
+      this.reopen.schedule();
+      return;
+    }
+    if (session !== this.session) {
+      await this.transport.close();
+      return;
+    }
+    this.splitter.reset();
+    this.latest = null;
+    this.phase = 'online';
+    this.reopen.connected();
+    this.watchdog = setTimeout(() => this.onSilence(), this.telemetryTimeoutMs);
+    const reconnect = this.everConnected;
+    this.everConnected = true;
+    if (reconnect) this.counters.reconnects++;
+    this.logger.info(
+      { port: this.transport.description, assumedMask: this.mask, reconnect },
+      'legacy relay board port open (relay state is assumed)',
+    );
+    this.emit('connected', {
+      identity: LEGACY_IDENTITY,
+      mask: this.mask,
+      reconnect,
+      bootDuringConnect: null,
+    });
+  }
+
+  private onSilence(): void {
+    this.watchdog = null;
+    this.counters.timeouts++;
+    this.dropLink(
+      new BoardTimeoutError(`no telemetry from the relay board for ${this.telemetryTimeoutMs} ms`),
+    );
+  }
+
+  private dropLink(reason: PduError): void {
+    if (this.phase !== 'online' && this.phase !== 'opening') return;
+    const wasOnline = this.phase === 'online';
+    this.phase = 'idle';
+    this.session++;
+    this.clearWatchdog();
+    this.failWaiters(reason);
+    this.closing = this.transport.close().catch(() => {});
+    if (wasOnline) {
+      this.logger.warn({ reason: reason.message }, 'relay board offline');
+      this.emit('disconnected', reason);
+    }
+    this.reopen.schedule();
+  }
+
+  private clearWatchdog(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = null;
+  }
+
+  // --- commands -------------------------------------------------------------
+
+  private assertOnline(): void {
+    if (this.phase === 'stopped') throw stoppedError();
+    if (this.phase !== 'online') throw new BoardOfflineError();
+  }
+
+  /** Send letters (computed from the assumed mask at their turn), then adopt the new assumed mask. */
+  private write(
+    letters: string | ((assumed: number) => string),
+    next: (assumed: number) => number,
+  ): Promise<number> {
+    try {
+      this.assertOnline();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const session = this.session;
+    const run = async (): Promise<number> => {
+      if (session !== this.session) throw this.phase === 'stopped' ? stoppedError() : new BoardOfflineError();
+      const text = typeof letters === 'string' ? letters : letters(this.mask);
+      if (text !== '') {
+        this.counters.requests++;
+        try {
+          await this.transport.write(text);
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          const reason = new BoardOfflineError(`writing to the relay board failed: ${message}`);
+          if (session === this.session) this.dropLink(reason);
+          throw reason;
+        }
+      }
+      this.mask = next(this.mask);
+      if (session === this.session) this.emit('mask', this.mask);
+      return this.mask;
+    };
+    const result = this.writes.then(run, run);
+    this.writes = result.catch(() => {});
+    return result;
+  }
+
+  // --- telemetry ------------------------------------------------------------
+
+  private onData(text: string): void {
+    if (this.phase !== 'online') return;
+    const { lines, overlong } = this.splitter.push(text);
+    this.counters.garbageLines += overlong;
+    for (const line of lines) {
+      if (this.phase !== 'online') return;
+      if (line.trim() === '') continue;
+      const amps = parseLegacyTelemetry(line);
+      if (!amps) {
+        this.counters.garbageLines++;
+        this.logger.debug({ line: line.slice(0, 80) }, 'unparseable line from the relay board ignored');
+        continue;
+      }
+      const values = amps.map((value) => Math.round(value * 1000));
+      this.latest = { values, at: performance.now() };
+      this.watchdog?.refresh();
+      for (const waiter of this.waiters) {
+        clearTimeout(waiter.timer);
+        waiter.resolve(values);
+      }
+      this.waiters.clear();
+      this.emit('current', values);
+    }
+  }
+
+  private freshTelemetry(): Promise<number[]> {
+    try {
+      this.assertOnline();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const latest = this.latest;
+    if (latest && performance.now() - latest.at <= this.telemetryFreshMs)
+      return Promise.resolve(latest.values);
+    return new Promise((resolve, reject) => {
+      const waiter: TelemetryWaiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters.delete(waiter);
+          reject(new BoardTimeoutError(`no telemetry from the relay board for ${this.telemetryFreshMs} ms`));
+        }, this.telemetryFreshMs),
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  private failWaiters(error: PduError): void {
+    for (const waiter of this.waiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(error);
+    }
+    this.waiters.clear();
+  }
+}
+
+/**
+ * A telemetry line: 16 currents in amps, `0.12,0.00,...` or (later builds)
+ * `0.12 0.00 ... ` with a trailing space. Null for anything else.
+ */
+export function parseLegacyTelemetry(line: string): number[] | null {
+  const parts = line.includes(',')
+    ? line.split(',')
+    : (line.endsWith(' ') ? line.slice(0, -1) : line).split(' ');
+  if (parts.length !== CHANNELS || !parts.every((part) => /^\d{1,3}(\.\d{1,4})?$/.test(part))) return null;
+  return parts.map(Number);
+}
+
+/** The letters that take the relays from `from` to `to`: `q` for all off, `r` for all on. */
+export function lettersFor(from: number, to: number): string {
+  if (to === 0) return 'q';
+  if (to === ALL_ON) return 'r';
+  let letters = '';
+  for (let channel = 0; channel < CHANNELS; channel++) {
+    const bit = 1 << channel;
+    if ((from & bit) === (to & bit)) continue;
+    letters += String.fromCharCode((to & bit ? 65 : 97) + channel);
+  }
+  return letters;
+}
+
+function unsupported(message: string): PduError {
+  return new PduError('UNSUPPORTED', message);
+}
+
+function stoppedError(): PduError {
+  return new PduError('STOPPED', 'the relay board driver is stopped');
+}
