@@ -108,7 +108,7 @@ const byteSize = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return z.NEVER;
 });
 
-/** Free text that must not be empty; a number there is almost always a value YAML swallowed. */
+/** Free text that must not be empty. */
 const text = z.string().min(1, 'must not be empty');
 
 /**
@@ -251,8 +251,11 @@ const hookStepSchema = section(
 )
   .superRefine((step, ctx) => {
     const kinds = Object.entries(step).filter(([, value]) => value !== undefined);
-    if (kinds.length === 0)
+    // A misspelt kind (`waitHostup`) is already reported as an unknown key with a suggestion.
+    const misspelt = ctx.issues.some((issue) => issue.code === 'unrecognized_keys' && !issue.path?.length);
+    if (kinds.length === 0 && !misspelt) {
       ctx.addIssue({ code: 'custom', message: `expected one of ${STEP_KINDS.join(', ')}` });
+    }
     if (kinds.length > 1) {
       ctx.addIssue({
         code: 'custom',
@@ -361,12 +364,13 @@ function checkSockets(sockets: unknown[], ctx: z.core.$RefinementCtx) {
   for (const [channel, group] of users) {
     const reporter = group.filter((user) => user.explicit && user.index !== undefined).at(-1);
     if (group.length < 2 || !reporter) continue;
-    const others = group.filter((user) => user !== reporter);
-    const defaults = others.filter((user) => !user.explicit).map((user) => `socket ${user.number}'s default`);
+    const numbers = group.map((user) => user.number).sort((a, b) => a - b);
+    const listed = `${numbers.slice(0, -1).join(', ')} and ${numbers.at(-1)}`;
+    const defaults = group.filter((user) => !user.explicit).map((user) => `socket ${user.number}'s default`);
     ctx.addIssue({
       code: 'custom',
       path: [reporter.index!, 'channel'],
-      message: `socket ${reporter.number} and ${others.map((user) => `socket ${user.number}`).join(' and ')} both use channel ${channel}${
+      message: `sockets ${listed} ${group.length > 2 ? 'all' : 'both'} use channel ${channel}${
         defaults.length ? ` (${defaults.join(', ')}: number - 1)` : ''
       }`,
     });

@@ -1,0 +1,522 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseDuration, tryParseByteSize, tryParseDuration } from '../src/config/duration.js';
+import { ConfigError, defaultConfig, loadConfig, parseConfig } from '../src/config/load.js';
+import { isLoopbackHost, parseListen } from '../src/config/schema.js';
+import { PduError } from '../src/errors.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const examplePath = path.join(root, 'config/pipdu.example.yaml');
+
+/** A YAML document, one argument per line, so line numbers in assertions are argument positions. */
+const yaml = (...lines: string[]) => `${lines.join('\n')}\n`;
+
+/** Every problem parseConfig reports, formatted as the daemon prints them. */
+function problems(text: string): string[] {
+  try {
+    parseConfig(text, 'pipdu.yaml');
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
+    return error.format().split('\n');
+  }
+  assert.fail('expected the config to be rejected');
+}
+
+const HEADER = ['version: 1', 'board: { driver: simulator }'];
+
+describe('config errors name file, line, column and key', () => {
+  test('a bad enum value points at the value', () => {
+    const text = yaml(
+      ...HEADER,
+      'sockets:',
+      '  - number: 1',
+      '  - number: 2',
+      '  - number: 3',
+      '    restore: maybe',
+    );
+    assert.deepEqual(problems(text), ['pipdu.yaml:7:14 sockets[2].restore: expected on | off | last']);
+  });
+
+  test('durations need a unit and a known format', () => {
+    const text = yaml(
+      ...HEADER,
+      'sockets:',
+      '  - number: 1',
+      '    offTime: 5',
+      '    hookTimeout: 5 minutes',
+      'board2: x',
+    );
+    assert.deepEqual(problems(text), [
+      'pipdu.yaml:5:14 sockets[0].offTime: a duration needs a unit: write 5ms or 5s, for example',
+      'pipdu.yaml:6:18 sockets[0].hookTimeout: expected a duration like 500ms, 30s, 2m or 1h, got "5 minutes"',
+      'pipdu.yaml:7:1 board2: unknown key, did you mean `board`?',
+    ]);
+  });
+
+  test('an unknown key points at the key and suggests a close one', () => {
+    const text = yaml(...HEADER, 'sockets:', '  - number: 4', '    restor: on', '    colour: red');
+    assert.deepEqual(problems(text), [
+      'pipdu.yaml:5:5 sockets[0].restor: unknown key, did you mean `restore`?',
+      'pipdu.yaml:6:5 sockets[0].colour: unknown key; expected one of number, name, channel, restore, protected, ' +
+        'roles, offTime, onFailure, hookTimeout, preOff, postOff, preOn, postOn',
+    ]);
+  });
+
+  test('duplicate names and numbers point at the second one', () => {
+    const text = yaml(
+      ...HEADER,
+      'sockets:',
+      '  - { number: 1, name: nas }',
+      '  - { number: 2, name: nas }',
+      '  - { number: 1, name: web }',
+    );
+    assert.deepEqual(problems(text), [
+      'pipdu.yaml:5:24 sockets[1].name: name "nas" is already used by sockets[0]',
+      'pipdu.yaml:6:15 sockets[2].number: socket 1 is already listed at sockets[0]',
+    ]);
+  });
+
+  test('a channel taken twice, or taken from an unlisted socket, names both sockets', () => {
+    const text = yaml(
+      ...HEADER,
+      'sockets:',
+      '  - { number: 1, channel: 9 }',
+      '  - { number: 2, channel: 9 }',
+      '  - number: 3',
+      '    channel: 6',
+    );
+    assert.deepEqual(problems(text), [
+      "pipdu.yaml:5:27 sockets[1].channel: sockets 1, 2 and 10 all use channel 9 (socket 10's default: number - 1)",
+      "pipdu.yaml:7:14 sockets[2].channel: sockets 3 and 7 both use channel 6 (socket 7's default: number - 1)",
+    ]);
+  });
+
+  test('socket numbers are 1..16 and there are at most 16 sockets', () => {
+    const text = yaml(...HEADER, 'sockets:', '  - number: 17', '  - number: 0');
+    assert.deepEqual(problems(text), [
+      'pipdu.yaml:4:13 sockets[0].number: sockets are numbered 1..16',
+      'pipdu.yaml:5:13 sockets[1].number: sockets are numbered 1..16',
+    ]);
+    const many = yaml(
+      ...HEADER,
+      'sockets:',
+      ...Array.from({ length: 17 }, (_, i) => `  - number: ${(i % 16) + 1}`),
+    );
+    assert.deepEqual(problems(many), ['pipdu.yaml:3:1 sockets: at most 16 sockets']);
+  });
+
+  test('a real board needs a port: the error points at the board key, or the top when board is missing', () => {
+    assert.deepEqual(problems(yaml('version: 1', 'board:', '  driver: legacy')), [
+      'pipdu.yaml:2:1 board.port: required for driver legacy: the serial device, like /dev/serial/by-id/usb-Arduino...',
+    ]);
+    assert.deepEqual(problems(yaml('# mine', 'version: 1')), [
+      'pipdu.yaml:2:1 board.port: required for driver prp1: the serial device, like /dev/serial/by-id/usb-Arduino...',
+    ]);
+  });
+
+  test('a Discord token in the file is refused, and ids must be quoted', () => {
+    const text = yaml(...HEADER, 'discord:', '  guildId: 123456789012345678', '  token: abc.def');
+    assert.deepEqual(problems(text), [
+      'pipdu.yaml:4:12 discord.guildId: quote Discord ids ("123..."): as a YAML number it gets rounded',
+      'pipdu.yaml:5:3 discord.token: no token here: the bot token comes from the DISCORD_TOKEN environment variable',
+    ]);
+  });
+
+  test('an ssh step must pin the host key, one way only', () => {
+    const text = yaml(
+      ...HEADER,
+      'sockets:',
+      '  - number: 5',
+      '    preOff:',
+      '      - ssh: { host: 10.0.0.2, user: pi, key: /k, command: "sudo halt" }',
+      '      - ssh: { host: 10.0.0.2, user: pi, key: /k, command: x, hostKey: "ssh-ed25519 AAAA", knownHosts: /kh }',
+      '      - ssh: { host: 10.0.0.2, user: pi, key: /k, command: x, hostKey: "SHA256:abc" }',
+    );
+    assert.deepEqual(problems(text), [
+      'pipdu.yaml:6:9 sockets[0].preOff[0].ssh: pin the host key: set hostKey or knownHosts',
+      'pipdu.yaml:7:104 sockets[0].preOff[1].ssh.knownHosts: set hostKey or knownHosts, not both',
+      'pipdu.yaml:8:72 sockets[0].preOff[2].ssh.hostKey: expected a public key line, like "ssh-ed25519 AAAA..." ' +
+        '(ssh-keyscan prints it)',
+    ]);
+  });
+
+  test('hook steps have exactly one known kind', () => {
+    const text = yaml(
+      ...HEADER,
+      'sockets:',
+      '  - number: 5',
+      '    postOn:',
+      '      - waitHostup: { host: nas }',
+      '      - { delay: 1s, exec: { argv: [/bin/true] } }',
+      '      - sleep 5',
+      '      - exec: { argv: [] }',
+      '      - {}',
+    );
+    assert.deepEqual(problems(text), [
+      'pipdu.yaml:6:9 sockets[0].postOn[0].waitHostup: unknown key, did you mean `waitHostUp`?',
+      'pipdu.yaml:7:9 sockets[0].postOn[1]: one kind per step, got exec and delay: make them separate steps',
+      'pipdu.yaml:8:9 sockets[0].postOn[2]: expected a step: a mapping with one of ssh, exec, waitHostDown, ' +
+        'waitHostUp, waitPowerBelow, delay',
+      'pipdu.yaml:9:17 sockets[0].postOn[3].exec.argv: expected the program and its arguments, ' +
+        'like [/usr/local/bin/notify, nas]',
+      'pipdu.yaml:10:9 sockets[0].postOn[4]: expected one of ssh, exec, waitHostDown, waitHostUp, waitPowerBelow, delay',
+    ]);
+  });
+
+  test('the API may leave loopback only with mutual TLS', () => {
+    assert.deepEqual(problems(yaml(...HEADER, 'api:', '  listen: 0.0.0.0:8080')), [
+      'pipdu.yaml:4:11 api.listen: listening on 0.0.0.0 requires api.tls (mutual TLS)',
+    ]);
+    assert.deepEqual(
+      problems(yaml(...HEADER, 'api: { listen: "[::]:8080", pdudaemon: { listen: ":1", allow: [10/8] } }')),
+      [
+        'pipdu.yaml:3:16 api.listen: listening on :: requires api.tls (mutual TLS)',
+        'pipdu.yaml:3:50 api.pdudaemon.listen: expected host:port, like 127.0.0.1:8080 or [::1]:8080',
+        'pipdu.yaml:3:64 api.pdudaemon.allow[0]: expected an IP address or a CIDR block, like 192.168.1.0/24',
+      ],
+    );
+  });
+
+  test('the controller uses each GPIO line once', () => {
+    const text = yaml(...HEADER, 'controller:', '  buttons: [17, 27]', '  leds: [5, 17]', '  statusLed: 5');
+    assert.deepEqual(problems(text), [
+      'pipdu.yaml:5:13 controller.leds[1]: line 17 is already used by controller.buttons[0]',
+      'pipdu.yaml:6:14 controller.statusLed: line 5 is already used by controller.leds[0]',
+    ]);
+  });
+
+  test('a YAML syntax error is reported with its position', () => {
+    assert.deepEqual(problems(yaml('version: 1', 'board: { driver: simulator', 'sockets: []')), [
+      'pipdu.yaml:3:1 YAML: Flow map in block collection must be sufficiently indented and end with a }',
+    ]);
+    assert.deepEqual(problems(yaml('version: 1', 'version: 1')), [
+      'pipdu.yaml:2:1 YAML: Map keys must be unique',
+    ]);
+  });
+
+  test('an empty file, a file of comments and a non-mapping are errors', () => {
+    const empty = 'pipdu.yaml:1:1 the file is empty: a config needs at least `version: 1`';
+    assert.deepEqual(problems(''), [empty]);
+    assert.deepEqual(problems('# nothing yet\n'), [empty]);
+    assert.deepEqual(problems(yaml('', '- version: 1')), [
+      'pipdu.yaml:2:1 expected a mapping of keys at the top level (version, board, sockets, ...)',
+    ]);
+  });
+
+  test('every problem in a file is reported at once, in file order', () => {
+    const text = yaml(
+      'version: 2',
+      'board:',
+      '  driver: prp1',
+      '  replyTimeout: 500',
+      'sockets:',
+      '  - number: 3',
+      '    name: Nas',
+      '    restore: maybe',
+      '  - number: 3',
+      'log: { level: loud }',
+      'api:',
+    );
+    const error = (() => {
+      try {
+        parseConfig(text, 'config/pipdu.yaml');
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    assert.ok(error instanceof ConfigError);
+    assert.ok(error instanceof PduError);
+    assert.equal(error.code, 'BAD_CONFIG');
+    const expected = [
+      'config/pipdu.yaml:1:10 version: expected 1',
+      'config/pipdu.yaml:2:1 board.port: required for driver prp1: the serial device, like /dev/serial/by-id/usb-Arduino...',
+      'config/pipdu.yaml:4:17 board.replyTimeout: a duration needs a unit: write 500ms or 500s, for example',
+      'config/pipdu.yaml:7:11 sockets[0].name: expected lowercase letters, digits and "-", starting with a letter ' +
+        '(like nas or core-switch)',
+      'config/pipdu.yaml:8:14 sockets[0].restore: expected on | off | last',
+      'config/pipdu.yaml:9:13 sockets[1].number: socket 3 is already listed at sockets[0]',
+      'config/pipdu.yaml:10:15 log.level: expected trace | debug | info | warn | error',
+      'config/pipdu.yaml:11:1 api: expected a mapping, got an empty value (write {} for the defaults)',
+    ];
+    assert.deepEqual(error.format().split('\n'), expected);
+    assert.deepEqual(error.issues.map(({ line, column, path }) => `${line}:${column} ${path}`).slice(0, 2), [
+      '1:10 version',
+      '2:1 board.port',
+    ]);
+    assert.equal(error.message, `invalid configuration (8 problems):\n${expected.join('\n')}`);
+  });
+});
+
+describe('resolved config', () => {
+  test('sockets: all 16 in number order, defaults filled, durations in milliseconds', () => {
+    const config = parseConfig(
+      yaml(
+        'version: 1',
+        'board: { driver: legacy, port: /dev/ttyUSB0 }',
+        'sockets:',
+        '  - { number: 9, name: nas, channel: 15, offTime: 1.5s, hookTimeout: 1h }',
+        '  - { number: 2, restore: last, protected: true, roles: [homelab] }',
+        '  - number: 16',
+        '    channel: 8',
+      ),
+      'pipdu.yaml',
+    );
+    assert.deepEqual(
+      config.sockets.map((socket) => socket.number),
+      Array.from({ length: 16 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      config.sockets.map((socket) => socket.channel),
+      [0, 1, 2, 3, 4, 5, 6, 7, 15, 9, 10, 11, 12, 13, 14, 8],
+    );
+    assert.deepEqual(config.sockets[0], {
+      number: 1,
+      channel: 0,
+      restore: 'off',
+      protected: false,
+      roles: [],
+      offTime: 5000,
+      onFailure: 'abort',
+      hookTimeout: 300_000,
+      preOff: [],
+      postOff: [],
+      preOn: [],
+      postOn: [],
+    });
+    assert.equal(config.sockets[8]?.name, 'nas');
+    assert.equal(config.sockets[8]?.offTime, 1500);
+    assert.equal(config.sockets[8]?.hookTimeout, 3_600_000);
+    assert.equal(config.sockets[1]?.restore, 'last');
+    assert.deepEqual(config.sockets[1]?.roles, ['homelab']);
+    assert.notEqual(config.sockets[0]?.roles, config.sockets[2]?.roles, 'defaults are not shared objects');
+    assert.deepEqual(config.board, {
+      driver: 'legacy',
+      port: '/dev/ttyUSB0',
+      baudRate: 9600,
+      switchSpacingMs: 250,
+      replyTimeout: 500,
+    });
+  });
+
+  test('top-level defaults; optional sections stay undefined', () => {
+    const config = parseConfig(
+      yaml('version: 1', 'board: { driver: prp1, port: /dev/ttyACM0 }'),
+      'pipdu.yaml',
+    );
+    assert.equal(config.name, 'pipdu');
+    assert.equal(config.mainsVoltage, 230);
+    assert.equal(config.log.level, 'info');
+    assert.equal(config.board.baudRate, 115200);
+    assert.deepEqual(config.hooks, { allOffConcurrency: 4 });
+    assert.deepEqual(config.state, { dir: './state', auditMaxBytes: 10 * 1024 * 1024 });
+    assert.equal(config.discord, undefined);
+    assert.equal(config.controller, undefined);
+    assert.equal(config.api, undefined);
+  });
+
+  test('section defaults: discord, controller, api', () => {
+    const config = parseConfig(
+      yaml(
+        ...HEADER,
+        'discord: { guildId: "42" }',
+        'controller: {}',
+        'api: {}',
+        'state: { auditMaxBytes: 512KB }',
+      ),
+      'pipdu.yaml',
+    );
+    assert.deepEqual(config.discord, {
+      guildId: '42',
+      api: 'https://discord.com/api',
+      roles: { admin: [], operator: [], viewer: ['@everyone'] },
+      confirmTimeout: 30_000,
+    });
+    assert.deepEqual(config.controller, {
+      buttons: [],
+      leds: [],
+      buttonActiveLow: true,
+      ledActiveLow: false,
+      debounce: 30,
+      longPress: 3000,
+      shortPress: 'identify',
+      longPressCancels: false,
+      gpioChipBase: 'auto',
+    });
+    assert.deepEqual(config.api, { listen: '127.0.0.1:8080', clients: {}, loopbackRole: 'admin' });
+    assert.equal(config.state.auditMaxBytes, 512 * 1024);
+  });
+
+  test('hook steps resolve to a union tagged by kind, with their defaults', () => {
+    const config = parseConfig(
+      yaml(
+        ...HEADER,
+        'sockets:',
+        '  - number: 4',
+        '    preOff:',
+        '      - ssh: { host: h, user: u, key: /k, knownHosts: /kh, command: halt }',
+        '      - waitHostDown: { host: h }',
+        '      - waitPowerBelow: { watts: 12.5 }',
+        '      - exec: { argv: [/bin/true] }',
+        '      - delay: 250ms',
+      ),
+      'pipdu.yaml',
+    );
+    assert.deepEqual(config.sockets[3]?.preOff, [
+      {
+        kind: 'ssh',
+        host: 'h',
+        port: 22,
+        user: 'u',
+        key: '/k',
+        knownHosts: '/kh',
+        command: 'halt',
+        timeout: 30_000,
+        expectDisconnect: false,
+        allowFailure: false,
+      },
+      { kind: 'waitHostDown', host: 'h', port: 22, interval: 1000, timeout: 120_000 },
+      { kind: 'waitPowerBelow', watts: 12.5, for: 5000, timeout: 120_000 },
+      { kind: 'exec', argv: ['/bin/true'], timeout: 30_000, allowFailure: false },
+      { kind: 'delay', duration: 250 },
+    ]);
+  });
+
+  test('the example config is valid and documents named sockets and every section', async () => {
+    const config = parseConfig(await readFile(examplePath, 'utf8'), 'config/pipdu.example.yaml');
+    assert.deepEqual(
+      config.sockets.filter((socket) => socket.name).map((socket) => `${socket.number}:${socket.name}`),
+      ['1:pi-self', '2:core-switch', '5:nas', '6:lab-server', '16:desk-lamp'],
+    );
+    assert.ok(config.sockets.some((socket) => socket.protected));
+    assert.deepEqual(
+      config.sockets[4]?.preOff.map((step) => step.kind),
+      ['ssh', 'waitHostDown', 'waitPowerBelow', 'exec', 'delay'],
+    );
+    assert.deepEqual(
+      config.sockets[4]?.postOn.map((step) => step.kind),
+      ['waitHostUp'],
+    );
+    assert.ok(config.discord && config.api?.tls && config.api.pdudaemon);
+    assert.equal(config.controller?.buttons.length, 16);
+    assert.equal(config.controller?.leds.length, 16);
+  });
+
+  test('defaultConfig runs the simulator with every default', () => {
+    const config = defaultConfig();
+    assert.equal(config.board.driver, 'simulator');
+    assert.equal(config.board.port, undefined);
+    assert.equal(config.sockets.length, 16);
+    assert.equal(config.api, undefined);
+  });
+});
+
+describe('durations, sizes and addresses', () => {
+  test('durations', () => {
+    assert.equal(tryParseDuration('500ms'), 500);
+    assert.equal(tryParseDuration('30s'), 30_000);
+    assert.equal(tryParseDuration('1.5s'), 1500);
+    assert.equal(tryParseDuration('2m'), 120_000);
+    assert.equal(tryParseDuration('1h'), 3_600_000);
+    assert.equal(tryParseDuration('30'), undefined);
+    assert.equal(tryParseDuration('-1s'), undefined);
+    assert.equal(tryParseDuration('1d'), undefined);
+    assert.throws(() => parseDuration('soon'), { code: 'BAD_DURATION' });
+    assert.throws(() => parseDuration('1000h'), { code: 'BAD_DURATION' });
+  });
+
+  test('byte sizes', () => {
+    assert.equal(tryParseByteSize('10MB'), 10_485_760);
+    assert.equal(tryParseByteSize('512KB'), 524_288);
+    assert.equal(tryParseByteSize('1GB'), 1_073_741_824);
+    assert.equal(tryParseByteSize('1MiB'), 1_048_576);
+    assert.equal(tryParseByteSize('4096'), 4096);
+    assert.equal(tryParseByteSize(4096), 4096);
+    assert.equal(tryParseByteSize('10 parsecs'), undefined);
+    assert.equal(tryParseByteSize(-1), undefined);
+  });
+
+  test('listen addresses', () => {
+    assert.deepEqual(parseListen('127.0.0.1:8080'), { host: '127.0.0.1', port: 8080 });
+    assert.deepEqual(parseListen('[::1]:8443'), { host: '::1', port: 8443 });
+    assert.equal(parseListen('::1:8443'), undefined);
+    assert.equal(parseListen('host:99999'), undefined);
+    assert.ok(isLoopbackHost('127.0.0.1') && isLoopbackHost('::1') && isLoopbackHost('localhost'));
+    assert.ok(!isLoopbackHost('0.0.0.0') && !isLoopbackHost('::'));
+  });
+});
+
+describe('loading a file', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'pipdu-config-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('no file at all means the built-in simulator defaults', async () => {
+    const loaded = await loadConfig({ env: {}, cwd: dir });
+    assert.equal(loaded.file, null);
+    assert.deepEqual(loaded.config, defaultConfig());
+  });
+
+  test('PIPDU_CONFIG naming a missing file is an error, not a fallback', async () => {
+    await assert.rejects(loadConfig({ env: { PIPDU_CONFIG: 'nope.yaml' }, cwd: dir }), (error: unknown) => {
+      assert.ok(error instanceof PduError && !(error instanceof ConfigError));
+      assert.equal(error.code, 'BAD_CONFIG');
+      assert.equal(error.message, 'PIPDU_CONFIG names nope.yaml, which does not exist');
+      return true;
+    });
+  });
+
+  test('PIPDU_CONFIG, then config/pipdu.yaml; issues name the file relative to cwd', async () => {
+    await mkdir(path.join(dir, 'config'), { recursive: true });
+    await writeFile(
+      path.join(dir, 'config/pipdu.yaml'),
+      yaml('version: 1', 'board: { driver: simulator }', 'name: rack-b'),
+    );
+    await writeFile(
+      path.join(dir, 'other.yaml'),
+      yaml('version: 1', 'board: { driver: simulator }', 'nam: x'),
+    );
+    const loaded = await loadConfig({ env: {}, cwd: dir });
+    assert.equal(loaded.file, path.join(dir, 'config/pipdu.yaml'));
+    assert.equal(loaded.config.name, 'rack-b');
+    await assert.rejects(loadConfig({ env: { PIPDU_CONFIG: 'other.yaml' }, cwd: dir }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.format(), 'other.yaml:3:1 nam: unknown key, did you mean `name`?');
+      return true;
+    });
+  });
+
+  test('check-config exits 0 on the example, 1 on a bad file, 2 on a missing one', async () => {
+    const bad = path.join(dir, 'bad.yaml');
+    await writeFile(
+      bad,
+      yaml('version: 1', 'board: { driver: simulator }', 'sockets: [{ number: 1, restore: maybe }]'),
+    );
+    const run = (file: string) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'src/config/check-config.ts', file], {
+        cwd: root,
+        encoding: 'utf8',
+      });
+
+    const ok = run('config/pipdu.example.yaml');
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(ok.stdout, 'config/pipdu.example.yaml: OK (5 sockets named, driver prp1)\n');
+
+    const failed = run(bad);
+    assert.equal(failed.status, 1);
+    assert.equal(failed.stdout, '');
+    assert.equal(failed.stderr, `${bad}:3:33 sockets[0].restore: expected on | off | last\n`);
+
+    const missing = run(path.join(dir, 'missing.yaml'));
+    assert.equal(missing.status, 2);
+    assert.equal(missing.stderr, `no configuration file at ${path.join(dir, 'missing.yaml')}\n`);
+  });
+});
