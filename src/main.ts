@@ -1,0 +1,69 @@
+import { ConfigError, loadConfig } from './config/load.js';
+import { createDaemon } from './daemon.js';
+import { createLogger } from './log.js';
+
+/** `npm start`: load the config (a bad one stops us before any port is opened), run until SIGINT/SIGTERM. */
+async function main(): Promise<void> {
+  let loaded: Awaited<ReturnType<typeof loadConfig>>;
+  try {
+    loaded = await loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.format()}\nPiPDU did not start: fix the configuration above.\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const { config, file } = loaded;
+  const logger = createLogger(config.log.level);
+  if (file === null) {
+    logger.info(
+      'no configuration file: running on the built-in board simulator. To drive a real board, copy ' +
+        'config/pipdu.example.yaml to config/pipdu.yaml (or set PIPDU_CONFIG) and set board.driver and board.port',
+    );
+  } else {
+    logger.info({ file, driver: config.board.driver, port: config.board.port }, 'configuration loaded');
+  }
+
+  const daemon = await createDaemon(config, { logger });
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn(`${signal} again: exiting at once`);
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info(`${signal}: finishing the work in flight, then closing the board port (nothing is switched)`);
+    daemon.stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+
+  daemon.service.events.on('socketChanged', ({ socket, cause }) => {
+    if (cause === 'board')
+      logger.info({ socket: socket.number, on: socket.on }, 'socket state reported by the board');
+  });
+  await daemon.start();
+  const status = daemon.service.status();
+  const on = status.sockets.filter((socket) => socket.on).map((socket) => socket.name ?? socket.number);
+  logger.info(
+    { online: status.board.online, on },
+    `PiPDU "${config.name}" running: ${status.board.online ? `${on.length} of 16 sockets on` : 'waiting for the board'}`,
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `PiPDU failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});

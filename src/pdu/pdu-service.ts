@@ -1,0 +1,661 @@
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Bottleneck from 'bottleneck';
+import type { BoardBootEvent, BoardConnectedEvent, RelayBoard } from '../../hardware/relay-board.js';
+import type { AuditEntry, AuditLog } from '../audit/audit-log.js';
+import type { PduConfig, SocketConfig } from '../config/schema.js';
+import { BoardOfflineError, PduError, UnknownSocketError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { SavedState, StateStore } from '../state/state-store.js';
+import { type Actor, describeActor, SYSTEM_ACTOR } from './actor.js';
+import type {
+  AllOffOptions,
+  AllResult,
+  CycleOptions,
+  OffOptions,
+  PduEvents,
+  PduStatus,
+  PendingWork,
+  SocketInfo,
+  SocketOutcome,
+  SwitchAction,
+  SwitchResult,
+} from './types.js';
+
+export interface PduServiceDeps {
+  config: PduConfig;
+  board: RelayBoard;
+  store: StateStore;
+  audit: AuditLog;
+  logger: Logger;
+}
+
+/** Per-socket bookkeeping: its queue and what is waiting or running on it. */
+interface SocketSlot {
+  config: SocketConfig;
+  queue: Bottleneck;
+  pending: PendingWork | null;
+  changedAt: string | null;
+  /** Jobs handed to the queue, and jobs done: they run in order, so job n is the (n - done)th in line. */
+  issued: number;
+  done: number;
+  /** Set by stop(): jobs numbered above it were waiting behind another and are refused. */
+  lastAllowed: number;
+}
+
+/**
+ * The one service that owns the sockets (SocketArray). Discord, the front
+ * panel and the API call these methods with an actor and get results or
+ * PduErrors back; none of them talks to the board.
+ *
+ * Rules:
+ * - Work on one socket runs in arrival order, one at a time; sockets run in
+ *   parallel. Switch-ons across sockets keep `board.switchSpacingMs` apart
+ *   (inrush guard); only the relay write goes through that limiter, so slow
+ *   work on one socket never holds another's relay.
+ * - After each SET the board's reply mask is the truth. Boards that cannot
+ *   report state make every socket *assumed*.
+ * - Starting, connecting and reconnecting switch nothing. Only a board reset
+ *   (`! BOOT`, or a boot id that differs from state.json) applies the
+ *   sockets' restore policies, through the same queues and spacing.
+ * - A call while the board is offline fails at once with BOARD_OFFLINE.
+ * - `stop()` lets the work in flight finish, fails what is still waiting
+ *   with STOPPED, and switches nothing itself.
+ */
+export class PduService {
+  /**
+   * Typed events for the interfaces (status embeds, LEDs, metrics, the API
+   * stream). A property, not a base class: `on`/`off` are the socket verbs.
+   */
+  readonly events = new EventEmitter<PduEvents>();
+  private readonly config: PduConfig;
+  private readonly board: RelayBoard;
+  private readonly store: StateStore;
+  private readonly audit: AuditLog;
+  private readonly logger: Logger;
+  private readonly slots: SocketSlot[];
+  private readonly byName = new Map<string, SocketSlot>();
+  /** Serializes switch-ons across sockets; `switchOnGate` keeps them apart. */
+  private readonly spacing = new Bottleneck({ maxConcurrent: 1 });
+  private readonly spacingMs: number;
+  private lastSwitchOnAt = Number.NEGATIVE_INFINITY;
+  /** Channels whose SET is in flight, and why: a mask reply that changes them is that command's doing. */
+  private readonly switching = new Map<number, 'command' | 'restore'>();
+  /** Relay mask by channel as last reported (or, for assumed boards, last sent); null before first contact. */
+  private mask: number | null = null;
+  private currents: readonly number[] | null = null;
+  private saved: SavedState | null = null;
+  private bootId: string | null = null;
+  private readonly background = new Set<Promise<unknown>>();
+  private running = false;
+  private stopping = false;
+
+  constructor(deps: PduServiceDeps) {
+    this.config = deps.config;
+    this.board = deps.board;
+    this.store = deps.store;
+    this.audit = deps.audit;
+    this.logger = deps.logger.child({ component: 'pdu' });
+    this.slots = deps.config.sockets.map((socket) => ({
+      config: socket,
+      queue: new Bottleneck({ maxConcurrent: 1 }),
+      pending: null,
+      changedAt: null,
+      issued: 0,
+      done: 0,
+      lastAllowed: Number.POSITIVE_INFINITY,
+    }));
+    for (const slot of this.slots) if (slot.config.name) this.byName.set(slot.config.name, slot);
+    this.spacingMs = deps.config.board.switchSpacingMs;
+  }
+
+  async start(): Promise<void> {
+    this.saved = await this.store.load();
+    this.bootId = this.saved?.bootId ?? null;
+    if (!this.board.reportsState && this.saved) this.mask = this.saved.mask;
+    await this.audit.start();
+    this.board.on('connected', this.onConnected);
+    this.board.on('disconnected', this.onDisconnected);
+    this.board.on('boot', this.onBoot);
+    this.board.on('mask', this.onMask);
+    this.board.on('current', this.onCurrent);
+    this.board.on('fault', this.onFault);
+    this.running = true;
+    await this.board.start();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.stopping = true;
+    // The job at the head of each queue finishes; those waiting behind it fail with STOPPED.
+    for (const slot of this.slots) slot.lastAllowed = slot.done + 1;
+    await Promise.all(this.slots.map((slot) => slot.queue.stop({ dropWaitingJobs: false })));
+    await Promise.allSettled([...this.background]);
+    await this.spacing.stop({ dropWaitingJobs: false });
+    this.board.off('connected', this.onConnected);
+    this.board.off('disconnected', this.onDisconnected);
+    this.board.off('boot', this.onBoot);
+    this.board.off('mask', this.onMask);
+    this.board.off('current', this.onCurrent);
+    this.board.off('fault', this.onFault);
+    await this.board.stop();
+    await this.store
+      .flush()
+      .catch((error: unknown) => this.logger.error({ err: error }, 'could not save state'));
+    await this.audit.stop();
+    this.running = false;
+  }
+
+  /** The socket for a number (1..16, as a number or digits) or a configured name. */
+  resolve(id: string | number): SocketConfig {
+    return this.slotFor(id).config;
+  }
+
+  info(id: string | number): SocketInfo {
+    return this.describe(this.slotFor(id));
+  }
+
+  list(): SocketInfo[] {
+    return this.slots.map((slot) => this.describe(slot));
+  }
+
+  status(): PduStatus {
+    const sockets = this.list();
+    return {
+      name: this.config.name,
+      mainsVoltage: this.config.mainsVoltage,
+      board: {
+        driver: this.board.driver,
+        online: this.board.online,
+        reportsState: this.board.reportsState,
+        identity: this.board.identity,
+        stats: { ...this.board.stats },
+      },
+      sockets,
+      totalWatts: this.totalWatts(sockets),
+    };
+  }
+
+  async on(id: string | number, actor: Actor): Promise<SwitchResult> {
+    return this.run(this.slotFor(id), 'on', actor, {}, (slot) => this.switchRelay(slot, true, actor));
+  }
+
+  async off(id: string | number, actor: Actor, options: OffOptions = {}): Promise<SwitchResult> {
+    return this.run(this.slotFor(id), 'off', actor, { ...options }, (slot) =>
+      this.switchRelay(slot, false, actor),
+    );
+  }
+
+  async toggle(id: string | number, actor: Actor, options: OffOptions = {}): Promise<SwitchResult> {
+    return this.run(this.slotFor(id), 'toggle', actor, { ...options }, (slot) =>
+      this.switchRelay(slot, !this.isOn(slot), actor),
+    );
+  }
+
+  /** Off, wait the off-time, on (Decisions 5). A socket that is off is just switched on after the off-time. */
+  async cycle(id: string | number, actor: Actor, options: CycleOptions = {}): Promise<SwitchResult> {
+    const slot = this.slotFor(id);
+    const offTimeMs = options.offTimeMs ?? slot.config.offTime;
+    if (!Number.isFinite(offTimeMs) || offTimeMs < 0 || offTimeMs > 3_600_000) {
+      throw new PduError('BAD_DURATION', 'the off-time must be between 0 and 1 hour');
+    }
+    return this.run(slot, 'cycle', actor, { ...options, offTimeMs }, async () => {
+      await this.switchRelay(slot, false, actor);
+      await sleep(offTimeMs);
+      this.assertOnline();
+      await this.switchRelay(slot, true, actor);
+      return true;
+    });
+  }
+
+  /** Every socket on, staggered by the switch spacing. Sockets already on are left as they are. */
+  async allOn(actor: Actor): Promise<AllResult> {
+    return this.runAll('on', actor, this.slots, [], (slot) => this.on(slot.config.number, actor), 16);
+  }
+
+  /**
+   * Every socket off, protected ones only when asked for explicitly
+   * (Decisions 3); each socket's own off, `hooks.allOffConcurrency` at a time.
+   */
+  async allOff(actor: Actor, options: AllOffOptions = {}): Promise<AllResult> {
+    const targets = this.slots.filter((slot) => options.includeProtected || !slot.config.protected);
+    const skipped = this.slots.filter((slot) => !targets.includes(slot)).map((slot) => slot.config.number);
+    const { includeProtected: _ignored, ...offOptions } = options;
+    return this.runAll(
+      'off',
+      actor,
+      targets,
+      skipped,
+      (slot) => this.off(slot.config.number, actor, offOptions),
+      this.config.hooks.allOffConcurrency,
+      { ...options },
+    );
+  }
+
+  /** The latest audit entries, oldest first. */
+  auditLog(limit?: number): Promise<AuditEntry[]> {
+    return this.audit.read(limit);
+  }
+
+  // --- work on sockets ------------------------------------------------------
+
+  private slotFor(id: string | number): SocketSlot {
+    if (typeof id === 'number' || /^\d+$/.test(id)) {
+      const slot = this.slots[Number(id) - 1];
+      if (slot) return slot;
+    } else {
+      const slot = this.byName.get(id.trim().toLowerCase());
+      if (slot) return slot;
+    }
+    throw new UnknownSocketError(id);
+  }
+
+  private assertAccepting(): void {
+    if (!this.running || this.stopping)
+      throw new PduError('STOPPED', 'PiPDU is shutting down; nothing was switched');
+  }
+
+  private assertOnline(): void {
+    if (!this.board.online) {
+      throw new BoardOfflineError('the relay board is offline; nothing was switched');
+    }
+  }
+
+  /**
+   * Queues `work` on the socket, keeps its pending record, audits the outcome.
+   * `work` resolves whether the relay changed.
+   */
+  private run(
+    slot: SocketSlot,
+    action: SwitchAction,
+    actor: Actor,
+    details: Record<string, unknown>,
+    work: (slot: SocketSlot) => Promise<boolean>,
+  ): Promise<SwitchResult> {
+    try {
+      this.assertAccepting();
+      this.assertOnline();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const arrived = Date.now();
+    const ticket = ++slot.issued;
+    this.addPending(slot, action, actor);
+    const job = slot.queue.schedule(async () => {
+      const started = Date.now();
+      try {
+        if (ticket > slot.lastAllowed) {
+          throw new PduError(
+            'STOPPED',
+            'PiPDU is shutting down; this request was still waiting and nothing was switched',
+          );
+        }
+        this.assertOnline();
+        const changed = await work(slot);
+        const result: SwitchResult = {
+          socket: this.describe(slot),
+          action,
+          changed,
+          durationMs: Date.now() - arrived,
+        };
+        this.record(actor, action, slot, started, { ...details, changed });
+        return result;
+      } catch (error) {
+        const failure = asPduError(error);
+        this.record(actor, action, slot, started, details, failure);
+        throw failure;
+      } finally {
+        slot.done++;
+        this.removePending(slot);
+      }
+    });
+    return job;
+  }
+
+  private async runAll(
+    action: 'on' | 'off',
+    actor: Actor,
+    targets: SocketSlot[],
+    skipped: number[],
+    switchOne: (slot: SocketSlot) => Promise<SwitchResult>,
+    concurrency: number,
+    details: Record<string, unknown> = {},
+  ): Promise<AllResult> {
+    this.assertAccepting();
+    this.assertOnline();
+    const started = Date.now();
+    const limiter = new Bottleneck({ maxConcurrent: concurrency });
+    const outcomes: SocketOutcome[] = await Promise.all(
+      targets.map((slot) =>
+        limiter.schedule(() =>
+          switchOne(slot).then(
+            (result): SocketOutcome => ({ socket: slot.config.number, ok: true, result }),
+            (error: unknown): SocketOutcome => ({
+              socket: slot.config.number,
+              ok: false,
+              error: asPduError(error),
+            }),
+          ),
+        ),
+      ),
+    );
+    const failed = outcomes.filter((outcome) => !outcome.ok);
+    const entry: AuditEntry = {
+      time: new Date(started).toISOString(),
+      actor,
+      action: `all-${action}`,
+      result: failed.length === 0 ? 'ok' : 'error',
+      durationMs: Date.now() - started,
+      details: {
+        ...details,
+        sockets: targets.map((slot) => slot.config.number),
+        skipped,
+        failed: failed.length,
+      },
+    };
+    if (failed.length > 0) {
+      entry.code = 'PARTIAL';
+      entry.message = `${failed.length} of ${targets.length} sockets failed`;
+    }
+    void this.audit.append(entry);
+    this.events.emit('action', entry);
+    return { action, outcomes, skipped, durationMs: Date.now() - started };
+  }
+
+  /** Drives one relay; switch-ons go through the spacing limiter. Resolves whether it changed. */
+  private async switchRelay(slot: SocketSlot, on: boolean, actor: Actor): Promise<boolean> {
+    const before = this.isOn(slot);
+    // An observed state that already matches needs no write; an assumed one is re-sent to be sure.
+    if (this.board.reportsState && this.mask !== null && before === on) return false;
+    const channel = slot.config.channel;
+    const cause = actor.kind === 'system' ? 'restore' : 'command';
+    this.switching.set(channel, cause);
+    try {
+      const mask = on
+        ? await this.spacing.schedule(() => this.switchOnGate(() => this.board.set(channel, true)))
+        : await this.board.set(channel, false);
+      this.logger.info(
+        { socket: slot.config.number, name: slot.config.name, on, actor: describeActor(actor) },
+        `socket ${label(slot.config)} ${on ? 'on' : 'off'}`,
+      );
+      this.applyMask(mask, cause);
+    } finally {
+      this.switching.delete(channel);
+    }
+    return before !== on;
+  }
+
+  /**
+   * Runs a switch-on no sooner than `switchSpacingMs` after the previous one
+   * was confirmed (inrush guard): the board drove that relay before it
+   * replied, so the relays are at least the spacing apart whatever the link
+   * or the driver's queue delayed. A monotonic clock, because Bottleneck's
+   * `minTime` uses a millisecond clock and can start a job early.
+   */
+  private async switchOnGate<T>(send: () => Promise<T>): Promise<T> {
+    for (let wait = this.lastSwitchOnAt + this.spacingMs - performance.now(); wait > 0; ) {
+      await sleep(Math.ceil(wait));
+      wait = this.lastSwitchOnAt + this.spacingMs - performance.now();
+    }
+    try {
+      return await send();
+    } finally {
+      this.lastSwitchOnAt = performance.now();
+    }
+  }
+
+  private isOn(slot: SocketSlot): boolean {
+    return this.mask !== null && (this.mask & (1 << slot.config.channel)) !== 0;
+  }
+
+  private addPending(slot: SocketSlot, action: PendingWork['action'], actor: Actor): void {
+    slot.pending = slot.pending
+      ? { ...slot.pending, requests: slot.pending.requests + 1 }
+      : { action, actor, since: new Date().toISOString(), requests: 1 };
+    this.events.emit('pending', { socket: this.describe(slot), pending: slot.pending });
+  }
+
+  private removePending(slot: SocketSlot): void {
+    if (!slot.pending) return;
+    slot.pending =
+      slot.pending.requests > 1 ? { ...slot.pending, requests: slot.pending.requests - 1 } : null;
+    this.events.emit('pending', { socket: this.describe(slot), pending: slot.pending });
+  }
+
+  private record(
+    actor: Actor,
+    action: string,
+    slot: SocketSlot,
+    started: number,
+    details: Record<string, unknown>,
+    failure?: PduError,
+  ): void {
+    const entry: AuditEntry = {
+      time: new Date(started).toISOString(),
+      actor,
+      action,
+      socket: slot.config.number,
+      result: failure ? 'error' : 'ok',
+      durationMs: Date.now() - started,
+    };
+    if (slot.config.name) entry.socketName = slot.config.name;
+    if (failure) {
+      entry.code = failure.code;
+      entry.message = failure.message;
+    }
+    const kept = Object.fromEntries(Object.entries(details).filter(([, value]) => value !== undefined));
+    if (Object.keys(kept).length > 0) entry.details = kept;
+    void this.audit.append(entry);
+    this.events.emit('action', entry);
+  }
+
+  // --- what the board tells us --------------------------------------------
+
+  /**
+   * Takes a mask from the board as the truth: emits changes and saves them.
+   * A changed channel whose SET is in flight is that command's doing; any
+   * other change is `fallbackCause`.
+   */
+  private applyMask(mask: number, fallbackCause: 'command' | 'board' | 'restore'): void {
+    const previous = this.mask;
+    this.mask = mask;
+    if (previous === mask) return;
+    const now = new Date().toISOString();
+    for (const slot of this.slots) {
+      const bit = 1 << slot.config.channel;
+      const was = previous === null ? null : (previous & bit) !== 0;
+      const is = (mask & bit) !== 0;
+      if (was === is) continue;
+      slot.changedAt = now;
+      const cause = this.switching.get(slot.config.channel) ?? fallbackCause;
+      this.events.emit('socketChanged', { socket: this.describe(slot), previous: was, cause });
+    }
+    this.persist();
+  }
+
+  private persist(): void {
+    if (this.mask === null) return;
+    const mask = this.mask;
+    const sockets: Record<string, boolean> = {};
+    for (const slot of this.slots) sockets[slot.config.number] = (mask & (1 << slot.config.channel)) !== 0;
+    this.saved = { version: 1, bootId: this.bootId, mask, sockets, savedAt: new Date().toISOString() };
+    this.store
+      .save({ bootId: this.bootId, mask, sockets })
+      .catch((error: unknown) =>
+        this.logger.error({ err: error, file: this.store.file }, 'could not save state'),
+      );
+  }
+
+  private readonly onConnected = (event: BoardConnectedEvent): void => {
+    const { identity } = event;
+    const previous = this.saved;
+    const bootIdChanged =
+      previous !== null &&
+      previous.bootId !== null &&
+      identity.bootId !== null &&
+      previous.bootId !== identity.bootId;
+    this.bootId = identity.bootId;
+    this.logger.info(
+      {
+        firmware: identity.firmware,
+        bootId: identity.bootId,
+        features: identity.features,
+        reconnect: event.reconnect,
+      },
+      `relay board online (${identity.protocol}, ${identity.channels} channels)`,
+    );
+    if (!this.board.reportsState) {
+      this.logger.warn('this board cannot report relay state: every socket is shown as assumed');
+    } else if (!identity.features.includes('current')) {
+      this.logger.warn('this board reports no current: watts are not shown and power-based hooks cannot run');
+    }
+    if (event.bootDuringConnect || bootIdChanged) {
+      const lastKnown = previous?.sockets ?? null;
+      this.handleReset(
+        event.mask,
+        lastKnown,
+        event.bootDuringConnect ? 'boot-event' : 'boot-id',
+        event.bootDuringConnect,
+      );
+    } else {
+      if (previous === null)
+        this.logger.info('first contact with this board: adopting its state, switching nothing');
+      this.applyMask(event.mask, 'board');
+      if (previous !== null && previous.bootId !== this.bootId) this.persist();
+    }
+    // Online once the power-up mask is right, so nothing else queues behind that check.
+    this.track(
+      this.syncPowerUpMask().finally(() => {
+        if (this.board.online) this.events.emit('boardOnline', { identity, reconnect: event.reconnect });
+      }),
+    );
+  };
+
+  private readonly onDisconnected = (reason: PduError): void => {
+    this.logger.warn({ reason: reason.message }, 'relay board offline');
+    this.events.emit('boardOffline', { reason });
+  };
+
+  private readonly onBoot = (event: BoardBootEvent): void => {
+    const lastKnown = this.saved?.sockets ?? null;
+    this.bootId = this.board.identity?.bootId ?? this.bootId;
+    this.handleReset(event.mask, lastKnown, 'boot-event', event);
+    this.track(this.syncPowerUpMask());
+  };
+
+  private readonly onMask = (mask: number): void => {
+    this.applyMask(mask, 'board');
+  };
+
+  private readonly onCurrent = (milliamps: readonly number[]): void => {
+    this.currents = milliamps;
+    if (this.events.listenerCount('telemetry') === 0) return;
+    const sockets = this.list();
+    this.events.emit('telemetry', { sockets, totalWatts: this.totalWatts(sockets) ?? 0 });
+  };
+
+  private readonly onFault = (text: string): void => {
+    this.logger.error({ fault: text }, 'the relay board reported a fault');
+  };
+
+  /**
+   * The board lost its state: adopt the mask it powered up with, then bring
+   * each socket to its restore policy (on, off, or what it was before).
+   */
+  private handleReset(
+    bootMask: number,
+    lastKnown: Record<string, boolean> | null,
+    detectedBy: 'boot-event' | 'boot-id',
+    boot: BoardBootEvent | null,
+  ): void {
+    const resetOnOpen = boot !== null && boot.msSinceOpen < 2000;
+    this.logger.warn(
+      { detectedBy, mask: hex(bootMask), resetOnOpen },
+      resetOnOpen
+        ? 'the relay board reset right after the port was opened (DTR auto-reset): restoring sockets; disable auto-reset in hardware'
+        : 'the relay board reset (power loss or watchdog): applying restore policies',
+    );
+    this.applyMask(bootMask, 'board');
+    this.events.emit('boardReset', { mask: bootMask, detectedBy, resetOnOpen });
+    for (const slot of this.slots) {
+      const policy = slot.config.restore;
+      const wanted =
+        policy === 'on' ? true : policy === 'off' ? false : (lastKnown?.[slot.config.number] ?? false);
+      if (this.isOn(slot) === wanted) continue;
+      const restore = this.run(slot, wanted ? 'on' : 'off', SYSTEM_ACTOR, { restore: policy }, (s) =>
+        this.switchRelay(s, wanted, SYSTEM_ACTOR),
+      ).catch((error: unknown) =>
+        this.logger.error(
+          { err: error, socket: slot.config.number },
+          'could not restore socket after board reset',
+        ),
+      );
+      this.track(restore);
+    }
+  }
+
+  /** Keeps the board's power-up mask equal to the `restore: on` sockets (Decisions 6). */
+  private async syncPowerUpMask(): Promise<void> {
+    if (!this.board.identity?.features.includes('persist')) return;
+    const wanted = this.slots
+      .filter((slot) => slot.config.restore === 'on')
+      .reduce((mask, slot) => mask | (1 << slot.config.channel), 0);
+    try {
+      const stored = await this.board.powerUpMask();
+      if (stored === wanted) return;
+      await this.board.setPowerUpMask(wanted);
+      this.logger.info(
+        { from: hex(stored), to: hex(wanted) },
+        'updated the board power-up mask to the restore: on sockets',
+      );
+    } catch (error) {
+      if (this.stopping) return;
+      this.logger.warn({ err: error }, 'could not check the board power-up mask');
+    }
+  }
+
+  private track(promise: Promise<unknown>): void {
+    this.background.add(promise);
+    void promise.finally(() => this.background.delete(promise));
+  }
+
+  // --- presentation ---------------------------------------------------------
+
+  private describe(slot: SocketSlot): SocketInfo {
+    const { config } = slot;
+    const currentMa = this.currents?.[config.channel] ?? null;
+    return {
+      number: config.number,
+      name: config.name ?? null,
+      channel: config.channel,
+      on: this.mask === null ? null : this.isOn(slot),
+      assumed: !this.board.reportsState,
+      protected: config.protected,
+      restore: config.restore,
+      pending: slot.pending,
+      currentMa,
+      watts: currentMa === null ? null : Math.round((currentMa / 1000) * this.config.mainsVoltage * 10) / 10,
+      changedAt: slot.changedAt,
+    };
+  }
+
+  private totalWatts(sockets: SocketInfo[]): number | null {
+    if (this.currents === null) return null;
+    return Math.round(sockets.reduce((sum, socket) => sum + (socket.watts ?? 0), 0) * 10) / 10;
+  }
+}
+
+function asPduError(error: unknown): PduError {
+  if (error instanceof PduError) return error;
+  return new PduError('BOARD_ERROR', error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
+}
+
+function label(socket: SocketConfig): string {
+  return socket.name ? `${socket.number} (${socket.name})` : String(socket.number);
+}
+
+function hex(mask: number): string {
+  return mask.toString(16).toUpperCase().padStart(4, '0');
+}

@@ -1,0 +1,106 @@
+import type { BoardDriverName, BoardIdentity, RelayBoardStats } from '../../hardware/relay-board.js';
+import type { AuditEntry } from '../audit/audit-log.js';
+import type { PduError } from '../errors.js';
+import type { Actor } from './actor.js';
+
+export type SwitchAction = 'on' | 'off' | 'toggle' | 'cycle';
+
+/** Work queued or running on a socket, shown while it lasts (Discord, LEDs, API). */
+export interface PendingWork {
+  action: SwitchAction | 'restore';
+  actor: Actor;
+  /** ISO time the oldest waiting or running request on this socket arrived. */
+  since: string;
+  /** Requests waiting or running on this socket, this one included. */
+  requests: number;
+}
+
+/** A socket as every interface shows it. */
+export interface SocketInfo {
+  number: number;
+  name: string | null;
+  channel: number;
+  /** true on, false off, null not known yet (the board has not been reached since start). */
+  on: boolean | null;
+  /** The state is what the daemon last sent, not what the board reported (legacy firmware). */
+  assumed: boolean;
+  protected: boolean;
+  restore: 'on' | 'off' | 'last';
+  pending: PendingWork | null;
+  /** RMS current from the latest telemetry; null without telemetry. */
+  currentMa: number | null;
+  watts: number | null;
+  /** ISO time of the last observed change. */
+  changedAt: string | null;
+}
+
+export interface SwitchResult {
+  socket: SocketInfo;
+  action: SwitchAction;
+  /** false when the socket already was in the requested state. */
+  changed: boolean;
+  durationMs: number;
+}
+
+export type SocketOutcome =
+  | { socket: number; ok: true; result: SwitchResult }
+  | { socket: number; ok: false; error: PduError };
+
+/** All-on / all-off: one outcome per socket it concerned. */
+export interface AllResult {
+  action: 'on' | 'off';
+  outcomes: SocketOutcome[];
+  /** Sockets left alone (protected, without the caller asking for them). */
+  skipped: number[];
+  durationMs: number;
+}
+
+export interface BoardStatus {
+  driver: BoardDriverName;
+  online: boolean;
+  reportsState: boolean;
+  identity: BoardIdentity | null;
+  stats: RelayBoardStats;
+}
+
+export interface PduStatus {
+  name: string;
+  mainsVoltage: number;
+  board: BoardStatus;
+  sockets: SocketInfo[];
+  /** Sum over all sockets; null without telemetry. */
+  totalWatts: number | null;
+}
+
+export interface OffOptions {
+  /** Skip the socket's preOff hooks (audited as forced). */
+  force?: boolean;
+  reason?: string;
+}
+
+export interface CycleOptions extends OffOptions {
+  /** Off-time in milliseconds; the socket's `offTime` when absent. */
+  offTimeMs?: number;
+}
+
+export interface AllOffOptions extends OffOptions {
+  /** Also switch off protected sockets (an admin asking explicitly, Decisions 3). */
+  includeProtected?: boolean;
+}
+
+/** Typed events of the Pdu service: what status embeds, LEDs, metrics and the API event stream follow. */
+export interface PduEvents {
+  /** A socket's on/off state changed, whoever caused it. */
+  socketChanged: [
+    event: { socket: SocketInfo; previous: boolean | null; cause: 'command' | 'board' | 'restore' },
+  ];
+  /** Work on a socket started, queued more, or finished (pending null). */
+  pending: [event: { socket: SocketInfo; pending: PendingWork | null }];
+  boardOnline: [event: { identity: BoardIdentity; reconnect: boolean }];
+  boardOffline: [event: { reason: PduError }];
+  /** The board lost its state (power loss, watchdog, DTR reset); restore policies follow. */
+  boardReset: [event: { mask: number; detectedBy: 'boot-event' | 'boot-id'; resetOnOpen: boolean }];
+  telemetry: [event: { sockets: SocketInfo[]; totalWatts: number }];
+  /** Every finished action, as written to the audit log. */
+  action: [entry: AuditEntry];
+}
