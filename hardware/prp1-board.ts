@@ -529,8 +529,9 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     const [identity, mask] = await Promise.allSettled([hello, state]);
     if (session !== this.session) return; // went offline: the reconnect's HELLO carries the new boot id
     if (identity.status === 'fulfilled') this.currentIdentity = identity.value as BoardIdentity;
-    if (mask.status === 'fulfilled') this.emit('mask', mask.value as number);
-    this.emit('boot', event);
+    // The STATE reply is fresher than the mask in `! BOOT`; it goes in the boot
+    // event, not as a `mask` event, so listeners see the reset before its mask.
+    this.emit('boot', mask.status === 'fulfilled' ? { ...event, mask: mask.value as number } : event);
   }
 
   private garbage(line: string): void {

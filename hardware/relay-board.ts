@@ -76,7 +76,7 @@ export interface BoardConnectedEvent {
 }
 
 export interface BoardBootEvent {
-  /** The mask the board powered up with. */
+  /** The mask the board powered up with (from STATE right after the `! BOOT`, when the board answered). */
   mask: number;
   /** Milliseconds since this driver opened the port: under 2000 means the board resets on open (DTR). */
   msSinceOpen: number;
