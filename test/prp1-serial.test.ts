@@ -1,0 +1,314 @@
+/**
+ * The PRP/1 driver through the real serialport code, against the board
+ * simulator as its own process on a socat pty (test/helpers/simulator-process.ts).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type Logger, pino } from 'pino';
+import { Prp1Board, RESET_ON_OPEN_WARNING } from '../hardware/prp1-board.js';
+import type { BoardConnectedEvent, RelayBoard, RelayBoardEvents } from '../hardware/relay-board.js';
+import { SerialTransport } from '../hardware/serial-transport.js';
+import { PduError } from '../src/errors.js';
+import { type SimulatorProcess, startSimulator } from './helpers/simulator-process.js';
+
+const REPLY_TIMEOUT_MS = 200;
+
+function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'debug' }, { write: (text: string) => lines.push(JSON.parse(text)) });
+  return { logger, lines };
+}
+
+/** The next `event` (matching `accept`) within `timeoutMs`, else a rejection. */
+function next<K extends keyof RelayBoardEvents>(
+  board: RelayBoard,
+  event: K,
+  timeoutMs = 5000,
+  accept: (...args: RelayBoardEvents[K]) => boolean = () => true,
+): Promise<RelayBoardEvents[K]> {
+  return new Promise((resolve, reject) => {
+    const listener = (...args: RelayBoardEvents[K]) => {
+      if (!accept(...args)) return;
+      clearTimeout(timer);
+      board.off(event, listener as never);
+      resolve(args);
+    };
+    const timer = setTimeout(() => {
+      board.off(event, listener as never);
+      reject(new Error(`no "${event}" event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    board.on(event, listener as never);
+  });
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<PduError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof PduError, `expected a PduError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    return error;
+  }
+  assert.fail(`expected a ${code} rejection`);
+}
+
+function serialBoard(devicePath: string, logger: Logger, replyTimeoutMs = REPLY_TIMEOUT_MS): Prp1Board {
+  return new Prp1Board({
+    transport: new SerialTransport({ path: devicePath, baudRate: 115200 }),
+    logger,
+    replyTimeoutMs,
+    backoff: { initialMs: 20, maxMs: 200 },
+  });
+}
+
+const verbs = (lines: string[]) => lines.map((line) => line.split(' ')[1]);
+
+/** The simulator reports what it received on its stdout: wait until it has reported `line`. */
+async function received(sim: SimulatorProcess, line: string | RegExp, since = 0): Promise<void> {
+  await sim.waitFor(
+    (event) =>
+      event.event === 'request' &&
+      typeof event.line === 'string' &&
+      (typeof line === 'string' ? event.line === line : line.test(event.line)),
+    3000,
+    since,
+  );
+}
+
+/**
+ * The simulator's power-up `! BOOT` sometimes reaches the pty just after the
+ * driver opened it (socat forwards it late): the driver then rightly reports
+ * a reset during connect and redoes the handshake. Tests accept both.
+ */
+function handshakeLines(event: BoardConnectedEvent): string[] {
+  return event.bootDuringConnect ? ['1 HELLO', '2 STATE', '3 HELLO', '4 STATE'] : ['1 HELLO', '2 STATE'];
+}
+
+describe('PRP/1 over a real pty, simulator in its own process', () => {
+  let sim: SimulatorProcess;
+  let board: Prp1Board;
+  let connected: BoardConnectedEvent;
+
+  before(async () => {
+    sim = await startSimulator({ args: ['--power-up-mask', '00FF', '--telemetry', '50'] });
+    board = serialBoard(sim.path, captureLogger().logger);
+    const first = next(board, 'connected');
+    await board.start();
+    [connected] = await first;
+  });
+
+  after(async () => {
+    await board?.stop();
+    await sim?.stop();
+  });
+
+  test('connect sends exactly HELLO then STATE and adopts the reply', async () => {
+    assert.equal(board.online, true);
+    const expected = handshakeLines(connected);
+    await received(sim, expected.at(-1)!);
+    assert.deepEqual(sim.requests, expected);
+    assert.equal(connected.mask, 0x00ff);
+    assert.equal(connected.reconnect, false);
+    assert.deepEqual(board.identity, {
+      protocol: 'PIPDU/1',
+      channels: 16,
+      firmware: '1.0.0-sim',
+      features: ['current', 'persist'],
+      bootId: sim.bootId,
+    });
+  });
+
+  test('every verb', async () => {
+    assert.equal(await board.state(), 0x00ff);
+    assert.equal(await board.set(4, false), 0x00ef);
+    assert.equal(await board.setMask(0x0f0f), 0x0f0f);
+    const currents = await board.current();
+    assert.equal(currents.length, 16);
+    assert.ok(currents[0]! > 0 && currents[4] === 0);
+    assert.equal(await board.powerUpMask(), 0x00ff);
+    assert.equal(await board.setPowerUpMask(0x0101), 0x0101);
+    await board.ping();
+    await received(sim, / PING$/);
+    assert.deepEqual(verbs(sim.requests.slice(handshakeLines(connected).length)), [
+      'STATE',
+      'SET',
+      'MASK',
+      'CURRENT',
+      'DEFAULT',
+      'DEFAULT',
+      'PING',
+    ]);
+    assert.match(sim.requests.at(-2)!, /^\d+ DEFAULT 0101$/);
+    await sim.waitFor((event) => event.event === 'default' && event.mask === '0101', 3000, 0);
+  });
+
+  test('BADCH and UNSUPPORTED replies become typed errors', async () => {
+    const error = await rejectsWith(board.set(99, true), 'BOARD_ERROR');
+    assert.equal((error as PduError & { boardCode: string }).boardCode, 'BADCH');
+    const other = await startSimulator({ args: ['--features', '', '--telemetry', '0'] });
+    const plain = serialBoard(other.path, captureLogger().logger);
+    try {
+      await plain.start();
+      assert.deepEqual(plain.identity?.features, []);
+      const unsupported = await rejectsWith(plain.current(), 'UNSUPPORTED');
+      assert.equal((unsupported as PduError & { boardCode: string }).boardCode, 'UNSUPPORTED');
+      await rejectsWith(plain.powerUpMask(), 'UNSUPPORTED');
+    } finally {
+      await plain.stop();
+      await other.stop();
+    }
+  });
+
+  test('garbage lines and unknown events are ignored and counted; calls still work', async () => {
+    const before = board.stats;
+    await sim.command('garbage ~~~ line noise ~~~');
+    await sim.command('event WEATHER sunny');
+    await sim.command('garbage 65000 OK 0000');
+    await board.ping(); // the injected lines went out before this reply
+    const stats = board.stats;
+    assert.equal(stats.garbageLines - before.garbageLines, 1);
+    assert.equal(stats.unknownEvents - before.unknownEvents, 1);
+    assert.equal(stats.staleReplies - before.staleReplies, 1);
+    assert.equal(await board.set(0, false), 0x0f0e);
+  });
+
+  test('! CURRENT is emitted as current, ! FAULT as fault', async () => {
+    const [milliamps] = await next(board, 'current', 2000, (values) => values[1]! > 0);
+    assert.equal(milliamps.length, 16);
+    const fault = next(board, 'fault');
+    await sim.command('event FAULT relay 7 welded');
+    assert.deepEqual(await fault, ['relay 7 welded']);
+  });
+
+  test('a mute board: timeout, queued calls fail at once, offline at 3, back by itself on unmute', async () => {
+    await sim.command('mute');
+    const started = performance.now();
+    const first = board.state();
+    const queued = [board.set(1, true), board.state(), board.current()];
+    await rejectsWith(first, 'BOARD_TIMEOUT');
+    const firstMs = performance.now() - started;
+    for (const call of queued) await rejectsWith(call, 'BOARD_TIMEOUT');
+    const queuedMs = performance.now() - started;
+    assert.ok(
+      firstMs >= REPLY_TIMEOUT_MS - 5 && firstMs < REPLY_TIMEOUT_MS * 2,
+      `first failed after ${firstMs} ms`,
+    );
+    assert.ok(queuedMs - firstMs < 50, `queued calls failed ${queuedMs - firstMs} ms after the first`);
+
+    const [reason] = await next(board, 'disconnected');
+    assert.equal(reason.code, 'BOARD_TIMEOUT');
+    assert.equal(board.online, false);
+    await rejectsWith(board.ping(), 'BOARD_OFFLINE');
+
+    const reconnected = next(board, 'connected');
+    const since = sim.requests.length;
+    const sinceEvent = sim.events.length;
+    await sim.command('unmute');
+    const [event] = await reconnected;
+    await received(sim, / STATE$/, sinceEvent);
+    assert.equal(event.reconnect, true);
+    assert.equal(board.online, true);
+    const sent = verbs(sim.requests.slice(since));
+    assert.ok(!sent.includes('SET') && !sent.includes('MASK'), sent.join(' '));
+    assert.deepEqual(sent.slice(-2), ['HELLO', 'STATE']);
+    assert.equal(await board.state(), 0x0f0e, 'the relays were never touched');
+  });
+
+  test('SIGUSR1 (power loss): boot with the power-up mask, identity re-read with the new boot id', async () => {
+    const oldBoot = board.identity!.bootId;
+    const boot = next(board, 'boot');
+    sim.signal('SIGUSR1');
+    const [event] = await boot;
+    assert.equal(event.mask, 0x0101, 'the power-up mask stored earlier');
+    assert.ok(event.msSinceOpen >= 0);
+    const newBoot = board.identity!.bootId;
+    assert.notEqual(newBoot, oldBoot);
+    await sim.waitFor((e) => e.event === 'boot' && e.bootId === newBoot, 3000, 0);
+    assert.equal(await board.state(), 0x0101);
+  });
+
+  test('a reset within 2 s of opening the port is warned about (DTR auto-reset)', async () => {
+    const fresh = await startSimulator({ args: ['--telemetry', '0'] });
+    const captured = captureLogger();
+    const early = serialBoard(fresh.path, captured.logger);
+    try {
+      await early.start();
+      const boot = next(early, 'boot');
+      fresh.signal('SIGUSR1');
+      const [event] = await boot;
+      assert.ok(event.msSinceOpen < 2000, `${event.msSinceOpen} ms`);
+      const warning = captured.lines.find(
+        (line) => line.msg === RESET_ON_OPEN_WARNING && line.msSinceOpen === event.msSinceOpen,
+      );
+      assert.ok(warning, 'the warning was logged');
+      assert.equal(warning.level, 40);
+    } finally {
+      await early.stop();
+      await fresh.stop();
+    }
+  });
+});
+
+describe('PRP/1 over a real pty: the device goes away and comes back', () => {
+  test('killed mid-call: fast BOARD_OFFLINE, disconnected; restarted: reconnects by itself', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'pipdu-prp1-'));
+    const devicePath = path.join(dir, 'board');
+    let sim = await startSimulator({ path: devicePath, args: ['--telemetry', '0'] });
+    const { logger, lines } = captureLogger();
+    const board = serialBoard(devicePath, logger, 500);
+    try {
+      await board.start();
+      assert.equal(await board.set(2, true), 0x0004);
+      await sim.command('delay 2000'); // keep the next call in flight
+      const disconnected = next(board, 'disconnected');
+      const since = sim.events.length;
+      const inFlight = board.state();
+      await received(sim, / STATE$/, since);
+      const killedAt = performance.now();
+      const killed = sim.kill();
+      await rejectsWith(inFlight, 'BOARD_OFFLINE');
+      const failedAfter = performance.now() - killedAt;
+      assert.ok(failedAfter < 500, `the in-flight call failed ${failedAfter} ms after the kill`);
+      const [reason] = await disconnected;
+      assert.equal(reason.code, 'BOARD_OFFLINE');
+      const newCall = performance.now();
+      await rejectsWith(board.set(3, true), 'BOARD_OFFLINE');
+      assert.ok(performance.now() - newCall < 50);
+      await killed;
+
+      const reconnected = next(board, 'connected', 10_000);
+      sim = await startSimulator({ path: devicePath, args: ['--telemetry', '0'] });
+      const [event] = await reconnected;
+      await received(sim, / STATE$/);
+      assert.equal(event.reconnect, true);
+      assert.equal(event.identity.bootId, sim.bootId);
+      // The new board's power-up BOOT may race the reopen: then the handshake is redone.
+      const sent = verbs(sim.requests);
+      assert.ok(
+        sent.every((verb) => verb === 'HELLO' || verb === 'STATE'),
+        sent.join(' '),
+      );
+      assert.deepEqual(sent.slice(0, 2), ['HELLO', 'STATE']);
+      assert.equal(event.mask, 0, 'the new board powered up with everything off and that is adopted');
+      assert.equal(board.stats.reconnects, 1);
+      const outageWarnings = lines.filter(
+        (line) => line.level === 40 && /cannot be opened/.test(String(line.msg)),
+      );
+      assert.ok(outageWarnings.length <= 1, 'the missing device is logged once per outage');
+      assert.equal(await board.set(5, true), 0x0020);
+      await received(sim, / SET 5 1$/);
+      assert.deepEqual(
+        verbs(sim.requests).filter((verb) => verb === 'SET' || verb === 'MASK'),
+        ['SET'],
+        'the only switching request is the one asked for',
+      );
+    } finally {
+      await board.stop();
+      await sim.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
