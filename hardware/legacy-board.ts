@@ -42,7 +42,8 @@ export const LEGACY_IDENTITY: BoardIdentity = Object.freeze({
   bootId: null,
 });
 
-type Phase = 'idle' | 'opening' | 'online' | 'stopped';
+/** `listening`: the port is open, waiting for the first telemetry line as proof of life. */
+type Phase = 'idle' | 'opening' | 'listening' | 'online' | 'stopped';
 
 interface TelemetryWaiter {
   resolve: (values: number[]) => void;
@@ -56,10 +57,12 @@ interface TelemetryWaiter {
  *
  * It never reports its relays, so every mask here is *assumed*: what this
  * host last sent, starting from `assumedMask` (`reportsState` is false).
- * Online means the port is open and telemetry keeps coming: after
- * `telemetryTimeoutMs` of silence the port is closed and reopened with
- * back-off, as for PRP/1. A board reset cannot be seen (no `boot` events,
- * `bootId` null).
+ * Telemetry is its only sign of life, so online means the port is open and a
+ * telemetry line has arrived since (letters written to a silent board would
+ * vanish unnoticed); `start()` resolves at that first line or after
+ * `telemetryTimeoutMs` without one. After `telemetryTimeoutMs` of silence the
+ * port is closed and reopened with back-off, as for PRP/1. A board reset
+ * cannot be seen (no `boot` events, `bootId` null).
  */
 export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements RelayBoard {
   readonly driver: BoardDriverName = 'legacy';
@@ -91,6 +94,8 @@ export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements Relay
   /** Letters go out one write at a time, so the assumed mask follows the order of calls. */
   private writes: Promise<unknown> = Promise.resolve();
   private attempt: Promise<void> | null = null;
+  /** Ends the current attempt's wait for its first telemetry line. */
+  private endListening: (() => void) | null = null;
   private closing: Promise<void> = Promise.resolve();
 
   constructor(deps: LegacyBoardDeps) {
@@ -142,6 +147,7 @@ export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements Relay
     this.reopen.stop();
     this.clearWatchdog();
     this.failWaiters(stoppedError());
+    this.endListening?.();
     await this.attempt?.catch(() => {});
     await this.writes.catch(() => {});
     await this.closing;
@@ -219,15 +225,29 @@ export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements Relay
     }
     this.splitter.reset();
     this.latest = null;
-    this.phase = 'online';
-    this.reopen.connected();
+    this.phase = 'listening';
     this.watchdog = setTimeout(() => this.onSilence(), this.telemetryTimeoutMs);
+    this.logger.debug(
+      { port: this.transport.description },
+      'legacy relay board port open: waiting for telemetry',
+    );
+    await new Promise<void>((resolve) => {
+      this.endListening = resolve;
+    });
+    this.endListening = null;
+  }
+
+  /** The first telemetry line on an open port: the board is there. */
+  private goOnline(): void {
+    this.phase = 'online';
+    this.endListening?.();
+    this.reopen.connected();
     const reconnect = this.everConnected;
     this.everConnected = true;
     if (reconnect) this.counters.reconnects++;
     this.logger.info(
       { port: this.transport.description, assumedMask: this.mask, reconnect },
-      'legacy relay board port open (relay state is assumed)',
+      'legacy relay board connected (relay state is assumed)',
     );
     this.emit('connected', {
       identity: LEGACY_IDENTITY,
@@ -240,18 +260,19 @@ export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements Relay
   private onSilence(): void {
     this.watchdog = null;
     this.counters.timeouts++;
-    this.dropLink(
-      new BoardTimeoutError(`no telemetry from the relay board for ${this.telemetryTimeoutMs} ms`),
-    );
+    const message = `no telemetry from the relay board for ${this.telemetryTimeoutMs} ms`;
+    if (this.phase === 'listening') this.reopen.failed('SILENT', `relay board port open but ${message}`);
+    this.dropLink(new BoardTimeoutError(message));
   }
 
   private dropLink(reason: PduError): void {
-    if (this.phase !== 'online' && this.phase !== 'opening') return;
+    if (this.phase !== 'online' && this.phase !== 'listening') return;
     const wasOnline = this.phase === 'online';
     this.phase = 'idle';
     this.session++;
     this.clearWatchdog();
     this.failWaiters(reason);
+    this.endListening?.();
     this.closing = this.transport.close().catch(() => {});
     if (wasOnline) {
       this.logger.warn({ reason: reason.message }, 'relay board offline');
@@ -309,11 +330,11 @@ export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements Relay
   // --- telemetry ------------------------------------------------------------
 
   private onData(text: string): void {
-    if (this.phase !== 'online') return;
+    if (this.phase !== 'online' && this.phase !== 'listening') return;
     const { lines, overlong } = this.splitter.push(text);
     this.counters.garbageLines += overlong;
     for (const line of lines) {
-      if (this.phase !== 'online') return;
+      if (this.phase !== 'online' && this.phase !== 'listening') return;
       if (line.trim() === '') continue;
       const amps = parseLegacyTelemetry(line);
       if (!amps) {
@@ -324,6 +345,8 @@ export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements Relay
       const values = amps.map((value) => Math.round(value * 1000));
       this.latest = { values, at: performance.now() };
       this.watchdog?.refresh();
+      if (this.phase === 'listening') this.goOnline();
+      if (this.phase !== 'online') return; // a `connected` listener stopped the driver
       for (const waiter of this.waiters) {
         clearTimeout(waiter.timer);
         waiter.resolve(values);

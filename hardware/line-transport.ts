@@ -142,24 +142,27 @@ export class ReopenSchedule {
   /** An open failed: log it unless this outage already logged this kind of failure. */
   openFailed(error: unknown): void {
     const kind = openFailureKind(error);
-    const message = error instanceof Error ? error.message : String(error);
-    if (this.loggedKinds.has(kind)) {
-      this.deps.logger.debug(
-        { port: this.deps.description, kind },
-        'relay board port still cannot be opened',
-      );
-      return;
-    }
-    this.loggedKinds.add(kind);
     const hint =
       kind === 'ENOENT'
         ? 'the device node is missing (unplugged?)'
         : kind === 'LOCKED'
           ? 'another program holds the port'
-          : message;
+          : error instanceof Error
+            ? error.message
+            : String(error);
+    this.failed(kind, `relay board port cannot be opened: ${hint}`);
+  }
+
+  /** An attempt failed for `kind` of reason: warn once per outage and kind, debug after that. */
+  failed(kind: string, message: string): void {
+    if (this.loggedKinds.has(kind)) {
+      this.deps.logger.debug({ port: this.deps.description, kind }, `${message} (still)`);
+      return;
+    }
+    this.loggedKinds.add(kind);
     this.deps.logger.warn(
-      { port: this.deps.description, kind, err: message },
-      `relay board port cannot be opened: ${hint}; retrying with back-off up to ${this.deps.backoff.maxMs} ms`,
+      { port: this.deps.description, kind },
+      `${message}; retrying with back-off up to ${this.deps.backoff.maxMs} ms`,
     );
   }
 
