@@ -282,8 +282,12 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
       this.bootDuringHandshake = null;
       try {
         const identity = (await this.send('HELLO', parseHello, true)) as BoardIdentity;
-        this.currentIdentity = identity;
-        const mask = (await this.send('STATE', (payload) => this.parseRelayMask(payload), true)) as number;
+        // `identity` is published at `connected`; STATE is parsed with its channel count.
+        const mask = (await this.send(
+          'STATE',
+          (payload) => parseMask(payload, identity.channels),
+          true,
+        )) as number;
         if (session !== this.session) return null;
         const seen = this.bootDuringHandshake as BoardBootEvent | null;
         if (seen) {
