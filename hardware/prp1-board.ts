@@ -384,7 +384,8 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     inFlight.request.reject(
       new BoardTimeoutError(`the relay board did not answer ${verb} within ${this.replyTimeoutMs} ms`),
     );
-    this.failQueue(new BoardTimeoutError('the relay board did not answer the request before this one'));
+    // Callers' requests fail at once; the driver's own (a re-read after `! BOOT`) stay and probe instead.
+    this.failQueue(new BoardTimeoutError('the relay board did not answer the request before this one'), true);
     if (this.consecutiveTimeouts >= TIMEOUTS_BEFORE_OFFLINE) {
       this.dropLink(
         new BoardTimeoutError(
@@ -393,16 +394,17 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
       );
       return;
     }
-    if (this.phase === 'online') {
+    if (this.phase === 'online' && this.queue.length === 0) {
       // Probe: the next timeout in a row counts towards going offline.
       this.send('PING', parsePong, true).catch(() => {});
     }
+    this.pump();
   }
 
-  private failQueue(error: PduError): void {
+  private failQueue(error: PduError, keepInternal = false): void {
     const queued = this.queue;
-    this.queue = [];
-    for (const request of queued) request.reject(error);
+    this.queue = keepInternal ? queued.filter((request) => request.internal) : [];
+    for (const request of queued) if (!keepInternal || !request.internal) request.reject(error);
   }
 
   private failAll(error: PduError): void {

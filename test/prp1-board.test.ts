@@ -359,6 +359,24 @@ describe('Prp1Board over an in-memory link', () => {
     assert.ok(!lines.some((line) => line.msg === RESET_ON_OPEN_WARNING));
   });
 
+  test('a reset that swallows the call in flight: the call times out, the re-read still happens', async () => {
+    const { board, sim, requests } = await rig({ sim: { powerUpMask: 0x0010 }, replyTimeoutMs: 100 });
+    const oldBoot = board.identity!.bootId;
+    sim.faults.extraDelayMs = 30; // replies still well within the timeout
+    const boot = next(board, 'boot');
+    const inFlight = board.setMask(0x0f00);
+    const queued = board.state();
+    sim.reset(); // drops the pending reply, sends `! BOOT`
+    await rejectsWith(inFlight, 'BOARD_TIMEOUT');
+    await rejectsWith(queued, 'BOARD_TIMEOUT');
+    const [event] = await boot;
+    assert.equal(event.mask, 0x0010);
+    assert.notEqual(board.identity!.bootId, oldBoot);
+    assert.equal(board.identity!.bootId, sim.bootId);
+    assert.equal(board.online, true);
+    assert.deepEqual(requests.slice(-2).map(verb), ['HELLO', 'STATE'], 'the re-read served as the probe');
+  });
+
   test('a reset right after opening the port: handshake redone, reported, warned about', async () => {
     const sim = new SimulatedBoard({ telemetryIntervalMs: 0, powerUpMask: 0x0003 });
     sims.push(sim);
