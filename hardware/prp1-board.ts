@@ -69,8 +69,9 @@ interface InFlight {
  *
  * - One request outstanding; ids 1..65535, wrapping; a reply whose id is not
  *   the outstanding one is discarded and counted as stale.
- * - A reply timeout fails the request (BOARD_TIMEOUT), fails everything
- *   queued behind it at once, and probes with `PING`. The third timeout in a
+ * - A reply timeout fails the request (BOARD_TIMEOUT), fails the callers'
+ *   requests queued behind it at once, and probes with `PING` (or with the
+ *   driver's own pending re-read after a `! BOOT`). The third timeout in a
  *   row (probes included) makes the board offline: the port is closed — which
  *   also ends the bindings-cpp #162 busy-read — and reopened with back-off.
  * - On every (re)connect: `HELLO` then `STATE`, the reply taken as truth, and
