@@ -18,8 +18,10 @@ import type { PduError } from '../src/errors.js';
  * - Calls made while offline reject at once with BOARD_OFFLINE. After a
  *   reply timeout, calls queued behind it reject at once with BOARD_TIMEOUT.
  * - Masks are numbers, bit i = channel i, 1 = relay energized = socket on.
- * - Every mask a reply carries is also emitted as `mask`, so listeners always
- *   see the board's latest word on its relays.
+ * - Every mask a reply to a caller's request carries is also emitted as
+ *   `mask`, so listeners always see the board's latest word on its relays.
+ *   The mask re-read after a reset travels in the `boot` event instead, so
+ *   listeners learn of the reset before they see its mask.
  */
 export interface RelayBoard extends EventEmitter<RelayBoardEvents> {
   readonly driver: BoardDriverName;
