@@ -518,6 +518,8 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     const fields = { mask: channels ? formatMask(mask, channels) : mask, msSinceOpen: event.msSinceOpen };
     if (event.msSinceOpen < this.resetOnOpenWindowMs && this.warnResetOnOpen) {
       this.logger.warn(fields, RESET_ON_OPEN_WARNING);
+    } else if (this.driver === 'simulator') {
+      this.logger.info(fields, 'the built-in simulator powered up');
     } else {
       this.logger.warn(fields, 'relay board reset: it lost its relay state');
     }

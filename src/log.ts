@@ -16,6 +16,7 @@ export function createLogger(level: LogLevel = 'info', format = process.env.PIPD
     colorize: process.stdout.isTTY === true,
     translateTime: 'SYS:HH:MM:ss.l',
     ignore: 'pid,hostname',
+    singleLine: true,
   });
   return pino({ level }, stream);
 }

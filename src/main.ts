@@ -48,10 +48,6 @@ async function main(): Promise<void> {
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
 
-  daemon.service.events.on('socketChanged', ({ socket, cause }) => {
-    if (cause === 'board')
-      logger.info({ socket: socket.number, on: socket.on }, 'socket state reported by the board');
-  });
   await daemon.start();
   const status = daemon.service.status();
   const on = status.sockets.filter((socket) => socket.on).map((socket) => socket.name ?? socket.number);

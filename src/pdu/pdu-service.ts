@@ -461,6 +461,7 @@ export class PduService {
     this.mask = mask;
     if (previous === mask) return;
     const now = new Date().toISOString();
+    const unexpected: string[] = [];
     for (const slot of this.slots) {
       const bit = 1 << slot.config.channel;
       const was = previous === null ? null : (previous & bit) !== 0;
@@ -468,8 +469,10 @@ export class PduService {
       if (was === is) continue;
       slot.changedAt = now;
       const cause = this.switching.get(slot.config.channel) ?? fallbackCause;
+      if (cause === 'board' && was !== null) unexpected.push(`${label(slot.config)} ${is ? 'on' : 'off'}`);
       this.events.emit('socketChanged', { socket: this.describe(slot), previous: was, cause });
     }
+    if (unexpected.length > 0) this.logger.info(`the board reports: ${unexpected.join(', ')}`);
     this.persist();
   }
 
@@ -568,13 +571,15 @@ export class PduService {
     detectedBy: 'boot-event' | 'boot-id',
     boot: BoardBootEvent | null,
   ): void {
+    // The driver warns about DTR auto-reset itself: it knows whether its link has a DTR line.
     const resetOnOpen = boot !== null && boot.msSinceOpen < 2000;
-    this.logger.warn(
-      { detectedBy, mask: hex(bootMask), resetOnOpen },
-      resetOnOpen
-        ? 'the relay board reset right after the port was opened (DTR auto-reset): restoring sockets; disable auto-reset in hardware'
-        : 'the relay board reset (power loss or watchdog): applying restore policies',
-    );
+    const fields = { detectedBy, mask: hex(bootMask), resetOnOpen };
+    if (this.board.driver === 'simulator') this.logger.info(fields, 'applying restore policies');
+    else
+      this.logger.warn(
+        fields,
+        'the relay board lost its state (reset or power loss): applying restore policies',
+      );
     this.applyMask(bootMask, 'board');
     this.events.emit('boardReset', { mask: bootMask, detectedBy, resetOnOpen });
     for (const slot of this.slots) {

@@ -98,7 +98,10 @@ export interface PduEvents {
   pending: [event: { socket: SocketInfo; pending: PendingWork | null }];
   boardOnline: [event: { identity: BoardIdentity; reconnect: boolean }];
   boardOffline: [event: { reason: PduError }];
-  /** The board lost its state (power loss, watchdog, DTR reset); restore policies follow. */
+  /**
+   * The board lost its state (power loss, watchdog, DTR reset); restore policies follow.
+   * `resetOnOpen`: it came within 2 s of opening the port (DTR auto-reset on a real board).
+   */
   boardReset: [event: { mask: number; detectedBy: 'boot-event' | 'boot-id'; resetOnOpen: boolean }];
   telemetry: [event: { sockets: SocketInfo[]; totalWatts: number }];
   /** Every finished action, as written to the audit log. */
