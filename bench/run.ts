@@ -165,7 +165,12 @@ async function idleDaemonRss(): Promise<{ rssMb: number; peakMb: number }> {
   });
   const cwd = await mkdtemp(join(tmpdir(), 'pipdu-bench-daemon-'));
   const { PIPDU_CONFIG: _ignored, ...env } = process.env;
-  const daemon = spawn(process.execPath, [join(root, 'dist/src/main.js')], {
+  // The node flags `npm start` uses (one place: package.json).
+  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const flags = pkg.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+  const daemon = spawn(process.execPath, [...flags, join(root, 'dist/src/main.js')], {
     cwd,
     env: { ...env, PIPDU_LOG_FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -225,7 +230,7 @@ async function main(): Promise<void> {
   }
 
   const memory = await idleDaemonRss();
-  console.log('idle daemon on the built-in simulator, no Discord, after 5 s:');
+  console.log('idle daemon on the built-in simulator, no Discord, after 5 s (as `npm start` runs it):');
   console.log(`  RSS ${memory.rssMb.toFixed(1)} MB (peak ${memory.peakMb.toFixed(1)} MB)  (target <= 64 MB)`);
 }
 

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { SerialPort } from 'serialport';
+import type { SerialPortStream } from '@serialport/stream';
 import type { LineTransport, LineTransportEvents } from './line-transport.js';
 
 export interface SerialTransportOptions {
@@ -8,7 +8,9 @@ export interface SerialTransportOptions {
 }
 
 /**
- * A `LineTransport` over `serialport`: 8N1, no flow control, opened with
+ * A `LineTransport` over `serialport` (its stream and native binding, loaded
+ * at the first open: a daemon on the built-in simulator never needs them,
+ * and the umbrella package's parsers cost memory a Pi can use): 8N1, no flow control, opened with
  * HUPCL off (DTR stays up on close, so the next open does not reset an
  * Arduino) and the default exclusive lock. Each `open()` makes a fresh
  * `SerialPort`: events of an old one are ignored.
@@ -19,7 +21,7 @@ export interface SerialTransportOptions {
  * drivers close the port on reply timeouts rather than just retrying.
  */
 export class SerialTransport extends EventEmitter<LineTransportEvents> implements LineTransport {
-  private port: SerialPort | null = null;
+  private port: SerialPortStream | null = null;
 
   constructor(private readonly options: SerialTransportOptions) {
     super();
@@ -35,7 +37,10 @@ export class SerialTransport extends EventEmitter<LineTransportEvents> implement
 
   async open(): Promise<void> {
     if (this.port) throw new Error(`${this.options.path} is already open`);
-    const port = new SerialPort({
+    const { SerialPortStream, binding } = await loadSerialport();
+    if (this.port) throw new Error(`${this.options.path} is already open`);
+    const port = new SerialPortStream({
+      binding,
       path: this.options.path,
       baudRate: this.options.baudRate,
       dataBits: 8,
@@ -95,4 +100,16 @@ function withErrorCode(error: unknown): Error {
   if (withCode.code === undefined && /No such file or directory/i.test(result.message))
     withCode.code = 'ENOENT';
   return result;
+}
+
+let serialport: Promise<{
+  SerialPortStream: typeof SerialPortStream;
+  binding: ReturnType<typeof import('@serialport/bindings-cpp').autoDetect>;
+}> | null = null;
+
+function loadSerialport() {
+  serialport ??= Promise.all([import('@serialport/stream'), import('@serialport/bindings-cpp')]).then(
+    ([stream, bindings]) => ({ SerialPortStream: stream.SerialPortStream, binding: bindings.autoDetect() }),
+  );
+  return serialport;
 }

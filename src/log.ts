@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { type Logger, pino } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger };
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
@@ -7,10 +8,11 @@ export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 /**
  * Structured logs, readable on a console: pretty lines by default (synchronous,
  * no worker thread, so memory stays small on a Pi), one JSON object per line
- * with PIPDU_LOG_FORMAT=json.
+ * with PIPDU_LOG_FORMAT=json (pino-pretty is then never loaded).
  */
 export function createLogger(level: LogLevel = 'info', format = process.env.PIPDU_LOG_FORMAT): Logger {
   if (format === 'json') return pino({ level });
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
   const stream = pretty({
     sync: true,
     colorize: process.stdout.isTTY === true,

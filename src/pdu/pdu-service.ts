@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
-import Bottleneck from 'bottleneck';
+import { setTimeout as sleep, setImmediate as yieldTurn } from 'node:timers/promises';
+import PQueue from 'p-queue';
 import type { BoardBootEvent, BoardConnectedEvent, RelayBoard } from '../../hardware/relay-board.js';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.js';
 import type { PduConfig, SocketConfig } from '../config/schema.js';
@@ -22,6 +22,9 @@ import type {
   SwitchResult,
 } from './types.js';
 
+/** How much earlier than a switch-on's deadline the timer is set, to be exact despite timer overshoot. */
+const TIMER_SLACK_MS = 12;
+
 export interface PduServiceDeps {
   config: PduConfig;
   board: RelayBoard;
@@ -33,7 +36,7 @@ export interface PduServiceDeps {
 /** Per-socket bookkeeping: its queue and what is waiting or running on it. */
 interface SocketSlot {
   config: SocketConfig;
-  queue: Bottleneck;
+  queue: PQueue;
   pending: PendingWork | null;
   changedAt: string | null;
   /** Jobs handed to the queue, and jobs done: they run in order, so job n is the (n - done)th in line. */
@@ -76,7 +79,7 @@ export class PduService {
   private readonly slots: SocketSlot[];
   private readonly byName = new Map<string, SocketSlot>();
   /** Serializes switch-ons across sockets; `switchOnGate` keeps them apart. */
-  private readonly spacing = new Bottleneck({ maxConcurrent: 1 });
+  private readonly spacing = new PQueue({ concurrency: 1 });
   private readonly spacingMs: number;
   private lastSwitchOnAt = Number.NEGATIVE_INFINITY;
   /** Channels whose SET is in flight, and why: a mask reply that changes them is that command's doing. */
@@ -98,7 +101,7 @@ export class PduService {
     this.logger = deps.logger.child({ component: 'pdu' });
     this.slots = deps.config.sockets.map((socket) => ({
       config: socket,
-      queue: new Bottleneck({ maxConcurrent: 1 }),
+      queue: new PQueue({ concurrency: 1 }),
       pending: null,
       changedAt: null,
       issued: 0,
@@ -129,9 +132,9 @@ export class PduService {
     this.stopping = true;
     // The job at the head of each queue finishes; those waiting behind it fail with STOPPED.
     for (const slot of this.slots) slot.lastAllowed = slot.done + 1;
-    await Promise.all(this.slots.map((slot) => slot.queue.stop({ dropWaitingJobs: false })));
+    await Promise.all(this.slots.map((slot) => slot.queue.onIdle()));
     await Promise.allSettled([...this.background]);
-    await this.spacing.stop({ dropWaitingJobs: false });
+    await this.spacing.onIdle();
     this.board.off('connected', this.onConnected);
     this.board.off('disconnected', this.onDisconnected);
     this.board.off('boot', this.onBoot);
@@ -281,7 +284,7 @@ export class PduService {
     const arrived = Date.now();
     const ticket = ++slot.issued;
     this.addPending(slot, action, actor);
-    const job = slot.queue.schedule(async () => {
+    const job = slot.queue.add(async () => {
       const started = Date.now();
       try {
         if (ticket > slot.lastAllowed) {
@@ -324,21 +327,17 @@ export class PduService {
     this.assertAccepting();
     this.assertOnline();
     const started = Date.now();
-    const limiter = new Bottleneck({ maxConcurrent: concurrency });
-    const outcomes: SocketOutcome[] = await Promise.all(
-      targets.map((slot) =>
-        limiter.schedule(() =>
-          switchOne(slot).then(
-            (result): SocketOutcome => ({ socket: slot.config.number, ok: true, result }),
-            (error: unknown): SocketOutcome => ({
-              socket: slot.config.number,
-              ok: false,
-              error: asPduError(error),
-            }),
-          ),
-        ),
-      ),
-    );
+    const one = (slot: SocketSlot): Promise<SocketOutcome> =>
+      switchOne(slot).then(
+        (result): SocketOutcome => ({ socket: slot.config.number, ok: true, result }),
+        (error: unknown): SocketOutcome => ({
+          socket: slot.config.number,
+          ok: false,
+          error: asPduError(error),
+        }),
+      );
+    const limiter = new PQueue({ concurrency });
+    const outcomes = await Promise.all(targets.map((slot) => limiter.add(() => one(slot))));
     const failed = outcomes.filter((outcome) => !outcome.ok);
     const entry: AuditEntry = {
       time: new Date(started).toISOString(),
@@ -372,7 +371,7 @@ export class PduService {
     this.switching.set(channel, cause);
     try {
       const mask = on
-        ? await this.spacing.schedule(() => this.switchOnGate(() => this.board.set(channel, true)))
+        ? await this.spacing.add(() => this.switchOnGate(() => this.board.set(channel, true)))
         : await this.board.set(channel, false);
       this.logger.info(
         { socket: slot.config.number, name: slot.config.name, on, actor: describeActor(actor) },
@@ -386,22 +385,23 @@ export class PduService {
   }
 
   /**
-   * Runs a switch-on no sooner than `switchSpacingMs` after the previous one
-   * was confirmed (inrush guard): the board drove that relay before it
-   * replied, so the relays are at least the spacing apart whatever the link
-   * or the driver's queue delayed. A monotonic clock, because Bottleneck's
-   * `minTime` uses a millisecond clock and can start a job early.
+   * Sends a switch-on no sooner than `switchSpacingMs` after the previous one
+   * was sent (inrush guard): the board drives a relay as the SET arrives, and
+   * switch-ons are sent one at a time, so the relays switch the spacing apart.
+   * Spacing from send times, not replies, keeps a reply's latency (milliseconds
+   * when the far side wakes from idle) from adding to every gap. A monotonic
+   * clock: Bottleneck's `minTime` was tried, but its millisecond clock starts
+   * jobs early and each start costs ~3 ms.
    */
   private async switchOnGate<T>(send: () => Promise<T>): Promise<T> {
-    for (let wait = this.lastSwitchOnAt + this.spacingMs - performance.now(); wait > 0; ) {
-      await sleep(Math.ceil(wait));
-      wait = this.lastSwitchOnAt + this.spacingMs - performance.now();
-    }
-    try {
-      return await send();
-    } finally {
-      this.lastSwitchOnAt = performance.now();
-    }
+    const due = this.lastSwitchOnAt + this.spacingMs;
+    // Timers overshoot by a few ms on a busy Pi: sleep to just short of the
+    // deadline, then yield turn by turn (I/O still runs) until it passes.
+    const wait = due - performance.now() - TIMER_SLACK_MS;
+    if (wait > 0) await sleep(wait);
+    while (performance.now() < due) await yieldTurn();
+    this.lastSwitchOnAt = performance.now();
+    return send();
   }
 
   private isOn(slot: SocketSlot): boolean {
