@@ -93,8 +93,10 @@ export class LegacySimulatedBoard extends EventEmitter<LegacySimulatedBoardEvent
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.changeRelays(ALL_ON);
+    const previous = this.relayMask;
+    this.relayMask = ALL_ON;
     this.emit('boot', ALL_ON, '');
+    if (previous !== ALL_ON) this.emit('relays', ALL_ON);
     if (this.telemetryIntervalMs > 0) {
       this.telemetryTimer = setInterval(() => {
         if (!this.faults.muted) this.emit('output', this.telemetryLine());

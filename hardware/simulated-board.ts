@@ -175,13 +175,18 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
     while (bootId === this.currentBootId);
     this.currentBootId = bootId;
     const mask = this.powerUpMask ?? 0;
-    this.changeRelays(mask);
+    const previous = this.relayMask;
+    this.relayMask = mask;
     this.emit('boot', mask, bootId);
+    if (mask !== previous) this.emit('relays', mask);
     if (!this.faults.muted) this.emitEventLine(`! BOOT ${this.formatMask(mask)}\n`);
     if (this.telemetryIntervalMs > 0 && this.features.includes('current')) {
-      this.telemetryTimer = setInterval(() => {
-        if (!this.faults.muted) this.emit('output', `! CURRENT ${this.readings().join(',')}\n`);
-      }, this.telemetryIntervalMs);
+      // Armed once the boot line is out, so `! BOOT` always comes first.
+      this.afterPendingEvents(() => {
+        this.telemetryTimer = setInterval(() => {
+          if (!this.faults.muted) this.emit('output', `! CURRENT ${this.readings().join(',')}\n`);
+        }, this.telemetryIntervalMs);
+      });
     }
   }
 
@@ -404,9 +409,14 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
 
   private emitEventLine(line: string): void {
     if (!this.running) return;
+    this.afterPendingEvents(() => this.emit('output', line));
+  }
+
+  /** Runs `action` on a later tick, after the events already queued; stop() cancels it. */
+  private afterPendingEvents(action: () => void): void {
     const immediate = setImmediate(() => {
       this.eventImmediates.delete(immediate);
-      this.emit('output', line);
+      action();
     });
     this.eventImmediates.add(immediate);
   }

@@ -323,7 +323,12 @@ class SimulatorProcess {
       }
     });
     socat.stdout.on('data', (chunk: Buffer) => board.receive(chunk.toString('latin1')));
+    let swallowStartupBoot = false;
     board.on('output', (line) => {
+      if (swallowStartupBoot && line.startsWith('! BOOT ')) {
+        swallowStartupBoot = false;
+        return;
+      }
       if (this.socat && !this.shuttingDown) socat.stdin.write(Buffer.from(line, 'latin1'));
     });
 
@@ -343,7 +348,17 @@ class SimulatorProcess {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     if (this.shuttingDown) return;
+    // The power-up `! BOOT` is not written to the pty. Nobody can be listening
+    // yet (clients open after `ready`), and serialport flushes the input when
+    // it opens, so it would be lost anyway, unless it happened to reach the
+    // pty after that flush: then a client would see a "reset right after
+    // open" at random. Dropping it makes that deterministic; every later
+    // reset's `! BOOT` is sent.
+    swallowStartupBoot = true;
     board.start();
+    setImmediate(() => {
+      swallowStartupBoot = false; // the boot line, if any, was emitted by now
+    });
     this.json({ event: 'ready', path: link, bootId: board.bootId, pid: process.pid });
     const legacy = board instanceof LegacySimulatedBoard;
     process.stderr.write(
