@@ -180,7 +180,7 @@ async function idleDaemonRss(): Promise<{ rssMb: number; peakMb: number }> {
       let text = '';
       daemon.stdout?.on('data', (chunk: Buffer) => {
         text += chunk.toString();
-        if (text.includes('running')) resolve();
+        if (/running: \d+ of 16 sockets on/.test(text)) resolve();
       });
       daemon.once('exit', (code) => reject(new Error(`daemon exited (${code})`)));
     });

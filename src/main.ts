@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from './config/load.js';
-import { createDaemon } from './daemon.js';
+import { createDaemon, type Daemon } from './daemon.js';
 import { createLogger } from './log.js';
 
 /** `npm start`: load the config (a bad one stops us before any port is opened), run until SIGINT/SIGTERM. */
@@ -25,7 +25,9 @@ async function main(): Promise<void> {
     logger.info({ file, driver: config.board.driver, port: config.board.port }, 'configuration loaded');
   }
 
-  const daemon = await createDaemon(config, { logger });
+  // Signals are handled from here on: one arriving while we start waits for
+  // the start to finish, then stops as usual.
+  let starting: Promise<Daemon> | null = null;
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -34,21 +36,28 @@ async function main(): Promise<void> {
     }
     stopping = true;
     logger.info(`${signal}: finishing the work in flight, then closing the board port (nothing is switched)`);
-    daemon.stop().then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, 'error while stopping');
-        process.exit(1);
-      },
-    );
+    (starting ?? Promise.resolve(null))
+      .then((daemon) => daemon?.stop())
+      .then(
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'error while stopping');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
 
-  await daemon.start();
+  starting = createDaemon(config, { logger }).then(async (daemon) => {
+    await daemon.start();
+    return daemon;
+  });
+  const daemon = await starting;
+  if (stopping) return;
   const status = daemon.service.status();
   const on = status.sockets.filter((socket) => socket.on).map((socket) => socket.name ?? socket.number);
   logger.info(

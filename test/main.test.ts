@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterEach, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { startSimulator } from './helpers/simulator-process.js';
+
+// The daemon as `npm start` runs it, as a child process.
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+interface Daemon {
+  child: ChildProcess;
+  output: () => string;
+  waitFor: (text: string | RegExp) => Promise<void>;
+  exit: Promise<number | null>;
+}
+
+async function daemon(env: Record<string, string> = {}): Promise<Daemon> {
+  const cwd = await mkdtemp(join(tmpdir(), 'pipdu-main-'));
+  cleanups.push(() => rm(cwd, { recursive: true, force: true }));
+  const { PIPDU_CONFIG: _ignored, ...inherited } = process.env;
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/main.ts')], {
+    cwd,
+    env: { ...inherited, PIPDU_LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  const waiters = new Set<() => void>();
+  const collect = (chunk: Buffer) => {
+    text += chunk.toString();
+    for (const check of waiters) check();
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exit;
+  });
+  const waitFor = (pattern: string | RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const matches = () => (typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text));
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for ${pattern}; output:\n${text}`)),
+        15_000,
+      );
+      const check = () => {
+        if (!matches()) return;
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve();
+      };
+      waiters.add(check);
+      void exit.then(() => {
+        if (waiters.has(check)) {
+          clearTimeout(timer);
+          reject(new Error(`the daemon exited before printing ${pattern}; output:\n${text}`));
+        }
+      });
+      check();
+    });
+  return { child, output: () => text, waitFor, exit };
+}
+
+test('without a config file it runs on the built-in simulator, says so, and stops cleanly on SIGTERM', async () => {
+  const d = await daemon();
+  await d.waitFor('built-in board simulator');
+  await d.waitFor('PiPDU \\"pipdu\\" running: 0 of 16 sockets on');
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exit, 0);
+  assert.match(d.output(), /stopped/);
+});
+
+test('a bad config stops the daemon before it opens the serial port', async () => {
+  const sim = await startSimulator();
+  cleanups.push(() => sim.stop());
+  const dir = await mkdtemp(join(tmpdir(), 'pipdu-badconf-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'pipdu.yaml');
+  await writeFile(
+    file,
+    `version: 1\nboard:\n  driver: prp1\n  port: ${sim.path}\nsockets:\n  - { number: 3, restore: sometimes }\n`,
+  );
+  const d = await daemon({ PIPDU_CONFIG: file });
+  assert.equal(await d.exit, 1);
+  assert.match(d.output(), /pipdu\.yaml:6:\d+ sockets\[0\]\.restore: expected on \| off \| last/);
+  assert.match(d.output(), /did not start/);
+  // A daemon that had opened the port would have sent HELLO at once.
+  await sim.command('load 0 100');
+  assert.deepEqual(sim.requests, []);
+});
+
+test('on a board over a pty: connects with HELLO and STATE only, and SIGTERM switches nothing', async () => {
+  const sim = await startSimulator();
+  cleanups.push(() => sim.stop());
+  const dir = await mkdtemp(join(tmpdir(), 'pipdu-goodconf-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'pipdu.yaml');
+  await writeFile(
+    file,
+    `version: 1\nboard: { driver: prp1, port: ${sim.path} }\nstate: { dir: ${join(dir, 'state')} }\n`,
+  );
+  const d = await daemon({ PIPDU_CONFIG: file });
+  await d.waitFor('PiPDU \\"pipdu\\" running');
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exit, 0);
+  assert.ok(sim.requests.some((line) => line.endsWith(' HELLO')));
+  assert.ok(sim.requests.some((line) => line.endsWith(' STATE')));
+  assert.deepEqual(
+    sim.requests.filter((line) => / (SET|MASK) /.test(line)),
+    [],
+  );
+});
