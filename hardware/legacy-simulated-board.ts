@@ -50,7 +50,7 @@ export class LegacySimulatedBoard extends EventEmitter<LegacySimulatedBoardEvent
   readonly channels = LEGACY_CHANNELS;
   readonly format: LegacyTelemetryFormat;
   /** A hung board: bytes are reported but not obeyed, no telemetry. */
-  readonly faults = { muted: false };
+  faults: { muted: boolean } = { muted: false };
 
   private readonly telemetryIntervalMs: number;
   private readonly random: () => number;

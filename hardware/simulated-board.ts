@@ -54,7 +54,11 @@ export interface SimulatedBoardFaults {
   muted: boolean;
   /** Chance (0..1) that a reply is lost after the request was processed. */
   dropProbability: number;
-  /** Added to every reply's delay. */
+  /**
+   * Added to every reply's delay (taken when the request arrives). The board
+   * answers one request at a time: a reply's delay starts when the previous
+   * reply has left, so replies never overtake each other.
+   */
   extraDelayMs: number;
 }
 
@@ -87,7 +91,8 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
   readonly channels: number;
   readonly features: readonly BoardFeature[];
   readonly firmware: string;
-  readonly faults: SimulatedBoardFaults = { muted: false, dropProbability: 0, extraDelayMs: 0 };
+  /** Injected faults; change its fields (or replace it) at any time. */
+  faults: SimulatedBoardFaults = { muted: false, dropProbability: 0, extraDelayMs: 0 };
 
   private readonly telemetryIntervalMs: number;
   private readonly replyDelayMs: number;

@@ -10,6 +10,16 @@
  * line, the JSON goes to stderr and control is by signals only. SIGUSR1 =
  * power loss (reset); SIGTERM/SIGINT = clean exit. Run with `--help` for all
  * options.
+ *
+ * Things worth knowing:
+ * - --pty: the power-up `! BOOT` is not written to the pty (see runPty); the
+ *   `boot` JSON event still says the board powered up. Later resets are sent.
+ * - --pty: if this process dies, even by SIGKILL, socat sees EOF on its stdin
+ *   and exits within ~50 ms, removing the link; a client's port then closes.
+ * - Signals go to the pid in the `ready` event: under `npm run`, tsx relays
+ *   only SIGINT/SIGTERM, and a SIGTERM to npm itself orphans the simulator.
+ * - --stdio under `npm run` needs `npm run --silent`, or npm's banner lands
+ *   on the serial line (hosts ignore it as garbage, but still).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { lstatSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -37,9 +47,11 @@ const USAGE = `usage: simulator-cli (--pty <path> | --stdio) [options]
   --reply-delay <ms>      delay before every reply (default 0)
   --exit-with-stdin       --pty: exit when stdin (the control channel) closes
 
---pty control lines on stdin: mute, unmute, drop <0..1>, delay <ms>, garbage <text>,
-event <text>, reset, load <channel> <mA>, exit. Each is acknowledged with a
-{"event":"control"} JSON line. SIGUSR1 resets the board (power loss).`;
+--pty: stdout has one JSON event per line (ready, boot, request, relays, default,
+control); the power-up ! BOOT is not written to the pty (nobody listens yet), later
+resets' are. Control lines on stdin: mute, unmute, drop <0..1>, delay <ms>,
+garbage <text>, event <text>, reset, load <channel> <mA>, exit; each is acknowledged
+with a {"event":"control"} line. SIGUSR1 (to the pid in "ready") resets the board.`;
 
 type Board = SimulatedBoard | LegacySimulatedBoard;
 type Json = Record<string, unknown>;

@@ -14,6 +14,14 @@ import { fileURLToPath } from 'node:url';
  * Nothing global is registered: every test must call stop() or kill()
  * (both are idempotent and safe in `finally`/`after`). As a safety net the
  * child exits by itself when this process dies (its control stdin closes).
+ *
+ * The board boots when the pty appears (`events` starts with boot, then
+ * relays if a power-up mask is stored, then ready), but its power-up `! BOOT`
+ * line is not written to the pty, so a client that opens after
+ * startSimulator() resolves never sees a "reset on open". To test one, open
+ * the port and then `await sim.command('reset')`.
+ * Control lines and pty traffic are separate channels: use command() (which
+ * waits for the acknowledgement) before sending a request that depends on it.
  */
 export interface SimulatorProcess {
   /** The pty link path a client opens. */
