@@ -468,7 +468,8 @@ class SimulatorProcess {
   /** Observer JSON: stdout in --pty mode, stderr in --stdio mode (stdout is the serial line there). */
   private json(event: Json): void {
     const stream = this.options.mode === 'pty' ? process.stdout : process.stderr;
-    stream.write(`${JSON.stringify(event)}\n`);
+    // `at`: milliseconds on this process's monotonic clock, so observers can time what the board saw.
+    stream.write(`${JSON.stringify({ ...event, at: Math.round(performance.now() * 1000) / 1000 })}\n`);
   }
 
   private diagnostic(message: string): void {
