@@ -15,6 +15,7 @@ import type {
   RelayBoard,
   RelayBoardEvents,
   RelayBoardStats,
+  SetOptions,
 } from './relay-board.js';
 
 export interface LegacyBoardDeps {
@@ -160,14 +161,20 @@ export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements Relay
     return this.mask;
   }
 
-  set(channel: number, on: boolean): Promise<number> {
+  set(channel: number, on: boolean, options: SetOptions = {}): Promise<number> {
     if (!Number.isInteger(channel) || channel < 0 || channel >= CHANNELS) {
       return Promise.reject(
         new PduError('BAD_REQUEST', `channel ${channel} out of range 0..${CHANNELS - 1}`),
       );
     }
     const letter = String.fromCharCode((on ? 65 : 97) + channel); // 'A'+ch on, 'a'+ch off
-    return this.write(letter, (mask) => (on ? mask | (1 << channel) : mask & ~(1 << channel)));
+    // No reply to wait for: the write has drained when this resolves.
+    return this.write(letter, (mask) => (on ? mask | (1 << channel) : mask & ~(1 << channel))).then(
+      (mask) => {
+        options.onSent?.(performance.now());
+        return mask;
+      },
+    );
   }
 
   setMask(mask: number): Promise<number> {

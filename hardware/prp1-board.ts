@@ -18,6 +18,7 @@ import type {
   RelayBoard,
   RelayBoardEvents,
   RelayBoardStats,
+  SetOptions,
 } from './relay-board.js';
 
 export interface Prp1BoardDeps {
@@ -56,6 +57,7 @@ interface Request {
   reject: (error: PduError) => void;
   /** Driver-internal requests (handshake, probes) may go out before `online` and jump the queue. */
   internal: boolean;
+  onSent?: (at: number) => void;
 }
 
 interface InFlight {
@@ -179,13 +181,17 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     return this.call('STATE', (payload) => this.parseRelayMask(payload));
   }
 
-  set(channel: number, on: boolean): Promise<number> {
+  set(channel: number, on: boolean, options: SetOptions = {}): Promise<number> {
     if (!Number.isInteger(channel) || channel < 0) {
       return Promise.reject(
         new PduError('BAD_REQUEST', `channel must be a whole number from 0, got ${channel}`),
       );
     }
-    return this.call(`SET ${channel} ${on ? 1 : 0}`, (payload) => this.parseRelayMask(payload));
+    return this.call(
+      `SET ${channel} ${on ? 1 : 0}`,
+      (payload) => this.parseRelayMask(payload),
+      options.onSent,
+    );
   }
 
   setMask(mask: number): Promise<number> {
@@ -331,17 +337,22 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
 
   // --- requests -------------------------------------------------------------
 
-  private call<T>(line: string, parse: (payload: string) => T): Promise<T> {
+  private call<T>(line: string, parse: (payload: string) => T, onSent?: (at: number) => void): Promise<T> {
     if (this.phase === 'stopped') return Promise.reject(stoppedError());
     if (this.phase !== 'online') return Promise.reject(new BoardOfflineError());
-    return this.send(line, parse, false) as Promise<T>;
+    return this.send(line, parse, false, onSent) as Promise<T>;
   }
 
-  private send(line: string, parse: (payload: string) => unknown, internal: boolean): Promise<unknown> {
+  private send(
+    line: string,
+    parse: (payload: string) => unknown,
+    internal: boolean,
+    onSent?: (at: number) => void,
+  ): Promise<unknown> {
     if (this.phase === 'stopped') return Promise.reject(stoppedError());
     if (this.phase !== 'online' && this.phase !== 'handshake') return Promise.reject(new BoardOfflineError());
     return new Promise((resolve, reject) => {
-      const request: Request = { line, parse, resolve, reject, internal };
+      const request: Request = { line, parse, resolve, reject, internal, onSent };
       if (internal) {
         // Internal requests go before callers' ones, in the order they were made.
         const at = this.queue.findIndex((queued) => !queued.internal);
@@ -364,11 +375,14 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     this.inFlight = inFlight;
     this.counters.requests++;
     const session = this.session;
-    this.transport.write(`${id} ${request.line}\n`).catch((error: unknown) => {
-      if (session !== this.session) return;
-      const message = error instanceof Error ? error.message : String(error);
-      this.dropLink(new BoardOfflineError(`writing to the relay board failed: ${message}`));
-    });
+    this.transport.write(`${id} ${request.line}\n`).then(
+      () => request.onSent?.(performance.now()),
+      (error: unknown) => {
+        if (session !== this.session) return;
+        const message = error instanceof Error ? error.message : String(error);
+        this.dropLink(new BoardOfflineError(`writing to the relay board failed: ${message}`));
+      },
+    );
   }
 
   private onTimeout(): void {

@@ -38,7 +38,7 @@ export interface RelayBoard extends EventEmitter<RelayBoardEvents> {
   /** The relays energized now. */
   state(): Promise<number>;
   /** Switch one channel (0-based); resolves with the new mask once the relay has been driven. */
-  set(channel: number, on: boolean): Promise<number>;
+  set(channel: number, on: boolean, options?: SetOptions): Promise<number>;
   /** Switch every channel at once; resolves with the new mask. */
   setMask(mask: number): Promise<number>;
   /** RMS current per channel in milliamps (UNSUPPORTED without the `current` feature). */
@@ -49,6 +49,16 @@ export interface RelayBoard extends EventEmitter<RelayBoardEvents> {
   setPowerUpMask(mask: number): Promise<number>;
   /** Liveness check. */
   ping(): Promise<void>;
+}
+
+export interface SetOptions {
+  /**
+   * Called once, with `performance.now()`, when the request has been handed
+   * to the link (its write completed): the moment the board drives the relay,
+   * give or take the line's transmission time. Not called if it never went out.
+   * The inrush guard spaces switch-ons by it.
+   */
+  onSent?: (at: number) => void;
 }
 
 export type BoardDriverName = 'prp1' | 'legacy' | 'simulator';

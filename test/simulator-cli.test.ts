@@ -410,7 +410,7 @@ describe('simulator CLI --stdio', () => {
         `1 OK PIPDU/1 channels=16 fw=1.0.0-sim features=current,persist boot=${readyEvent.bootId}\n2 OK 0002\n`,
       ),
     );
-    await waitUntil(() => err, /\{"event":"request","line":"2 SET 1 1"\}/);
+    await waitUntil(() => err, /\{"event":"request","line":"2 SET 1 1","at":[\d.]+\}/);
     child.kill('SIGUSR1');
     await waitUntil(() => out, /\n! BOOT 0000\n/);
     const exited = once(child, 'exit');

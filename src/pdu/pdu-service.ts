@@ -371,7 +371,9 @@ export class PduService {
     this.switching.set(channel, cause);
     try {
       const mask = on
-        ? await this.spacing.add(() => this.switchOnGate(() => this.board.set(channel, true)))
+        ? await this.spacing.add(() =>
+            this.switchOnGate((onSent) => this.board.set(channel, true, { onSent })),
+          )
         : await this.board.set(channel, false);
       this.logger.info(
         { socket: slot.config.number, name: slot.config.name, on, actor: describeActor(actor) },
@@ -386,14 +388,15 @@ export class PduService {
 
   /**
    * Sends a switch-on no sooner than `switchSpacingMs` after the previous one
-   * was sent (inrush guard): the board drives a relay as the SET arrives, and
-   * switch-ons are sent one at a time, so the relays switch the spacing apart.
-   * Spacing from send times, not replies, keeps a reply's latency (milliseconds
-   * when the far side wakes from idle) from adding to every gap. A monotonic
-   * clock: Bottleneck's `minTime` was tried, but its millisecond clock starts
-   * jobs early and each start costs ~3 ms.
+   * went out (inrush guard). "Went out" is when the driver's write of that SET
+   * completed (`onSent`), which is when the board drives the relay, give or
+   * take the line's transmission time; a stall before that write (a busy
+   * event loop, the driver waiting on another reply) therefore never shortens
+   * a gap, and a reply's latency never lengthens one. A monotonic clock:
+   * Bottleneck's `minTime` was tried, but its millisecond clock starts jobs
+   * early and each start costs ~3 ms.
    */
-  private async switchOnGate<T>(send: () => Promise<T>): Promise<T> {
+  private async switchOnGate<T>(send: (onSent: (at: number) => void) => Promise<T>): Promise<T> {
     const due = this.lastSwitchOnAt + this.spacingMs;
     // Timers overshoot by a few ms on a busy Pi: sleep to just short of the
     // deadline, then yield turn by turn (I/O still runs) until it passes.
@@ -401,7 +404,9 @@ export class PduService {
     if (wait > 0) await sleep(wait);
     while (performance.now() < due) await yieldTurn();
     this.lastSwitchOnAt = performance.now();
-    return send();
+    return send((at) => {
+      this.lastSwitchOnAt = at;
+    });
   }
 
   private isOn(slot: SocketSlot): boolean {
