@@ -17,7 +17,17 @@ export type ErrorCode =
   | 'BOARD_ERROR'
   | 'BOARD_PROTOCOL'
   | 'UNSUPPORTED'
-  | 'STOPPED';
+  | 'STOPPED'
+  // hook steps (issue: power hooks)
+  | 'SSH_AUTH_FAILED'
+  | 'SSH_HOST_KEY_MISMATCH'
+  | 'SSH_UNREACHABLE'
+  | 'SSH_ERROR'
+  | 'COMMAND_FAILED'
+  | 'HOST_STILL_UP'
+  | 'HOST_STILL_DOWN'
+  | 'POWER_STILL_ON'
+  | 'NO_TELEMETRY';
 
 export class PduError extends Error {
   override readonly name: string = 'PduError';
@@ -73,4 +83,18 @@ export class UnknownSocketError extends PduError {
 
 export function isPduError(value: unknown): value is PduError {
   return value instanceof PduError;
+}
+
+/** A hook step failed: `code` says how, `message` says which step and why, for people. */
+export class HookStepError extends PduError {
+  override readonly name = 'HookStepError';
+  constructor(
+    code: ErrorCode,
+    message: string,
+    /** Output kept for the audit log (truncated), when the step produced any. */
+    readonly output?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
 }
