@@ -4,54 +4,13 @@
  * code against the simulator process (`--legacy`) on a socat pty.
  */
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import { type Logger, pino } from 'pino';
+import { describe, test } from 'node:test';
 import { LEGACY_IDENTITY, LegacyBoard, lettersFor, parseLegacyTelemetry } from '../hardware/legacy-board.js';
 import { LegacySimulatedBoard } from '../hardware/legacy-simulated-board.js';
 import { MemoryTransport } from '../hardware/memory-transport.js';
-import type { RelayBoard, RelayBoardEvents } from '../hardware/relay-board.js';
 import { SerialTransport } from '../hardware/serial-transport.js';
-import { PduError } from '../src/errors.js';
+import { captureLogger, next, rejectsWith, stopAfterSuite, until } from './helpers/board-rig.js';
 import { type SimulatorProcess, startSimulator } from './helpers/simulator-process.js';
-
-function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'debug' }, { write: (text: string) => lines.push(JSON.parse(text)) });
-  return { logger, lines };
-}
-
-/** The next `event` (matching `accept`) within `timeoutMs`, else a rejection. */
-function next<K extends keyof RelayBoardEvents>(
-  board: RelayBoard,
-  event: K,
-  timeoutMs = 3000,
-  accept: (...args: RelayBoardEvents[K]) => boolean = () => true,
-): Promise<RelayBoardEvents[K]> {
-  return new Promise((resolve, reject) => {
-    const listener = (...args: RelayBoardEvents[K]) => {
-      if (!accept(...args)) return;
-      clearTimeout(timer);
-      board.off(event, listener as never);
-      resolve(args);
-    };
-    const timer = setTimeout(() => {
-      board.off(event, listener as never);
-      reject(new Error(`no "${event}" event within ${timeoutMs} ms`));
-    }, timeoutMs);
-    board.on(event, listener as never);
-  });
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<PduError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof PduError, `expected a PduError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected a ${code} rejection`);
-}
 
 /** The letters the simulator process reported receiving after event index `since`, once there are `count`. */
 async function received(sim: SimulatorProcess, count: number, since: number): Promise<string[]> {
@@ -62,15 +21,6 @@ async function received(sim: SimulatorProcess, count: number, since: number): Pr
       .map((event) => String(event.line));
   while (letters().length < count) await sim.waitFor((event) => event.event === 'request', 3000);
   return letters();
-}
-
-/** Polls `condition` until it holds; fails after `timeoutMs`. */
-async function until(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) assert.fail(`condition not met within ${timeoutMs} ms: ${condition}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
 }
 
 describe('legacy parsing', () => {
@@ -101,30 +51,27 @@ describe('legacy parsing', () => {
 });
 
 describe('LegacyBoard over an in-memory link', () => {
-  const boards: LegacyBoard[] = [];
-  const sims: LegacySimulatedBoard[] = [];
-  after(async () => {
-    for (const board of boards) await board.stop();
-    for (const sim of sims) sim.stop();
-  });
+  const owned = stopAfterSuite();
 
   function rig(options: { telemetryIntervalMs?: number; assumedMask?: number } = {}) {
-    const sim = new LegacySimulatedBoard({ telemetryIntervalMs: options.telemetryIntervalMs ?? 10 });
-    sims.push(sim);
+    const sim = owned.device(
+      new LegacySimulatedBoard({ telemetryIntervalMs: options.telemetryIntervalMs ?? 10 }),
+    );
     const letters: string[] = [];
     sim.on('request', (letter) => letters.push(letter));
     sim.start();
     const transport = new MemoryTransport({ device: sim, description: 'legacy sim' });
     const { logger, lines } = captureLogger();
-    const board = new LegacyBoard({
-      transport,
-      logger,
-      assumedMask: options.assumedMask,
-      telemetryTimeoutMs: 100,
-      telemetryFreshMs: 100,
-      backoff: { initialMs: 5, maxMs: 40 },
-    });
-    boards.push(board);
+    const board = owned.board(
+      new LegacyBoard({
+        transport,
+        logger,
+        assumedMask: options.assumedMask,
+        telemetryTimeoutMs: 100,
+        telemetryFreshMs: 100,
+        backoff: { initialMs: 5, maxMs: 40 },
+      }),
+    );
     return { sim, transport, board, letters, lines };
   }
 

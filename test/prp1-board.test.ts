@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import { type Logger, pino } from 'pino';
+import { describe, test } from 'node:test';
 import { createRelayBoard } from '../hardware/index.js';
 import { LineSplitter } from '../hardware/line-transport.js';
 import { MemoryTransport } from '../hardware/memory-transport.js';
@@ -13,59 +12,11 @@ import {
   parseMask,
   RESET_ON_OPEN_WARNING,
 } from '../hardware/prp1-board.js';
-import type { RelayBoard, RelayBoardEvents } from '../hardware/relay-board.js';
 import { SimulatedBoard, type SimulatedBoardOptions } from '../hardware/simulated-board.js';
 import { PduError } from '../src/errors.js';
+import { captureLogger, next, rejectsWith, stopAfterSuite, until } from './helpers/board-rig.js';
 
 // --- helpers ----------------------------------------------------------------
-
-function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'debug' }, { write: (text: string) => lines.push(JSON.parse(text)) });
-  return { logger, lines };
-}
-
-/** The next `event` (matching `accept`) within `timeoutMs`, else a rejection. */
-function next<K extends keyof RelayBoardEvents>(
-  board: RelayBoard,
-  event: K,
-  timeoutMs = 3000,
-  accept: (...args: RelayBoardEvents[K]) => boolean = () => true,
-): Promise<RelayBoardEvents[K]> {
-  return new Promise((resolve, reject) => {
-    const listener = (...args: RelayBoardEvents[K]) => {
-      if (!accept(...args)) return;
-      clearTimeout(timer);
-      board.off(event, listener as never);
-      resolve(args);
-    };
-    const timer = setTimeout(() => {
-      board.off(event, listener as never);
-      reject(new Error(`no "${event}" event within ${timeoutMs} ms`));
-    }, timeoutMs);
-    board.on(event, listener as never);
-  });
-}
-
-/** Polls `condition` until it holds; fails after `timeoutMs`. */
-async function until(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) assert.fail(`condition not met within ${timeoutMs} ms: ${condition}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<PduError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof PduError, `expected a PduError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected a ${code} rejection`);
-}
 
 interface Rig {
   sim: SimulatedBoard;
@@ -75,34 +26,37 @@ interface Rig {
   lines: Array<Record<string, unknown>>;
 }
 
-const boards: Prp1Board[] = [];
-const sims: SimulatedBoard[] = [];
-after(async () => {
-  for (const board of boards) await board.stop();
-  for (const sim of sims) sim.stop();
-});
+const owned = stopAfterSuite();
 
-/** A started simulator behind a memory link, and a started driver on it. */
-async function rig(
-  options: { sim?: SimulatedBoardOptions; replyTimeoutMs?: number; resetOnOpenWindowMs?: number } = {},
-): Promise<Rig> {
-  const sim = new SimulatedBoard({ telemetryIntervalMs: 0, ...options.sim });
-  sims.push(sim);
+/** A started simulator, past its power-up `! BOOT`, and the request lines it receives. */
+async function startSim(
+  options: SimulatedBoardOptions = {},
+): Promise<{ sim: SimulatedBoard; requests: string[] }> {
+  const sim = owned.device(new SimulatedBoard({ telemetryIntervalMs: 0, ...options }));
   const requests: string[] = [];
   sim.on('request', (line) => requests.push(line));
   sim.start();
   // Let the power-up `! BOOT` go out before the host opens the link (a board that was already on).
   await new Promise((resolve) => setImmediate(resolve));
+  return { sim, requests };
+}
+
+/** A started simulator behind a memory link, and a started driver on it. */
+async function rig(
+  options: { sim?: SimulatedBoardOptions; replyTimeoutMs?: number; resetOnOpenWindowMs?: number } = {},
+): Promise<Rig> {
+  const { sim, requests } = await startSim(options.sim);
   const transport = new MemoryTransport({ device: sim });
   const { logger, lines } = captureLogger();
-  const board = new Prp1Board({
-    transport,
-    logger,
-    replyTimeoutMs: options.replyTimeoutMs ?? 100,
-    resetOnOpenWindowMs: options.resetOnOpenWindowMs ?? 2000,
-    backoff: { initialMs: 5, maxMs: 40 },
-  });
-  boards.push(board);
+  const board = owned.board(
+    new Prp1Board({
+      transport,
+      logger,
+      replyTimeoutMs: options.replyTimeoutMs ?? 100,
+      resetOnOpenWindowMs: options.resetOnOpenWindowMs ?? 2000,
+      backoff: { initialMs: 5, maxMs: 40 },
+    }),
+  );
   await board.start();
   return { sim, transport, board, requests, lines };
 }
@@ -177,17 +131,13 @@ describe('PRP/1 parsing', () => {
 
 describe('Prp1Board over an in-memory link', () => {
   test('connect sends exactly HELLO then STATE and takes the reply as truth', async () => {
-    const sim = new SimulatedBoard({ telemetryIntervalMs: 0, powerUpMask: 0x0005 });
-    sims.push(sim);
-    const requests: string[] = [];
-    sim.on('request', (line) => requests.push(line));
-    sim.start();
-    await new Promise((resolve) => setImmediate(resolve));
-    const board = new Prp1Board({
-      transport: new MemoryTransport({ device: sim }),
-      logger: captureLogger().logger,
-    });
-    boards.push(board);
+    const { sim, requests } = await startSim({ powerUpMask: 0x0005 });
+    const board = owned.board(
+      new Prp1Board({
+        transport: new MemoryTransport({ device: sim }),
+        logger: captureLogger().logger,
+      }),
+    );
     assert.equal(board.online, false);
     const connected = next(board, 'connected');
     const mask = next(board, 'mask');
@@ -378,12 +328,7 @@ describe('Prp1Board over an in-memory link', () => {
   });
 
   test('a reset right after opening the port: handshake redone, reported, warned about', async () => {
-    const sim = new SimulatedBoard({ telemetryIntervalMs: 0, powerUpMask: 0x0003 });
-    sims.push(sim);
-    const requests: string[] = [];
-    sim.on('request', (line) => requests.push(line));
-    sim.start();
-    await new Promise((resolve) => setImmediate(resolve));
+    const { sim, requests } = await startSim({ powerUpMask: 0x0003 });
     // An auto-resetting Arduino: opening the port resets it.
     let resetOnce = true;
     sim.on('request', () => {
@@ -393,12 +338,13 @@ describe('Prp1Board over an in-memory link', () => {
       }
     });
     const { logger, lines } = captureLogger();
-    const board = new Prp1Board({
-      transport: new MemoryTransport({ device: sim }),
-      logger,
-      replyTimeoutMs: 50,
-    });
-    boards.push(board);
+    const board = owned.board(
+      new Prp1Board({
+        transport: new MemoryTransport({ device: sim }),
+        logger,
+        replyTimeoutMs: 50,
+      }),
+    );
     const connected = next(board, 'connected');
     await board.start();
     const [event] = await connected;
@@ -437,14 +383,12 @@ describe('Prp1Board over an in-memory link', () => {
   });
 
   test('start with nothing to open resolves, keeps retrying quietly, and connects later', async () => {
-    const sim = new SimulatedBoard({ telemetryIntervalMs: 0 });
-    sims.push(sim);
+    const sim = owned.device(new SimulatedBoard({ telemetryIntervalMs: 0 }));
     sim.start();
     const transport = new MemoryTransport({ device: sim });
     transport.unplug();
     const { logger, lines } = captureLogger();
-    const board = new Prp1Board({ transport, logger, backoff: { initialMs: 2, maxMs: 10 } });
-    boards.push(board);
+    const board = owned.board(new Prp1Board({ transport, logger, backoff: { initialMs: 2, maxMs: 10 } }));
     await board.start();
     assert.equal(board.online, false);
     await rejectsWith(board.state(), 'BOARD_OFFLINE');

@@ -7,53 +7,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Logger, pino } from 'pino';
+import type { Logger } from 'pino';
 import { Prp1Board, RESET_ON_OPEN_WARNING } from '../hardware/prp1-board.js';
-import type { BoardConnectedEvent, RelayBoard, RelayBoardEvents } from '../hardware/relay-board.js';
+import type { BoardConnectedEvent } from '../hardware/relay-board.js';
 import { SerialTransport } from '../hardware/serial-transport.js';
-import { PduError } from '../src/errors.js';
+import type { PduError } from '../src/errors.js';
+import { captureLogger, eventWaiter, rejectsWith } from './helpers/board-rig.js';
 import { type SimulatorProcess, startSimulator } from './helpers/simulator-process.js';
 
 const REPLY_TIMEOUT_MS = 200;
 
-function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'debug' }, { write: (text: string) => lines.push(JSON.parse(text)) });
-  return { logger, lines };
-}
-
-/** The next `event` (matching `accept`) within `timeoutMs`, else a rejection. */
-function next<K extends keyof RelayBoardEvents>(
-  board: RelayBoard,
-  event: K,
-  timeoutMs = 5000,
-  accept: (...args: RelayBoardEvents[K]) => boolean = () => true,
-): Promise<RelayBoardEvents[K]> {
-  return new Promise((resolve, reject) => {
-    const listener = (...args: RelayBoardEvents[K]) => {
-      if (!accept(...args)) return;
-      clearTimeout(timer);
-      board.off(event, listener as never);
-      resolve(args);
-    };
-    const timer = setTimeout(() => {
-      board.off(event, listener as never);
-      reject(new Error(`no "${event}" event within ${timeoutMs} ms`));
-    }, timeoutMs);
-    board.on(event, listener as never);
-  });
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<PduError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof PduError, `expected a PduError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected a ${code} rejection`);
-}
+const next = eventWaiter(5000);
 
 function serialBoard(devicePath: string, logger: Logger, replyTimeoutMs = REPLY_TIMEOUT_MS): Prp1Board {
   return new Prp1Board({
