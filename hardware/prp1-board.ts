@@ -1,14 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { BoardOfflineError, BoardReplyError, BoardTimeoutError, PduError } from '../src/errors.js';
+import { BoardReplyError, BoardTimeoutError, PduError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
-import {
-  type BackoffOptions,
-  DEFAULT_BACKOFF,
-  LineSplitter,
-  type LineTransport,
-  ReopenSchedule,
-} from './line-transport.js';
+import { type BackoffOptions, LineSplitter, type LineTransport } from './line-transport.js';
+import { emptyStats, LinkKeeper } from './link-keeper.js';
 import type {
   BoardBootEvent,
   BoardConnectedEvent,
@@ -48,8 +43,6 @@ const MAX_LINE = 128;
 export const RESET_ON_OPEN_WARNING =
   'the board reset when the port was opened — disable auto-reset (10 µF between RESET and GND on a Mega)';
 
-type Phase = 'idle' | 'opening' | 'handshake' | 'online' | 'stopped';
-
 interface Request {
   line: string;
   parse: (payload: string) => unknown;
@@ -86,32 +79,22 @@ interface InFlight {
  *   `resetOnOpenWindowMs` of opening the port is logged as a warning.
  * - Closed port, write error or vanished device: calls fail at once with
  *   BOARD_OFFLINE, `disconnected` is emitted, reopen with back-off.
+ *
+ * The port, sessions and reopening are a `LinkKeeper`'s (hardware/link-keeper.ts);
+ * its `linked` phase is this driver's handshake.
  */
 export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBoard {
   readonly driver: BoardDriverName;
   readonly reportsState = true;
 
-  private readonly transport: LineTransport;
+  private readonly link: LinkKeeper;
   private readonly logger: Logger;
   private readonly replyTimeoutMs: number;
   private readonly resetOnOpenWindowMs: number;
   private readonly warnResetOnOpen: boolean;
-  private readonly reopen: ReopenSchedule;
   private readonly splitter = new LineSplitter(MAX_LINE);
-  private readonly counters: RelayBoardStats = {
-    requests: 0,
-    timeouts: 0,
-    reconnects: 0,
-    garbageLines: 0,
-    unknownEvents: 0,
-    staleReplies: 0,
-  };
+  private readonly counters: RelayBoardStats = emptyStats();
 
-  private phase: Phase = 'idle';
-  /** Bumped whenever the link is dropped: async work of an older link stops. */
-  private session = 0;
-  private started = false;
-  private everConnected = false;
   private currentIdentity: BoardIdentity | null = null;
   private queue: Request[] = [];
   private inFlight: InFlight | null = null;
@@ -119,34 +102,27 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
   private consecutiveTimeouts = 0;
   private openedAt = 0;
   private bootDuringHandshake: BoardBootEvent | null = null;
-  private attempt: Promise<void> | null = null;
-  private closing: Promise<void> = Promise.resolve();
 
   constructor(deps: Prp1BoardDeps) {
     super();
     this.driver = deps.driver ?? 'prp1';
-    this.transport = deps.transport;
     this.logger = deps.logger.child({ board: this.driver });
     this.replyTimeoutMs = deps.replyTimeoutMs ?? 500;
     this.resetOnOpenWindowMs = deps.resetOnOpenWindowMs ?? 2000;
     this.warnResetOnOpen = deps.warnResetOnOpen ?? true;
-    this.reopen = new ReopenSchedule({
-      logger: this.logger,
-      backoff: deps.backoff ?? DEFAULT_BACKOFF,
-      description: this.transport.description,
-      attempt: () => this.runAttempt(),
-    });
-    this.transport.on('data', (text) => this.onData(text));
-    this.transport.on('close', (error) =>
-      this.dropLink(new BoardOfflineError(`the relay board's port closed: ${error.message}`)),
-    );
-    this.transport.on('error', (error) =>
-      this.logger.debug({ err: error.message }, 'relay board port reported an error'),
+    this.link = new LinkKeeper(
+      { transport: deps.transport, logger: this.logger, backoff: deps.backoff },
+      {
+        onOpen: (session) => this.connect(session),
+        onData: (text) => this.onData(text),
+        onLost: (reason, wasOnline) => this.onLost(reason, wasOnline),
+        onStop: (reason) => this.failAll(reason),
+      },
     );
   }
 
   get online(): boolean {
-    return this.phase === 'online';
+    return this.link.phase === 'online';
   }
 
   get identity(): BoardIdentity | null {
@@ -157,24 +133,12 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     return { ...this.counters };
   }
 
-  async start(): Promise<void> {
-    if (this.phase === 'stopped') throw stoppedError();
-    if (this.started) return;
-    this.started = true;
-    this.runAttempt();
-    await this.attempt;
+  start(): Promise<void> {
+    return this.link.start();
   }
 
-  async stop(): Promise<void> {
-    if (this.phase === 'stopped') return;
-    this.phase = 'stopped';
-    this.session++;
-    this.reopen.stop();
-    this.failAll(stoppedError());
-    await this.attempt?.catch(() => {});
-    await this.closing;
-    await this.transport.close();
-    await this.transport.dispose?.();
+  stop(): Promise<void> {
+    return this.link.stop();
   }
 
   state(): Promise<number> {
@@ -220,45 +184,18 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
 
   // --- connection -----------------------------------------------------------
 
-  private runAttempt(): void {
-    if (this.phase !== 'idle') return;
-    this.attempt = this.connect().catch((error: unknown) => {
-      this.logger.error({ err: error }, 'relay board connect attempt failed unexpectedly');
-    });
-  }
-
-  /** One connection attempt: open, handshake, online; on failure another is scheduled. */
-  private async connect(): Promise<void> {
-    const session = ++this.session;
-    this.phase = 'opening';
-    await this.closing;
-    try {
-      await this.transport.open();
-    } catch (error) {
-      if (session !== this.session) return;
-      this.phase = 'idle';
-      this.reopen.openFailed(error);
-      this.reopen.schedule();
-      return;
-    }
-    if (session !== this.session) {
-      await this.transport.close();
-      return;
-    }
+  /** The port has opened (link `linked`): handshake, then online; the link is dropped on failure. */
+  private async connect(session: number): Promise<void> {
     this.openedAt = performance.now();
     this.splitter.reset();
     this.consecutiveTimeouts = 0;
-    this.phase = 'handshake';
-    this.logger.debug({ port: this.transport.description }, 'relay board port open: handshake');
+    this.logger.debug({ port: this.link.description }, 'relay board port open: handshake');
 
     const result = await this.handshake(session);
-    if (!result || session !== this.session) return;
-    const reconnect = this.everConnected;
-    this.everConnected = true;
-    if (reconnect) this.counters.reconnects++;
+    if (!result || session !== this.link.session) return;
     this.currentIdentity = result.identity;
-    this.phase = 'online';
-    this.reopen.connected();
+    const reconnect = this.link.online();
+    if (reconnect) this.counters.reconnects++;
     const event: BoardConnectedEvent = {
       identity: result.identity,
       mask: result.mask,
@@ -267,7 +204,7 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     };
     this.logger.info(
       {
-        port: this.transport.description,
+        port: this.link.description,
         firmware: result.identity.firmware,
         bootId: result.identity.bootId,
         mask: formatMask(result.mask, result.identity.channels),
@@ -276,7 +213,7 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
       'relay board connected',
     );
     this.emit('connected', event);
-    if (session === this.session) this.emit('mask', result.mask);
+    if (session === this.link.session) this.emit('mask', result.mask);
   }
 
   /** HELLO then STATE, redone when the board resets meanwhile; null when the link was given up. */
@@ -295,7 +232,7 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
           (payload) => parseMask(payload, identity.channels),
           true,
         )) as number;
-        if (session !== this.session) return null;
+        if (session !== this.link.session) return null;
         const seen = this.bootDuringHandshake as BoardBootEvent | null;
         if (seen) {
           boot = seen;
@@ -304,42 +241,32 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
         }
         return { identity, mask, boot };
       } catch (error) {
-        if (session !== this.session) return null;
+        if (session !== this.link.session) return null;
         if (error instanceof BoardTimeoutError) continue; // the third one in a row drops the link
         this.logger.error(
           { err: error instanceof Error ? error.message : String(error) },
           'relay board handshake failed: closing the port and retrying',
         );
-        this.dropLink(error instanceof PduError ? error : new PduError('BOARD_PROTOCOL', String(error)));
+        this.link.drop(error instanceof PduError ? error : new PduError('BOARD_PROTOCOL', String(error)));
         return null;
       }
     }
-    this.dropLink(new BoardTimeoutError('the relay board handshake did not complete'));
+    this.link.drop(new BoardTimeoutError('the relay board handshake did not complete'));
     return null;
   }
 
-  /** Give the link up: fail every call, close the port, tell listeners, reopen with back-off. */
-  private dropLink(reason: PduError): void {
-    if (this.phase === 'idle' || this.phase === 'stopped') return;
-    const wasOnline = this.phase === 'online';
-    this.phase = 'idle';
-    this.session++;
+  /** The link was given up (the keeper closes the port and reopens): fail every call, tell listeners. */
+  private onLost(reason: PduError, wasOnline: boolean): void {
     this.failAll(reason);
-    this.closing = this.transport.close().catch(() => {});
-    if (wasOnline) {
-      this.logger.warn({ reason: reason.message }, 'relay board offline');
-      this.emit('disconnected', reason);
-    } else {
-      this.logger.debug({ reason: reason.message }, 'relay board link dropped while connecting');
-    }
-    this.reopen.schedule();
+    if (wasOnline) this.emit('disconnected', reason);
+    else this.logger.debug({ reason: reason.message }, 'relay board link dropped while connecting');
   }
 
   // --- requests -------------------------------------------------------------
 
   private call<T>(line: string, parse: (payload: string) => T, onSent?: (at: number) => void): Promise<T> {
-    if (this.phase === 'stopped') return Promise.reject(stoppedError());
-    if (this.phase !== 'online') return Promise.reject(new BoardOfflineError());
+    const refusal = this.link.refusal();
+    if (refusal) return Promise.reject(refusal);
     return this.send(line, parse, false, onSent) as Promise<T>;
   }
 
@@ -349,8 +276,8 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     internal: boolean,
     onSent?: (at: number) => void,
   ): Promise<unknown> {
-    if (this.phase === 'stopped') return Promise.reject(stoppedError());
-    if (this.phase !== 'online' && this.phase !== 'handshake') return Promise.reject(new BoardOfflineError());
+    const refusal = this.link.refusal(true);
+    if (refusal) return Promise.reject(refusal);
     return new Promise((resolve, reject) => {
       const request: Request = { line, parse, resolve, reject, internal, onSent };
       if (internal) {
@@ -365,7 +292,7 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
   }
 
   private pump(): void {
-    if (this.inFlight || (this.phase !== 'online' && this.phase !== 'handshake')) return;
+    if (this.inFlight || !this.link.live) return;
     const request = this.queue.shift();
     if (!request) return;
     const id = this.nextId;
@@ -374,14 +301,10 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     const inFlight: InFlight = { request, id, timer };
     this.inFlight = inFlight;
     this.counters.requests++;
-    const session = this.session;
-    this.transport.write(`${id} ${request.line}\n`).then(
+    const session = this.link.session;
+    this.link.transport.write(`${id} ${request.line}\n`).then(
       () => request.onSent?.(performance.now()),
-      (error: unknown) => {
-        if (session !== this.session) return;
-        const message = error instanceof Error ? error.message : String(error);
-        this.dropLink(new BoardOfflineError(`writing to the relay board failed: ${message}`));
-      },
+      (error: unknown) => this.link.writeFailed(session, error),
     );
   }
 
@@ -402,14 +325,14 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     // Callers' requests fail at once; the driver's own (a re-read after `! BOOT`) stay and probe instead.
     this.failQueue(new BoardTimeoutError('the relay board did not answer the request before this one'), true);
     if (this.consecutiveTimeouts >= TIMEOUTS_BEFORE_OFFLINE) {
-      this.dropLink(
+      this.link.drop(
         new BoardTimeoutError(
           `the relay board did not answer ${TIMEOUTS_BEFORE_OFFLINE} requests in a row: closing the port and reopening`,
         ),
       );
       return;
     }
-    if (this.phase === 'online' && this.queue.length === 0) {
+    if (this.link.phase === 'online' && this.queue.length === 0) {
       // Probe: the next timeout in a row counts towards going offline.
       this.send('PING', parsePong, true).catch(() => {});
     }
@@ -435,14 +358,14 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
   // --- incoming lines -------------------------------------------------------
 
   private onData(text: string): void {
-    if (this.phase !== 'handshake' && this.phase !== 'online') return;
+    if (!this.link.live) return;
     const { lines, overlong } = this.splitter.push(text);
     if (overlong > 0) {
       this.counters.garbageLines += overlong;
       this.logger.debug({ count: overlong }, 'relay board sent an over-long line: ignored');
     }
     for (const line of lines) {
-      if (this.phase !== 'handshake' && this.phase !== 'online') return;
+      if (!this.link.live) return;
       this.onLine(line);
     }
   }
@@ -537,7 +460,7 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     } else {
       this.logger.warn(fields, 'relay board reset: it lost its relay state');
     }
-    if (this.phase === 'handshake') {
+    if (this.link.phase === 'linked') {
       this.bootDuringHandshake = event;
       return;
     }
@@ -546,11 +469,11 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
 
   /** A reset while online: learn the new identity and mask first, then tell listeners. */
   private async rereadAfterBoot(event: BoardBootEvent): Promise<void> {
-    const session = this.session;
+    const session = this.link.session;
     const hello = this.send('HELLO', parseHello, true);
     const state = this.send('STATE', (payload) => this.parseRelayMask(payload), true);
     const [identity, mask] = await Promise.allSettled([hello, state]);
-    if (session !== this.session) return; // went offline: the reconnect's HELLO carries the new boot id
+    if (session !== this.link.session) return; // went offline: the reconnect's HELLO carries the new boot id
     if (identity.status === 'fulfilled') this.currentIdentity = identity.value as BoardIdentity;
     // The STATE reply is fresher than the mask in `! BOOT`; it goes in the boot
     // event, not as a `mask` event, so listeners see the reset before its mask.
@@ -678,8 +601,4 @@ function tryParse<T>(parse: () => T): T | null {
   } catch {
     return null;
   }
-}
-
-function stoppedError(): PduError {
-  return new PduError('STOPPED', 'the relay board driver is stopped');
 }
