@@ -2,13 +2,8 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { BoardOfflineError, BoardTimeoutError, PduError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
-import {
-  type BackoffOptions,
-  DEFAULT_BACKOFF,
-  LineSplitter,
-  type LineTransport,
-  ReopenSchedule,
-} from './line-transport.js';
+import { type BackoffOptions, LineSplitter, type LineTransport } from './line-transport.js';
+import { emptyStats, LinkKeeper, stoppedError } from './link-keeper.js';
 import type {
   BoardDriverName,
   BoardIdentity,
@@ -43,9 +38,6 @@ export const LEGACY_IDENTITY: BoardIdentity = Object.freeze({
   bootId: null,
 });
 
-/** `listening`: the port is open, waiting for the first telemetry line as proof of life. */
-type Phase = 'idle' | 'opening' | 'listening' | 'online' | 'stopped';
-
 interface TelemetryWaiter {
   resolve: (values: number[]) => void;
   reject: (error: PduError) => void;
@@ -64,96 +56,69 @@ interface TelemetryWaiter {
  * `telemetryTimeoutMs` without one. After `telemetryTimeoutMs` of silence the
  * port is closed and reopened with back-off, as for PRP/1. A board reset
  * cannot be seen (no `boot` events, `bootId` null).
+ *
+ * The port, sessions and reopening are a `LinkKeeper`'s (hardware/link-keeper.ts);
+ * its `linked` phase is this driver's wait for the first telemetry line.
  */
 export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements RelayBoard {
   readonly driver: BoardDriverName = 'legacy';
   readonly reportsState = false;
 
-  private readonly transport: LineTransport;
+  private readonly link: LinkKeeper;
   private readonly logger: Logger;
   private readonly telemetryTimeoutMs: number;
   private readonly telemetryFreshMs: number;
-  private readonly reopen: ReopenSchedule;
   private readonly splitter = new LineSplitter(MAX_LINE);
-  private readonly counters: RelayBoardStats = {
-    requests: 0,
-    timeouts: 0,
-    reconnects: 0,
-    garbageLines: 0,
-    unknownEvents: 0,
-    staleReplies: 0,
-  };
+  private readonly counters: RelayBoardStats = emptyStats();
 
-  private phase: Phase = 'idle';
-  private session = 0;
-  private started = false;
-  private everConnected = false;
   private mask: number;
   private latest: { values: number[]; at: number } | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   private waiters = new Set<TelemetryWaiter>();
   /** Letters go out one write at a time, so the assumed mask follows the order of calls. */
   private writes: Promise<unknown> = Promise.resolve();
-  private attempt: Promise<void> | null = null;
   /** Ends the current attempt's wait for its first telemetry line. */
   private endListening: (() => void) | null = null;
-  private closing: Promise<void> = Promise.resolve();
 
   constructor(deps: LegacyBoardDeps) {
     super();
-    this.transport = deps.transport;
     this.logger = deps.logger.child({ board: 'legacy' });
     this.mask = deps.assumedMask ?? 0;
     this.telemetryTimeoutMs = deps.telemetryTimeoutMs ?? 5000;
     this.telemetryFreshMs = deps.telemetryFreshMs ?? 1500;
-    this.reopen = new ReopenSchedule({
-      logger: this.logger,
-      backoff: deps.backoff ?? DEFAULT_BACKOFF,
-      description: this.transport.description,
-      attempt: () => this.runAttempt(),
-    });
-    this.transport.on('data', (text) => this.onData(text));
-    this.transport.on('close', (error) =>
-      this.dropLink(new BoardOfflineError(`the relay board's port closed: ${error.message}`)),
-    );
-    this.transport.on('error', (error) =>
-      this.logger.debug({ err: error.message }, 'relay board port reported an error'),
+    this.link = new LinkKeeper(
+      { transport: deps.transport, logger: this.logger, backoff: deps.backoff },
+      {
+        onOpen: () => this.listen(),
+        onData: (text) => this.onData(text),
+        onLost: (reason, wasOnline) => {
+          this.release(reason);
+          if (wasOnline) this.emit('disconnected', reason);
+        },
+        onStop: (reason) => this.release(reason),
+        settle: () => this.writes.catch(() => {}),
+      },
     );
   }
 
   get online(): boolean {
-    return this.phase === 'online';
+    return this.link.phase === 'online';
   }
 
   get identity(): BoardIdentity | null {
-    return this.everConnected ? LEGACY_IDENTITY : null;
+    return this.link.everConnected ? LEGACY_IDENTITY : null;
   }
 
   get stats(): Readonly<RelayBoardStats> {
     return { ...this.counters };
   }
 
-  async start(): Promise<void> {
-    if (this.phase === 'stopped') throw stoppedError();
-    if (this.started) return;
-    this.started = true;
-    this.runAttempt();
-    await this.attempt;
+  start(): Promise<void> {
+    return this.link.start();
   }
 
-  async stop(): Promise<void> {
-    if (this.phase === 'stopped') return;
-    this.phase = 'stopped';
-    this.session++;
-    this.reopen.stop();
-    this.clearWatchdog();
-    this.failWaiters(stoppedError());
-    this.endListening?.();
-    await this.attempt?.catch(() => {});
-    await this.writes.catch(() => {});
-    await this.closing;
-    await this.transport.close();
-    await this.transport.dispose?.();
+  stop(): Promise<void> {
+    return this.link.stop();
   }
 
   async state(): Promise<number> {
@@ -206,38 +171,12 @@ export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements Relay
 
   // --- connection -----------------------------------------------------------
 
-  private runAttempt(): void {
-    if (this.phase !== 'idle') return;
-    this.attempt = this.connect().catch((error: unknown) => {
-      this.logger.error({ err: error }, 'relay board connect attempt failed unexpectedly');
-    });
-  }
-
-  private async connect(): Promise<void> {
-    const session = ++this.session;
-    this.phase = 'opening';
-    await this.closing;
-    try {
-      await this.transport.open();
-    } catch (error) {
-      if (session !== this.session) return;
-      this.phase = 'idle';
-      this.reopen.openFailed(error);
-      this.reopen.schedule();
-      return;
-    }
-    if (session !== this.session) {
-      await this.transport.close();
-      return;
-    }
+  /** The port has opened (link `linked`): wait for the first telemetry line, or silence. */
+  private async listen(): Promise<void> {
     this.splitter.reset();
     this.latest = null;
-    this.phase = 'listening';
     this.watchdog = setTimeout(() => this.onSilence(), this.telemetryTimeoutMs);
-    this.logger.debug(
-      { port: this.transport.description },
-      'legacy relay board port open: waiting for telemetry',
-    );
+    this.logger.debug({ port: this.link.description }, 'legacy relay board port open: waiting for telemetry');
     await new Promise<void>((resolve) => {
       this.endListening = resolve;
     });
@@ -246,14 +185,11 @@ export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements Relay
 
   /** The first telemetry line on an open port: the board is there. */
   private goOnline(): void {
-    this.phase = 'online';
+    const reconnect = this.link.online();
     this.endListening?.();
-    this.reopen.connected();
-    const reconnect = this.everConnected;
-    this.everConnected = true;
     if (reconnect) this.counters.reconnects++;
     this.logger.info(
-      { port: this.transport.description, assumedMask: this.mask, reconnect },
+      { port: this.link.description, assumedMask: this.mask, reconnect },
       'legacy relay board connected (relay state is assumed)',
     );
     this.emit('connected', {
@@ -268,36 +204,24 @@ export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements Relay
     this.watchdog = null;
     this.counters.timeouts++;
     const message = `no telemetry from the relay board for ${this.telemetryTimeoutMs} ms`;
-    if (this.phase === 'listening') this.reopen.failed('SILENT', `relay board port open but ${message}`);
-    this.dropLink(new BoardTimeoutError(message));
+    if (this.link.phase === 'linked')
+      this.link.attemptFailed('SILENT', `relay board port open but ${message}`);
+    this.link.drop(new BoardTimeoutError(message));
   }
 
-  private dropLink(reason: PduError): void {
-    if (this.phase !== 'online' && this.phase !== 'listening') return;
-    const wasOnline = this.phase === 'online';
-    this.phase = 'idle';
-    this.session++;
-    this.clearWatchdog();
-    this.failWaiters(reason);
-    this.endListening?.();
-    this.closing = this.transport.close().catch(() => {});
-    if (wasOnline) {
-      this.logger.warn({ reason: reason.message }, 'relay board offline');
-      this.emit('disconnected', reason);
-    }
-    this.reopen.schedule();
-  }
-
-  private clearWatchdog(): void {
+  /** The session ended (drop or stop): no watchdog, telemetry waits fail, the attempt's wait ends. */
+  private release(reason: PduError): void {
     if (this.watchdog) clearTimeout(this.watchdog);
     this.watchdog = null;
+    this.failWaiters(reason);
+    this.endListening?.();
   }
 
   // --- commands -------------------------------------------------------------
 
   private assertOnline(): void {
-    if (this.phase === 'stopped') throw stoppedError();
-    if (this.phase !== 'online') throw new BoardOfflineError();
+    const refusal = this.link.refusal();
+    if (refusal) throw refusal;
   }
 
   /** Send letters (computed from the assumed mask at their turn), then adopt the new assumed mask. */
@@ -310,23 +234,22 @@ export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements Relay
     } catch (error) {
       return Promise.reject(error);
     }
-    const session = this.session;
+    const session = this.link.session;
     const run = async (): Promise<number> => {
-      if (session !== this.session) throw this.phase === 'stopped' ? stoppedError() : new BoardOfflineError();
+      if (session !== this.link.session) {
+        throw this.link.phase === 'stopped' ? stoppedError() : new BoardOfflineError();
+      }
       const text = typeof letters === 'string' ? letters : letters(this.mask);
       if (text !== '') {
         this.counters.requests++;
         try {
-          await this.transport.write(text);
+          await this.link.transport.write(text);
         } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          const reason = new BoardOfflineError(`writing to the relay board failed: ${message}`);
-          if (session === this.session) this.dropLink(reason);
-          throw reason;
+          throw this.link.writeFailed(session, error);
         }
       }
       this.mask = next(this.mask);
-      if (session === this.session) this.emit('mask', this.mask);
+      if (session === this.link.session) this.emit('mask', this.mask);
       return this.mask;
     };
     const result = this.writes.then(run, run);
@@ -337,11 +260,11 @@ export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements Relay
   // --- telemetry ------------------------------------------------------------
 
   private onData(text: string): void {
-    if (this.phase !== 'online' && this.phase !== 'listening') return;
+    if (!this.link.live) return;
     const { lines, overlong } = this.splitter.push(text);
     this.counters.garbageLines += overlong;
     for (const line of lines) {
-      if (this.phase !== 'online' && this.phase !== 'listening') return;
+      if (!this.link.live) return;
       if (line.trim() === '') continue;
       const amps = parseLegacyTelemetry(line);
       if (!amps) {
@@ -352,8 +275,8 @@ export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements Relay
       const values = amps.map((value) => Math.round(value * 1000));
       this.latest = { values, at: performance.now() };
       this.watchdog?.refresh();
-      if (this.phase === 'listening') this.goOnline();
-      if (this.phase !== 'online') return; // a `connected` listener stopped the driver
+      if (this.link.phase === 'linked') this.goOnline();
+      if (this.link.phase !== 'online') return; // a `connected` listener stopped the driver
       for (const waiter of this.waiters) {
         clearTimeout(waiter.timer);
         waiter.resolve(values);
@@ -421,8 +344,4 @@ export function lettersFor(from: number, to: number): string {
 
 function unsupported(message: string): PduError {
   return new PduError('UNSUPPORTED', message);
-}
-
-function stoppedError(): PduError {
-  return new PduError('STOPPED', 'the relay board driver is stopped');
 }
