@@ -106,7 +106,8 @@ export function openFailureKind(error: unknown): string {
 /**
  * Schedules reopen attempts with back-off and logs a failing open once per
  * outage and kind (a missing device node is logged once, not every attempt).
- * Shared by the serial drivers; `stop()` clears its timer.
+ * Used by `LinkKeeper` (hardware/link-keeper.ts), which both serial drivers
+ * keep their link with; `stop()` clears its timer.
  */
 export class ReopenSchedule {
   private delayMs: number;

@@ -179,7 +179,7 @@ export class LinkKeeper {
     this.closing = this.transport.close().catch(() => {});
     if (wasOnline) this.logger.warn({ reason: reason.message }, 'relay board offline');
     this.hooks.onLost(reason, wasOnline);
-    // `this.phase`, not `this.current`: TS would keep the narrowing to `idle` across the call.
+    // A `disconnected` listener may have stopped the driver (read through `phase`: TS keeps `current` narrowed).
     if (this.phase !== 'stopped') this.reopen.schedule();
   }
 
