@@ -3,11 +3,14 @@ import { setTimeout as sleep, setImmediate as yieldTurn } from 'node:timers/prom
 import PQueue from 'p-queue';
 import type { BoardBootEvent, BoardConnectedEvent, RelayBoard } from '../../hardware/relay-board.js';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.js';
-import type { PduConfig, SocketConfig } from '../config/schema.js';
+import type { HookStep, PduConfig, SocketConfig } from '../config/schema.js';
 import { BoardOfflineError, PduError, UnknownSocketError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SavedState, StateStore } from '../state/state-store.js';
 import { type Actor, describeActor, SYSTEM_ACTOR } from './actor.js';
+import { describeStep, formatMs } from './hooks/index.js';
+import { type HookPhase, runPhase, type StepReport } from './hooks/phase.js';
+import type { PowerReadings } from './hooks/step.js';
 import type {
   AllOffOptions,
   AllResult,
@@ -33,11 +36,38 @@ export interface PduServiceDeps {
   logger: Logger;
 }
 
+/**
+ * Work that takes a while on one socket: a hook pipeline or a cycle. While it
+ * is queued or running, requests in its direction join it and others are
+ * refused BUSY (Decisions 1).
+ */
+interface LongWork {
+  action: SwitchAction;
+  direction: 'on' | 'off' | 'cycle';
+  actor: Actor;
+  since: string;
+  /** Cancel, the pipeline timeout, or the daemon stopping: ends the work with its reason. */
+  abort: AbortController;
+  /** A forced off: skips what is left of preOff. */
+  skip: AbortController;
+  forcedBy: Actor | null;
+  step: StepReport | null;
+  result: Promise<SwitchResult>;
+}
+
+/** What a plan gets to do its work: hook phases, the relay, waits; all bound to the work's abort signal. */
+interface WorkContext {
+  phase(phase: HookPhase): Promise<void>;
+  relay(on: boolean): Promise<boolean>;
+  wait(ms: number): Promise<void>;
+}
+
 /** Per-socket bookkeeping: its queue and what is waiting or running on it. */
 interface SocketSlot {
   config: SocketConfig;
   queue: PQueue;
   pending: PendingWork | null;
+  long: LongWork | null;
   changedAt: string | null;
   /** Jobs handed to the queue, and jobs done: they run in order, so job n is the (n - done)th in line. */
   issued: number;
@@ -87,6 +117,8 @@ export class PduService {
   /** Relay mask by channel as last reported (or, for assumed boards, last sent); null before first contact. */
   private mask: number | null = null;
   private currents: readonly number[] | null = null;
+  /** Telemetry for hook steps that wait on power (every `! CURRENT`, whether or not anyone listens to `telemetry`). */
+  private readonly readings = new EventEmitter<{ reading: [] }>();
   private saved: SavedState | null = null;
   private bootId: string | null = null;
   private readonly background = new Set<Promise<unknown>>();
@@ -103,6 +135,7 @@ export class PduService {
       config: socket,
       queue: new PQueue({ concurrency: 1 }),
       pending: null,
+      long: null,
       changedAt: null,
       issued: 0,
       done: 0,
@@ -131,7 +164,11 @@ export class PduService {
     if (!this.running) return;
     this.stopping = true;
     // The job at the head of each queue finishes; those waiting behind it fail with STOPPED.
-    for (const slot of this.slots) slot.lastAllowed = slot.done + 1;
+    // Hook pipelines and cycles are cancelled: stopping must never lead to a switch.
+    for (const slot of this.slots) {
+      slot.lastAllowed = slot.done + 1;
+      slot.long?.abort.abort(new PduError('STOPPED', 'PiPDU is shutting down: pending work was cancelled'));
+    }
     await Promise.all(this.slots.map((slot) => slot.queue.onIdle()));
     await Promise.allSettled([...this.background]);
     await this.spacing.onIdle();
@@ -179,36 +216,72 @@ export class PduService {
     };
   }
 
+  /** Switch on: preOn steps, the relay, postOn steps. */
   async on(id: string | number, actor: Actor): Promise<SwitchResult> {
-    return this.run(this.slotFor(id), 'on', actor, {}, (slot) => this.switchRelay(slot, true, actor));
+    const slot = this.slotFor(id);
+    return this.run(slot, 'on', actor, {}, (work) => this.switchPlan(slot, work, true));
   }
 
+  /** Switch off: preOff steps (skipped when forced), the relay, postOff steps. */
   async off(id: string | number, actor: Actor, options: OffOptions = {}): Promise<SwitchResult> {
-    return this.run(this.slotFor(id), 'off', actor, { ...options }, (slot) =>
-      this.switchRelay(slot, false, actor),
-    );
+    const slot = this.slotFor(id);
+    return this.run(slot, 'off', actor, { ...options }, (work) => this.switchPlan(slot, work, false));
   }
 
+  /** The opposite of the socket's state when the work runs, with that direction's steps. */
   async toggle(id: string | number, actor: Actor, options: OffOptions = {}): Promise<SwitchResult> {
-    return this.run(this.slotFor(id), 'toggle', actor, { ...options }, (slot) =>
-      this.switchRelay(slot, !this.isOn(slot), actor),
+    const slot = this.slotFor(id);
+    return this.run(slot, 'toggle', actor, { ...options }, (work) =>
+      this.switchPlan(slot, work, !this.isOn(slot)),
     );
   }
 
-  /** Off, wait the off-time, on (Decisions 5). A socket that is off is just switched on after the off-time. */
+  /**
+   * Decisions 5: preOff → off → postOff → off-time → preOn → on → postOn.
+   * A socket that is off waits the off-time and comes on with its on steps.
+   */
   async cycle(id: string | number, actor: Actor, options: CycleOptions = {}): Promise<SwitchResult> {
     const slot = this.slotFor(id);
     const offTimeMs = options.offTimeMs ?? slot.config.offTime;
     if (!Number.isFinite(offTimeMs) || offTimeMs < 0 || offTimeMs > 3_600_000) {
       throw new PduError('BAD_DURATION', 'the off-time must be between 0 and 1 hour');
     }
-    return this.run(slot, 'cycle', actor, { ...options, offTimeMs }, async () => {
-      await this.switchRelay(slot, false, actor);
-      await sleep(offTimeMs);
-      this.assertOnline();
-      await this.switchRelay(slot, true, actor);
+    return this.run(slot, 'cycle', actor, { ...options, offTimeMs }, async (work) => {
+      await this.switchPlan(slot, work, false);
+      await work.wait(offTimeMs);
+      await this.switchPlan(slot, work, true);
       return true;
     });
+  }
+
+  /**
+   * Ends the pending pipeline or cycle on a socket (Decisions 1): the step
+   * running is stopped, nothing after it happens, and a relay not yet
+   * switched stays as it is. Resolves with what was cancelled.
+   */
+  cancel(id: string | number, actor: Actor): PendingWork {
+    const slot = this.slotFor(id);
+    const long = slot.long;
+    if (!long || !slot.pending) {
+      throw new PduError('BAD_REQUEST', `socket ${label(slot.config)} has no pending work to cancel`);
+    }
+    const pending = slot.pending;
+    long.abort.abort(
+      new PduError('CANCELLED', `cancelled by ${describeActor(actor)}; nothing more was switched`),
+    );
+    const entry: AuditEntry = {
+      time: new Date().toISOString(),
+      actor,
+      action: 'cancel',
+      socket: slot.config.number,
+      result: 'ok',
+      durationMs: 0,
+      details: { cancelled: long.action, by: describeActor(long.actor), since: long.since },
+    };
+    if (slot.config.name) entry.socketName = slot.config.name;
+    void this.audit.append(entry);
+    this.events.emit('action', entry);
+    return pending;
   }
 
   /** Every socket on, staggered by the switch spacing. Sockets already on are left as they are. */
@@ -265,15 +338,19 @@ export class PduService {
   }
 
   /**
-   * Queues `work` on the socket, keeps its pending record, audits the outcome.
-   * `work` resolves whether the relay changed.
+   * Queues work on the socket, keeps its pending record, audits the outcome.
+   * Work that takes a while (hook steps to run, or a cycle) is *long*: while
+   * it is queued or running, a request in the same direction joins it (and a
+   * forced off skips what is left of its preOff steps), and one in another
+   * direction is refused BUSY, naming what is pending and since when.
+   * `plan` resolves whether the relay changed.
    */
   private run(
     slot: SocketSlot,
     action: SwitchAction,
     actor: Actor,
-    details: Record<string, unknown>,
-    work: (slot: SocketSlot) => Promise<boolean>,
+    options: OffOptions & Record<string, unknown>,
+    plan: (work: WorkContext) => Promise<boolean>,
   ): Promise<SwitchResult> {
     try {
       this.assertAccepting();
@@ -281,11 +358,25 @@ export class PduService {
     } catch (error) {
       return Promise.reject(error);
     }
+    const direction = action === 'toggle' ? (this.isOn(slot) ? 'off' : 'on') : action;
+    if (slot.long) return this.joinOrRefuse(slot, slot.long, direction, actor, options);
+
     const arrived = Date.now();
     const ticket = ++slot.issued;
+    const details: Record<string, unknown> = { ...options };
+    const long = this.isLong(slot.config, direction) ? this.newLongWork(action, direction, actor) : null;
+    if (long && options.force) {
+      long.forcedBy = actor;
+      long.skip.abort();
+    }
+    // Set before queueing: a job that fails at once runs its `finally` inside `add()`.
+    if (long) slot.long = long;
     this.addPending(slot, action, actor);
-    const job = slot.queue.add(async () => {
+    const job = slot.queue.add(async (): Promise<SwitchResult> => {
       const started = Date.now();
+      const steps: StepReport[] = [];
+      const warnings: string[] = [];
+      const timeout = long ? this.startPipelineTimer(slot, long) : null;
       try {
         if (ticket > slot.lastAllowed) {
           throw new PduError(
@@ -294,25 +385,207 @@ export class PduService {
           );
         }
         this.assertOnline();
-        const changed = await work(slot);
+        const signal = long?.abort.signal ?? new AbortController().signal;
+        const work: WorkContext = {
+          phase: async (phase) => {
+            const list = slot.config[phase];
+            if (list.length === 0) return;
+            await this.runHookPhase(slot, phase, list, signal, long, warnings, steps);
+          },
+          relay: (on) => {
+            if (signal.aborted) throw signal.reason;
+            return this.switchRelay(slot, on, actor);
+          },
+          wait: async (ms) => {
+            await sleep(ms, undefined, { signal }).catch(() => {
+              throw signal.reason;
+            });
+            this.assertOnline();
+          },
+        };
+        const changed = await plan(work);
         const result: SwitchResult = {
           socket: this.describe(slot),
           action,
           changed,
           durationMs: Date.now() - arrived,
+          warnings,
+          steps,
         };
-        this.record(actor, action, slot, started, { ...details, changed });
+        if (long?.forcedBy) result.forcedBy = long.forcedBy;
+        this.record(actor, action, slot, started, {
+          ...details,
+          changed,
+          ...this.stepDetails(steps, warnings, long),
+        });
         return result;
       } catch (error) {
         const failure = asPduError(error);
-        this.record(actor, action, slot, started, details, failure);
+        this.record(
+          actor,
+          action,
+          slot,
+          started,
+          { ...details, ...this.stepDetails(steps, warnings, long) },
+          failure,
+        );
         throw failure;
       } finally {
+        if (timeout) clearTimeout(timeout);
+        if (slot.long === long) slot.long = null;
         slot.done++;
         this.removePending(slot);
       }
     });
+    if (long) long.result = job;
     return job;
+  }
+
+  /** Whether work in this direction has steps to run (or is a cycle): then it is long work. */
+  private isLong(socket: SocketConfig, direction: 'on' | 'off' | 'cycle'): boolean {
+    const phases: Record<typeof direction, HookPhase[]> = {
+      on: ['preOn', 'postOn'],
+      off: ['preOff', 'postOff'],
+      cycle: ['preOff', 'postOff', 'preOn', 'postOn'],
+    };
+    return direction === 'cycle' || phases[direction].some((phase) => socket[phase].length > 0);
+  }
+
+  private newLongWork(action: SwitchAction, direction: LongWork['direction'], actor: Actor): LongWork {
+    return {
+      action,
+      direction,
+      actor,
+      since: new Date().toISOString(),
+      abort: new AbortController(),
+      skip: new AbortController(),
+      forcedBy: null,
+      step: null,
+      result: Promise.resolve() as unknown as Promise<SwitchResult>,
+    };
+  }
+
+  /** Decisions 1: the same direction joins (a forced off forces it), another is refused BUSY. */
+  private joinOrRefuse(
+    slot: SocketSlot,
+    long: LongWork,
+    direction: 'on' | 'off' | 'cycle',
+    actor: Actor,
+    options: OffOptions,
+  ): Promise<SwitchResult> {
+    if (direction !== long.direction) {
+      const step = long.step
+        ? `, at ${long.step.phase} step ${long.step.index} of ${long.step.total} (${long.step.label})`
+        : '';
+      return Promise.reject(
+        new PduError(
+          'BUSY',
+          `socket ${label(slot.config)} is busy: ${long.action} by ${describeActor(long.actor)} pending since ${long.since}${step}; cancel it first`,
+        ),
+      );
+    }
+    if (options.force && long.direction === 'off' && !long.skip.signal.aborted) {
+      long.forcedBy = actor;
+      long.skip.abort();
+      this.logger.warn(
+        { socket: slot.config.number, by: describeActor(actor) },
+        'pending off forced: skipping the rest of preOff',
+      );
+    }
+    return long.result;
+  }
+
+  /** The whole pipeline's bound (`hookTimeout`): past it, the work ends with TIMEOUT. */
+  private startPipelineTimer(slot: SocketSlot, long: LongWork): NodeJS.Timeout | null {
+    const limit = slot.config.hookTimeout;
+    const offTime = long.direction === 'cycle' ? slot.config.offTime : 0;
+    return setTimeout(() => {
+      long.abort.abort(
+        new PduError(
+          'TIMEOUT',
+          `socket ${label(slot.config)}: its hooks took longer than hookTimeout (${formatMs(limit)})`,
+        ),
+      );
+    }, limit + offTime);
+  }
+
+  private async runHookPhase(
+    slot: SocketSlot,
+    phase: HookPhase,
+    steps: readonly HookStep[],
+    signal: AbortSignal,
+    long: LongWork | null,
+    warnings: string[],
+    reports: StepReport[],
+  ): Promise<void> {
+    if (phase === 'preOff' && long?.skip.signal.aborted) {
+      reports.push(...steps.map((_, i) => skippedStep(phase, steps, i)));
+      return;
+    }
+    return runPhase(phase, steps, {
+      reports,
+      signal,
+      skipSignal: phase === 'preOff' ? long?.skip.signal : undefined,
+      onFailure: slot.config.onFailure,
+      warnings,
+      context: {
+        socket: { number: slot.config.number, name: slot.config.name ?? null },
+        logger: this.logger.child({ socket: slot.config.number, phase }),
+        power: this.powerReadings(slot),
+        env: process.env,
+      },
+      progress: (report) => {
+        if (long) long.step = report.status === 'running' ? report : long.step;
+        if (slot.pending) slot.pending = { ...slot.pending, step: report };
+        this.events.emit('step', { socket: this.describe(slot), step: report });
+        if (report.status === 'running')
+          this.events.emit('pending', { socket: this.describe(slot), pending: slot.pending });
+      },
+    });
+  }
+
+  private stepDetails(
+    steps: StepReport[],
+    warnings: string[],
+    long: LongWork | null,
+  ): Record<string, unknown> {
+    const details: Record<string, unknown> = {};
+    if (steps.length > 0) details.steps = steps;
+    if (warnings.length > 0) details.warnings = warnings;
+    if (long?.forcedBy) details.forcedBy = describeActor(long.forcedBy);
+    return details;
+  }
+
+  /** One direction's work: its pre-steps, the relay, its post-steps; nothing when it already is there. */
+  private async switchPlan(slot: SocketSlot, work: WorkContext, on: boolean): Promise<boolean> {
+    // Already there: no hooks (no shutting down a machine that has no power). An
+    // assumed state (legacy board) is re-sent anyway, as it may be wrong.
+    const already = this.mask !== null && this.isOn(slot) === on;
+    if (already && this.board.reportsState) return false;
+    if (!already) await work.phase(on ? 'preOn' : 'preOff');
+    const changed = await work.relay(on);
+    if (!already) await work.phase(on ? 'postOn' : 'postOff');
+    return changed;
+  }
+
+  /** The socket's power from telemetry, for `waitPowerBelow`. */
+  private powerReadings(slot: SocketSlot): PowerReadings {
+    const watts = (): number | null => {
+      const milliamps = this.currents?.[slot.config.channel];
+      return milliamps === undefined ? null : (milliamps / 1000) * this.config.mainsVoltage;
+    };
+    return {
+      available: this.board.identity?.features.includes('current') ?? false,
+      latest: watts,
+      subscribe: (listener) => {
+        const onReading = (): void => {
+          const value = watts();
+          if (value !== null) listener(value);
+        };
+        this.readings.on('reading', onReading);
+        return () => this.readings.off('reading', onReading);
+      },
+    };
   }
 
   private async runAll(
@@ -514,9 +787,8 @@ export class PduService {
     );
     if (!this.board.reportsState) {
       this.logger.warn('this board cannot report relay state: every socket is shown as assumed');
-    } else if (!identity.features.includes('current')) {
-      this.logger.warn('this board reports no current: watts are not shown and power-based hooks cannot run');
     }
+    if (!identity.features.includes('current')) this.warnNoTelemetry();
     if (event.bootDuringConnect || bootIdChanged) {
       const lastKnown = previous?.sockets ?? null;
       this.handleReset(
@@ -539,6 +811,19 @@ export class PduService {
     );
   };
 
+  /** At connect: a board without current telemetry cannot serve waitPowerBelow steps; say which sockets have them. */
+  private warnNoTelemetry(): void {
+    const phases = ['preOn', 'postOn', 'preOff', 'postOff'] as const;
+    const waiting = this.slots.filter((slot) =>
+      phases.some((phase) => slot.config[phase].some((step) => step.kind === 'waitPowerBelow')),
+    );
+    this.logger.warn(
+      waiting.length > 0
+        ? `this board reports no current: watts are not shown, and the waitPowerBelow steps of socket(s) ${waiting.map((slot) => label(slot.config)).join(', ')} will fail with NO_TELEMETRY`
+        : 'this board reports no current: watts are not shown',
+    );
+  }
+
   private readonly onDisconnected = (reason: PduError): void => {
     this.logger.warn({ reason: reason.message }, 'relay board offline');
     this.events.emit('boardOffline', { reason });
@@ -557,6 +842,7 @@ export class PduService {
 
   private readonly onCurrent = (milliamps: readonly number[]): void => {
     this.currents = milliamps;
+    this.readings.emit('reading');
     if (this.events.listenerCount('telemetry') === 0) return;
     const sockets = this.list();
     this.events.emit('telemetry', { sockets, totalWatts: this.totalWatts(sockets) ?? 0 });
@@ -592,8 +878,9 @@ export class PduService {
       const wanted =
         policy === 'on' ? true : policy === 'off' ? false : (lastKnown?.[slot.config.number] ?? false);
       if (this.isOn(slot) === wanted) continue;
-      const restore = this.run(slot, wanted ? 'on' : 'off', SYSTEM_ACTOR, { restore: policy }, (s) =>
-        this.switchRelay(s, wanted, SYSTEM_ACTOR),
+      // The relay only: a restore puts back what the power loss took, it is not a request to run hooks.
+      const restore = this.run(slot, wanted ? 'on' : 'off', SYSTEM_ACTOR, { restore: policy }, (work) =>
+        work.relay(wanted),
       ).catch((error: unknown) =>
         this.logger.error(
           { err: error, socket: slot.config.number },
@@ -668,4 +955,18 @@ function label(socket: SocketConfig): string {
 
 function hex(mask: number): string {
   return mask.toString(16).toUpperCase().padStart(4, '0');
+}
+
+function skippedStep(phase: HookPhase, steps: readonly HookStep[], index: number): StepReport {
+  return {
+    phase,
+    index: index + 1,
+    total: steps.length,
+    kind: steps[index]!.kind,
+    label: describeStep(steps[index]!),
+    status: 'skipped',
+    startedAt: null,
+    durationMs: null,
+    summary: 'skipped: forced',
+  };
 }

@@ -2,6 +2,7 @@ import type { BoardDriverName, BoardIdentity, RelayBoardStats } from '../../hard
 import type { AuditEntry } from '../audit/audit-log.js';
 import type { PduError } from '../errors.js';
 import type { Actor } from './actor.js';
+import type { StepReport } from './hooks/phase.js';
 
 export type SwitchAction = 'on' | 'off' | 'toggle' | 'cycle';
 
@@ -13,6 +14,8 @@ export interface PendingWork {
   since: string;
   /** Requests waiting or running on this socket, this one included. */
   requests: number;
+  /** The hook step running now, or the last one that ran. */
+  step?: StepReport;
 }
 
 /** A socket as every interface shows it. */
@@ -40,6 +43,12 @@ export interface SwitchResult {
   /** false when the socket already was in the requested state. */
   changed: boolean;
   durationMs: number;
+  /** Every hook step that ran (or was skipped), in order. */
+  steps: StepReport[];
+  /** Failures that did not stop the work: post-steps, and pre-steps of an `onFailure: continue` socket. */
+  warnings: string[];
+  /** Who forced the off, skipping the rest of its preOff steps. */
+  forcedBy?: Actor;
 }
 
 export type SocketOutcome =
@@ -94,7 +103,9 @@ export interface PduEvents {
   socketChanged: [
     event: { socket: SocketInfo; previous: boolean | null; cause: 'command' | 'board' | 'restore' },
   ];
-  /** Work on a socket started, queued more, or finished (pending null). */
+  /** A hook step started or finished (the live progress Discord and the panel show). */
+  step: [event: { socket: SocketInfo; step: StepReport }];
+  /** Work on a socket started, queued more, moved to its next step, or finished (pending null). */
   pending: [event: { socket: SocketInfo; pending: PendingWork | null }];
   boardOnline: [event: { identity: BoardIdentity; reconnect: boolean }];
   boardOffline: [event: { reason: PduError }];

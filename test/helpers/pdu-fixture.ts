@@ -6,7 +6,7 @@ import { LegacySimulatedBoard } from '../../hardware/legacy-simulated-board.js';
 import { MemoryTransport } from '../../hardware/memory-transport.js';
 import { Prp1Board } from '../../hardware/prp1-board.js';
 import type { RelayBoard } from '../../hardware/relay-board.js';
-import { SimulatedBoard } from '../../hardware/simulated-board.js';
+import { SimulatedBoard, type SimulatedBoardOptions } from '../../hardware/simulated-board.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { PduConfig } from '../../src/config/schema.js';
@@ -48,20 +48,21 @@ export class PduFixture {
     readonly dir: string,
     readonly config: PduConfig,
     readonly legacy: boolean,
+    simOptions: SimulatedBoardOptions = {},
   ) {
     this.sim = legacy
       ? new LegacySimulatedBoard({ telemetryIntervalMs: 50 })
-      : new SimulatedBoard({ telemetryIntervalMs: 50 });
+      : new SimulatedBoard({ telemetryIntervalMs: 50, ...simOptions });
     this.sim.on('request', (line: string) => this.received.push({ at: performance.now(), line }));
   }
 
-  static async create(extra = '', options: { legacy?: boolean } = {}): Promise<PduFixture> {
+  static async create(
+    extra = '',
+    options: { legacy?: boolean; sim?: SimulatedBoardOptions } = {},
+  ): Promise<PduFixture> {
     const dir = await mkdtemp(join(tmpdir(), 'pipdu-pdu-'));
-    const fixture = new PduFixture(
-      dir,
-      makeConfig(dir, extra, options.legacy ? 'legacy' : 'simulator'),
-      !!options.legacy,
-    );
+    const config = makeConfig(dir, extra, options.legacy ? 'legacy' : 'simulator');
+    const fixture = new PduFixture(dir, config, !!options.legacy, options.sim);
     fixture.sim.start();
     return fixture;
   }

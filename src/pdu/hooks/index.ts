@@ -1,0 +1,50 @@
+import type { HookStep } from '../../config/schema.js';
+import { runDelayStep } from './delay-step.js';
+import { runExecStep } from './exec-step.js';
+import { runSshStep } from './ssh-step.js';
+import type { StepContext, StepResult } from './step.js';
+import { runWaitHostStep } from './wait-host-step.js';
+import { runWaitPowerStep } from './wait-power-step.js';
+
+export type { PowerReadings, StepContext, StepResult } from './step.js';
+
+/** Runs one hook step with the runner of its kind (the only place that knows them all). */
+export function runStep(step: HookStep, context: StepContext): Promise<StepResult> {
+  switch (step.kind) {
+    case 'ssh':
+      return runSshStep(step, context);
+    case 'exec':
+      return runExecStep(step, context);
+    case 'waitHostDown':
+    case 'waitHostUp':
+      return runWaitHostStep(step, context);
+    case 'waitPowerBelow':
+      return runWaitPowerStep(step, context);
+    case 'delay':
+      return runDelayStep(step, context);
+  }
+}
+
+/** One line naming a step for people: progress messages, errors, the audit log. */
+export function describeStep(step: HookStep): string {
+  switch (step.kind) {
+    case 'ssh':
+      return `ssh ${step.user}@${step.host}${step.port === 22 ? '' : `:${step.port}`}: ${step.command}`;
+    case 'exec':
+      return `exec ${step.argv.join(' ')}`;
+    case 'waitHostDown':
+      return `wait for ${step.host}:${step.port} to go down`;
+    case 'waitHostUp':
+      return `wait for ${step.host}:${step.port} to come up`;
+    case 'waitPowerBelow':
+      return `wait for power below ${step.watts} W for ${formatMs(step.for)}`;
+    case 'delay':
+      return `wait ${formatMs(step.duration)}`;
+  }
+}
+
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))} s`;
+  return `${Number((ms / 60_000).toFixed(1))} min`;
+}
