@@ -3,13 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
-import { createRelayBoard } from '../hardware/index.js';
-import { AuditLog } from '../src/audit/audit-log.js';
 import type { PduError } from '../src/errors.js';
-import { silentLogger } from '../src/log.js';
-import { PduService } from '../src/pdu/pdu-service.js';
-import { StateStore } from '../src/state/state-store.js';
-import { ALICE, makeConfig, once, until } from './helpers/pdu-fixture.js';
+import type { PduService } from '../src/pdu/pdu-service.js';
+import { ALICE, once, serialDaemon, until } from './helpers/pdu-fixture.js';
 import { type SimulatorProcess, startSimulator } from './helpers/simulator-process.js';
 
 // The whole chain with real parts: Pdu service → prp1 driver → real serialport
@@ -21,26 +17,8 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
 });
 
-async function daemonOn(sim: SimulatorProcess, sockets = ''): Promise<PduService> {
-  const dir = await mkdtemp(join(tmpdir(), 'pipdu-serial-'));
-  const config = makeConfig(dir, sockets, 'prp1');
-  config.board.port = sim.path;
-  config.board.switchSpacingMs = SPACING_MS;
-  const logger = silentLogger();
-  const board = createRelayBoard(config.board, { logger, backoff: { initialMs: 20, maxMs: 100 } });
-  const service = new PduService({
-    config,
-    board,
-    store: new StateStore({ dir, logger }),
-    audit: new AuditLog({ dir, maxBytes: 1_000_000, logger }),
-    logger,
-  });
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  cleanups.push(() => service.stop());
-  const online = once(service, 'boardOnline');
-  await service.start();
-  await online;
-  return service;
+function daemonOn(sim: SimulatorProcess, sockets = ''): Promise<PduService> {
+  return serialDaemon(sim.path, sockets, cleanups, { switchSpacingMs: SPACING_MS });
 }
 
 async function simulator(path?: string): Promise<SimulatorProcess> {

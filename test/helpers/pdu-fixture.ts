@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRelayBoard } from '../../hardware/index.js';
 import { LegacyBoard } from '../../hardware/legacy-board.js';
 import { LegacySimulatedBoard } from '../../hardware/legacy-simulated-board.js';
 import { MemoryTransport } from '../../hardware/memory-transport.js';
@@ -150,4 +151,35 @@ export async function until<K extends keyof PduEvents>(
 ): Promise<void> {
   if (check()) return;
   await once(service, event, () => check(), timeoutMs);
+}
+
+/**
+ * A Pdu service on the prp1 driver over a real serial port (a simulator
+ * process's pty), with state in a temp dir; `cleanups` gets its teardown.
+ * Resolves once the board is online.
+ */
+export async function serialDaemon(
+  port: string,
+  sockets: string,
+  cleanups: Array<() => Promise<unknown>>,
+  board: { switchSpacingMs?: number } = {},
+): Promise<PduService> {
+  const dir = await mkdtemp(join(tmpdir(), 'pipdu-serial-'));
+  const config = makeConfig(dir, sockets, 'prp1');
+  config.board.port = port;
+  config.board.switchSpacingMs = board.switchSpacingMs ?? 0;
+  const logger = silentLogger();
+  const service = new PduService({
+    config,
+    board: createRelayBoard(config.board, { logger, backoff: { initialMs: 20, maxMs: 100 } }),
+    store: new StateStore({ dir, logger }),
+    audit: new AuditLog({ dir, maxBytes: 1_000_000, logger }),
+    logger,
+  });
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  cleanups.push(() => service.stop());
+  const online = once(service, 'boardOnline');
+  await service.start();
+  await online;
+  return service;
 }
