@@ -1,4 +1,4 @@
-// `npm run bench`: the figures issue 2 asks for, printed. Figures, not pass/fail:
+// `npm run bench`: the figures the issues ask for, printed. Figures, not pass/fail:
 // the machine is shared and noisy, so tests never check wall-clock speed.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -13,6 +13,7 @@ import { parseConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/log.js';
 import { PduService } from '../src/pdu/pdu-service.js';
 import { StateStore } from '../src/state/state-store.js';
+import { benchPipeline } from './pipeline.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 2000);
@@ -228,6 +229,8 @@ async function main(): Promise<void> {
   } finally {
     await closeLink(link);
   }
+
+  await benchPipeline();
 
   const memory = await idleDaemonRss();
   console.log('idle daemon on the built-in simulator, no Discord, after 5 s (as `npm start` runs it):');

@@ -1,7 +1,6 @@
 import type { HookStep } from '../../config/schema.js';
 import { runDelayStep } from './delay-step.js';
 import { runExecStep } from './exec-step.js';
-import { runSshStep } from './ssh-step.js';
 import type { StepContext, StepResult } from './step.js';
 import { runWaitHostStep } from './wait-host-step.js';
 import { runWaitPowerStep } from './wait-power-step.js';
@@ -12,7 +11,8 @@ export type { PowerReadings, StepContext, StepResult } from './step.js';
 export function runStep(step: HookStep, context: StepContext): Promise<StepResult> {
   switch (step.kind) {
     case 'ssh':
-      return runSshStep(step, context);
+      // node-ssh (ssh2 and its crypto) is loaded when a socket first needs it: most daemons never do.
+      return import('./ssh-step.js').then(({ runSshStep }) => runSshStep(step, context));
     case 'exec':
       return runExecStep(step, context);
     case 'waitHostDown':
