@@ -333,7 +333,7 @@ describe('waitHostDown / waitHostUp', () => {
     assertCode(
       outcome.error,
       'HOST_STILL_UP',
-      new RegExp(`^waitHostDown 127\\.0\\.0\\.1:${server.port}: still up after 3\\d\\d ms: .*kept accepting`),
+      new RegExp(`^waitHostDown 127\\.0\\.0\\.1:${server.port}: still up after \\d+ ms: .*kept accepting`),
     );
     assert.ok(ms >= 300 && ms < 450, `took ${ms} ms`);
   });
@@ -359,7 +359,7 @@ describe('waitHostDown / waitHostUp', () => {
       runWaitHostStep(waitHost('waitHostUp', port, { timeout: 250 }), makeContext()),
     );
     assert.ok('error' in outcome);
-    assertCode(outcome.error, 'HOST_STILL_DOWN', /still down after 2\d\d ms: connection refused$/);
+    assertCode(outcome.error, 'HOST_STILL_DOWN', /still down after \d+ ms: connection refused$/);
     assert.ok(ms >= 250 && ms < 400, `took ${ms} ms`);
   });
 

@@ -49,8 +49,8 @@ export const runExecStep: StepRunner<'exec'> = async (step, context) => {
   const stop = await stopReason(ending, step.timeout, context.signal);
   if (child.pid !== undefined) await endGroup(child.pid, ending);
   const ended = await ending;
-  await drain(child, closed);
   const ms = performance.now() - started;
+  await drain(child, closed);
 
   if (stop === 'cancel') throw context.signal.reason;
   if (stop === 'timeout') {
