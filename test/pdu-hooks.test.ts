@@ -98,7 +98,7 @@ test('off runs preOff steps in order, then cuts, then postOff; progress is emitt
   const [entry] = await f.service.auditLog(1);
   assert.equal(entry?.action, 'off');
   assert.equal(entry?.result, 'ok');
-  assert.equal((entry?.details?.steps as StepReport[]).length, 3);
+  assert.equal((entry?.details?.steps as StepReport[] | undefined)?.length, 3);
 });
 
 test('a failed pre-step aborts: the relay is not touched and the error names the step', async () => {
@@ -121,12 +121,12 @@ test('a failed pre-step aborts: the relay is not touched and the error names the
   const [entry] = await f.service.auditLog(1);
   assert.equal(entry?.result, 'error');
   assert.equal(entry?.code, 'COMMAND_FAILED');
-  assert.deepEqual(statuses(entry?.details?.steps as StepReport[]), [
+  assert.deepEqual(statuses((entry?.details?.steps ?? []) as StepReport[]), [
     'preOff:exec:ok',
     'preOff:exec:failed',
     'preOff:exec:skipped',
   ]);
-  assert.match((entry?.details?.steps as StepReport[])[1]?.output ?? '', /disk busy/);
+  assert.match((entry?.details?.steps as StepReport[] | undefined)?.[1]?.output ?? '', /disk busy/);
 });
 
 test('onFailure: continue turns a failed pre-step into a warning and switches', async () => {

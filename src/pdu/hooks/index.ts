@@ -1,10 +1,12 @@
 import type { HookStep } from '../../config/schema.js';
+import { formatMs } from './abortable.js';
 import { runDelayStep } from './delay-step.js';
 import { runExecStep } from './exec-step.js';
 import type { StepContext, StepResult } from './step.js';
 import { runWaitHostStep } from './wait-host-step.js';
 import { runWaitPowerStep } from './wait-power-step.js';
 
+export { formatMs } from './abortable.js';
 export type { PowerReadings, StepContext, StepResult } from './step.js';
 
 /** Runs one hook step with the runner of its kind (the only place that knows them all). */
@@ -41,10 +43,4 @@ export function describeStep(step: HookStep): string {
     case 'delay':
       return `wait ${formatMs(step.duration)}`;
   }
-}
-
-export function formatMs(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))} s`;
-  return `${Number((ms / 60_000).toFixed(1))} min`;
 }
