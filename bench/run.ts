@@ -14,6 +14,7 @@ import { silentLogger } from '../src/log.js';
 import { PduService } from '../src/pdu/pdu-service.js';
 import { StateStore } from '../src/state/state-store.js';
 import { benchPipeline } from './pipeline.js';
+import { benchSsh } from './ssh.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 2000);
@@ -231,6 +232,7 @@ async function main(): Promise<void> {
   }
 
   await benchPipeline();
+  await benchSsh();
 
   const memory = await idleDaemonRss();
   console.log('idle daemon on the built-in simulator, no Discord, after 5 s (as `npm start` runs it):');

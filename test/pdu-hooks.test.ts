@@ -344,7 +344,7 @@ test('the pipeline timeout (hookTimeout) ends a pipeline whose steps would wait 
     () => f.service.off(10, ALICE),
     (error: PduError) => error.code === 'TIMEOUT' && /hookTimeout/.test(error.message),
   );
-  assert.ok(performance.now() - t0 < 5000);
+  assert.ok(performance.now() - t0 < 30_000, 'ended by hookTimeout, not by the step timeout (1 min)');
   assert.equal(f.service.info(10).on, true);
 });
 

@@ -274,7 +274,7 @@ test('while the board is offline calls fail at once and change nothing; it comes
     () => f.service.allOff(ALICE),
     (error: PduError) => error.code === 'BOARD_OFFLINE',
   );
-  assert.ok(performance.now() - t0 < 100, 'failed fast');
+  assert.ok(performance.now() - t0 < 500, 'failed without waiting for a reply timeout');
   assert.equal(f.service.info('nas').on, true, 'last known state is kept');
   const back = once(f.service, 'boardOnline', ({ reconnect }) => reconnect);
   f.transport.plug();

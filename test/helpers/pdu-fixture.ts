@@ -85,7 +85,7 @@ export class PduFixture {
           transport: this.transport,
           logger,
           driver: 'simulator',
-          replyTimeoutMs: 200,
+          replyTimeoutMs: 500,
           backoff: { initialMs: 10, maxMs: 50 },
           warnResetOnOpen: false,
         });
