@@ -225,6 +225,21 @@ test('while a pipeline runs, the same direction joins it and the other is refuse
   const [a, b] = await Promise.all([first, joined]);
   assert.equal(a, b, 'the joined request gets the running one’s result');
   assert.equal(f.switchingLines(from).length, 1, 'one SET for both');
+  const audit = (await f.service.auditLog(3)).map((entry) => [
+    entry.actor.id,
+    entry.action,
+    entry.code ?? 'ok',
+    entry.details?.joined ?? null,
+  ]);
+  assert.deepEqual(
+    audit.sort((x, y) => String(x).localeCompare(String(y))),
+    [
+      ['222', 'off', 'ok', 'off by api:alice-laptop'],
+      ['222', 'on', 'BUSY', null],
+      ['alice-laptop', 'off', 'ok', null],
+    ],
+    'the refusal and the joined request are audited too',
+  );
 });
 
 test('force skips the preOff steps, also when it joins an off already waiting on them', async () => {

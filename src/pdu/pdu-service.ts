@@ -53,6 +53,8 @@ interface LongWork {
   forcedBy: Actor | null;
   step: StepReport | null;
   result: Promise<SwitchResult>;
+  /** `hookTimeout`, plus a cycle's off-time: the bound on the whole work. */
+  budgetMs: number;
 }
 
 /** What a plan gets to do its work: hook phases, the relay, waits; all bound to the work's abort signal. */
@@ -349,7 +351,7 @@ export class PduService {
     slot: SocketSlot,
     action: SwitchAction,
     actor: Actor,
-    options: OffOptions & Record<string, unknown>,
+    options: OffOptions & { offTimeMs?: number; restore?: string },
     plan: (work: WorkContext) => Promise<boolean>,
   ): Promise<SwitchResult> {
     try {
@@ -359,12 +361,14 @@ export class PduService {
       return Promise.reject(error);
     }
     const direction = action === 'toggle' ? (this.isOn(slot) ? 'off' : 'on') : action;
-    if (slot.long) return this.joinOrRefuse(slot, slot.long, direction, actor, options);
+    if (slot.long) return this.joinOrRefuse(slot, slot.long, action, direction, actor, options);
 
     const arrived = Date.now();
     const ticket = ++slot.issued;
     const details: Record<string, unknown> = { ...options };
-    const long = this.isLong(slot.config, direction) ? this.newLongWork(action, direction, actor) : null;
+    const long = this.isLong(slot.config, direction)
+      ? this.newLongWork(action, direction, actor, slot.config.hookTimeout + (options.offTimeMs ?? 0))
+      : null;
     if (long && options.force) {
       long.forcedBy = actor;
       long.skip.abort();
@@ -451,11 +455,17 @@ export class PduService {
     return direction === 'cycle' || phases[direction].some((phase) => socket[phase].length > 0);
   }
 
-  private newLongWork(action: SwitchAction, direction: LongWork['direction'], actor: Actor): LongWork {
+  private newLongWork(
+    action: SwitchAction,
+    direction: LongWork['direction'],
+    actor: Actor,
+    budgetMs: number,
+  ): LongWork {
     return {
       action,
       direction,
       actor,
+      budgetMs,
       since: new Date().toISOString(),
       abort: new AbortController(),
       skip: new AbortController(),
@@ -469,20 +479,23 @@ export class PduService {
   private joinOrRefuse(
     slot: SocketSlot,
     long: LongWork,
+    action: SwitchAction,
     direction: 'on' | 'off' | 'cycle',
     actor: Actor,
     options: OffOptions,
   ): Promise<SwitchResult> {
+    const started = Date.now();
+    const details = { ...options, joined: `${long.action} by ${describeActor(long.actor)}` };
     if (direction !== long.direction) {
       const step = long.step
         ? `, at ${long.step.phase} step ${long.step.index} of ${long.step.total} (${long.step.label})`
         : '';
-      return Promise.reject(
-        new PduError(
-          'BUSY',
-          `socket ${label(slot.config)} is busy: ${long.action} by ${describeActor(long.actor)} pending since ${long.since}${step}; cancel it first`,
-        ),
+      const busy = new PduError(
+        'BUSY',
+        `socket ${label(slot.config)} is busy: ${long.action} by ${describeActor(long.actor)} pending since ${long.since}${step}; cancel it first`,
       );
+      this.record(actor, action, slot, started, { ...options }, busy);
+      return Promise.reject(busy);
     }
     if (options.force && long.direction === 'off' && !long.skip.signal.aborted) {
       long.forcedBy = actor;
@@ -492,21 +505,24 @@ export class PduService {
         'pending off forced: skipping the rest of preOff',
       );
     }
+    // The joined request is audited too, with the outcome it shares.
+    long.result.then(
+      () => this.record(actor, action, slot, started, details),
+      (error: unknown) => this.record(actor, action, slot, started, details, asPduError(error)),
+    );
     return long.result;
   }
 
-  /** The whole pipeline's bound (`hookTimeout`): past it, the work ends with TIMEOUT. */
-  private startPipelineTimer(slot: SocketSlot, long: LongWork): NodeJS.Timeout | null {
-    const limit = slot.config.hookTimeout;
-    const offTime = long.direction === 'cycle' ? slot.config.offTime : 0;
+  /** The whole pipeline's bound (`hookTimeout`, plus a cycle's off-time): past it, the work ends with TIMEOUT. */
+  private startPipelineTimer(slot: SocketSlot, long: LongWork): NodeJS.Timeout {
     return setTimeout(() => {
       long.abort.abort(
         new PduError(
           'TIMEOUT',
-          `socket ${label(slot.config)}: its hooks took longer than hookTimeout (${formatMs(limit)})`,
+          `socket ${label(slot.config)}: its hooks took longer than hookTimeout (${formatMs(slot.config.hookTimeout)})`,
         ),
       );
-    }, limit + offTime);
+    }, long.budgetMs);
   }
 
   private async runHookPhase(
