@@ -35,6 +35,7 @@ export class StateStore {
   private writing: Promise<void> | null = null;
   private dirty = false;
   private writes = 0;
+  private loading: Promise<SavedState | null> | null = null;
 
   constructor(deps: { dir: string; logger: Logger }) {
     this.dir = deps.dir;
@@ -47,8 +48,17 @@ export class StateStore {
     return this.writes;
   }
 
-  /** Reads state.json; null when there is none yet (first contact). A corrupt file is logged and ignored. */
-  async load(): Promise<SavedState | null> {
+  /**
+   * Reads state.json once; null when there is none yet (first contact). A
+   * corrupt file is logged and ignored. Later calls return the same answer
+   * (the daemon's wiring and the service both ask at start-up).
+   */
+  load(): Promise<SavedState | null> {
+    this.loading ??= this.read();
+    return this.loading;
+  }
+
+  private async read(): Promise<SavedState | null> {
     await mkdir(this.dir, { recursive: true });
     let text: string;
     try {
