@@ -445,7 +445,15 @@ export class PduService {
     return job;
   }
 
-  /** Whether work in this direction has steps to run (or is a cycle): then it is long work. */
+  /**
+   * Whether work in this direction may take a while: it has hook steps to
+   * run, or it is a cycle. Such work joins or refuses (Decisions 1), and
+   * interfaces show it live.
+   */
+  takesAWhile(id: string | number, direction: 'on' | 'off' | 'cycle'): boolean {
+    return this.isLong(this.slotFor(id).config, direction);
+  }
+
   private isLong(socket: SocketConfig, direction: 'on' | 'off' | 'cycle'): boolean {
     const phases: Record<typeof direction, HookPhase[]> = {
       on: ['preOn', 'postOn'],

@@ -1,0 +1,93 @@
+import { SlashCommandBuilder } from 'discord.js';
+import { auditLine } from '../src/bot/embeds.js';
+import { canAdminister, canCancel } from '../src/pdu/permissions.js';
+import type { Command, CommandContext } from './types.js';
+
+const data = new SlashCommandBuilder()
+  .setName('pdu')
+  .setDescription('Administer PiPDU')
+  .setDMPermission(false)
+  .addSubcommand((sub) => sub.setName('reload').setDescription('Re-read the configuration file'))
+  .addSubcommand((sub) =>
+    sub
+      .setName('log')
+      .setDescription('The latest audit log entries')
+      .addIntegerOption((option) =>
+        option.setName('count').setDescription('how many (default 10)').setMinValue(1).setMaxValue(25),
+      ),
+  )
+  .addSubcommand((sub) =>
+    sub
+      .setName('cancel')
+      .setDescription('Cancel the pending work on a socket')
+      .addStringOption((option) =>
+        option
+          .setName('socket')
+          .setDescription('socket number (1-16) or name')
+          .setRequired(true)
+          .setAutocomplete(true),
+      ),
+  );
+
+async function execute(
+  interaction: Parameters<Command['execute']>[0],
+  context: CommandContext,
+): Promise<void> {
+  const sub = interaction.options.getSubcommand(true);
+  if (sub === 'cancel') {
+    let socket: ReturnType<CommandContext['service']['resolve']>;
+    try {
+      socket = context.service.resolve(interaction.options.getString('socket', true));
+    } catch (error) {
+      return context.fail(error);
+    }
+    const check = canCancel(context.caller, socket);
+    if (!check.ok) return context.refuse(check, 'cancel', socket.number);
+    try {
+      const pending = context.service.cancel(socket.number, context.actor);
+      await context.respond({
+        content: `Cancelled the pending ${pending.action} on socket ${socket.number}.`,
+      });
+    } catch (error) {
+      await context.fail(error);
+    }
+    return;
+  }
+  const check = canAdminister(context.caller, `/pdu ${sub}`);
+  if (!check.ok) return context.refuse(check, sub, null);
+  if (sub === 'log') {
+    const entries = await context.service.auditLog(interaction.options.getInteger('count') ?? 10);
+    const lines = entries.map(auditLine);
+    // A message holds 2000 characters: keep the newest lines.
+    while (lines.length > 1 && lines.join('\n').length > 1900) lines.shift();
+    const text = lines.length > 0 ? lines.join('\n') : 'The audit log is empty.';
+    await context.respond({ content: text }, { ephemeral: true });
+    return;
+  }
+  try {
+    await context.respond({ content: await context.reload() }, { ephemeral: true });
+  } catch (error) {
+    await context.fail(error);
+  }
+}
+
+async function autocomplete(
+  interaction: Parameters<NonNullable<Command['autocomplete']>>[0],
+  context: CommandContext,
+): Promise<void> {
+  const typed = interaction.options.getFocused().trim().toLowerCase();
+  const choices = context.service
+    .list()
+    .filter((socket) => socket.pending !== null)
+    .filter(
+      (socket) =>
+        typed === '' || String(socket.number).startsWith(typed) || (socket.name ?? '').includes(typed),
+    )
+    .map((socket) => ({
+      name: `${socket.number}${socket.name ? ` ${socket.name}` : ''}: ${socket.pending?.action} pending`,
+      value: String(socket.number),
+    }));
+  await interaction.respond(choices.slice(0, 25));
+}
+
+export default { data, execute, autocomplete } satisfies Command;
