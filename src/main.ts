@@ -1,5 +1,7 @@
-import { ConfigError, loadConfig } from './config/load.js';
+import { DiscordBot } from './bot/bot.js';
+import { ConfigError, loadConfig, loadConfigFile } from './config/load.js';
 import { createDaemon, type Daemon } from './daemon.js';
+import { PduError } from './errors.js';
 import { createLogger } from './log.js';
 
 /** `npm start`: load the config (a bad one stops us before any port is opened), run until SIGINT/SIGTERM. */
@@ -28,6 +30,37 @@ async function main(): Promise<void> {
   // Signals are handled from here on: one arriving while we start waits for
   // the start to finish, then stops as usual.
   let starting: Promise<Daemon> | null = null;
+  let bot: DiscordBot | null = null;
+
+  /** The Discord bot runs when the config has a discord section and DISCORD_TOKEN is set; it never stops the rest. */
+  const startBot = (daemon: Daemon): DiscordBot | null => {
+    if (!config.discord) return null;
+    const token = process.env.DISCORD_TOKEN;
+    if (!token) {
+      logger.warn('the config has a discord section but DISCORD_TOKEN is not set: the Discord bot is off');
+      return null;
+    }
+    const discord = new DiscordBot({
+      config: config.discord,
+      service: daemon.service,
+      token,
+      logger,
+      reload: async () => {
+        if (file === null)
+          throw new PduError(
+            'BAD_CONFIG',
+            'there is no configuration file to reload (running on built-in defaults)',
+          );
+        const next = await loadConfigFile(file);
+        const summary = daemon.service.reconfigure(next);
+        if (next.discord) discord.updateConfig(next.discord);
+        return summary;
+      },
+    });
+    // Logging in runs beside everything else: a slow or unreachable Discord holds nothing up.
+    void discord.start();
+    return discord;
+  };
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -37,7 +70,10 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info(`${signal}: finishing the work in flight, then closing the board port (nothing is switched)`);
     (starting ?? Promise.resolve(null))
-      .then((daemon) => daemon?.stop())
+      .then(async (daemon) => {
+        await bot?.stop();
+        await daemon?.stop();
+      })
       .then(
         () => {
           logger.info('stopped');
@@ -58,6 +94,7 @@ async function main(): Promise<void> {
   });
   const daemon = await starting;
   if (stopping) return;
+  bot = startBot(daemon);
   const status = daemon.service.status();
   const on = status.sockets.filter((socket) => socket.on).map((socket) => socket.name ?? socket.number);
   logger.info(

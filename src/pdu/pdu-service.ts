@@ -188,6 +188,49 @@ export class PduService {
     this.running = false;
   }
 
+  /**
+   * Applies a re-read configuration's socket settings (names, hooks, roles,
+   * protection, restore, timings) and mains voltage while running. What needs
+   * the hardware re-opened (the board section, a socket's channel) needs a
+   * restart, and is refused, as is any change while work is pending.
+   * Resolves with a one-line summary.
+   */
+  reconfigure(next: PduConfig): string {
+    const board = JSON.stringify(this.config.board) !== JSON.stringify(next.board);
+    const moved = next.sockets.filter((socket, i) => socket.channel !== this.slots[i]?.config.channel);
+    if (board || moved.length > 0) {
+      throw new PduError(
+        'BAD_CONFIG',
+        `restart PiPDU to apply ${board ? 'the board section' : `new channels for socket(s) ${moved.map((s) => s.number).join(', ')}`}; nothing was changed`,
+      );
+    }
+    const busy = this.slots.filter((slot) => slot.pending !== null);
+    if (busy.length > 0) {
+      throw new PduError(
+        'BUSY',
+        `socket(s) ${busy.map((slot) => slot.config.number).join(', ')} have pending work; reload when it is done`,
+      );
+    }
+    const changed = next.sockets.filter(
+      (socket, i) => JSON.stringify(socket) !== JSON.stringify(this.slots[i]?.config),
+    );
+    this.slots.forEach((slot, i) => {
+      slot.config = next.sockets[i]!;
+    });
+    this.byName.clear();
+    for (const slot of this.slots) if (slot.config.name) this.byName.set(slot.config.name, slot);
+    Object.assign(this.config, {
+      sockets: next.sockets,
+      mainsVoltage: next.mainsVoltage,
+      hooks: next.hooks,
+      name: next.name,
+    });
+    this.track(this.syncPowerUpMask());
+    return changed.length > 0
+      ? `configuration reloaded: socket(s) ${changed.map((socket) => socket.number).join(', ')} changed`
+      : 'configuration reloaded: no socket changed';
+  }
+
   /** The socket for a number (1..16, as a number or digits) or a configured name. */
   resolve(id: string | number): SocketConfig {
     return this.slotFor(id).config;
@@ -308,6 +351,29 @@ export class PduService {
       this.config.hooks.allOffConcurrency,
       { ...options },
     );
+  }
+
+  /**
+   * Audits a request an interface refused before it reached a socket (not
+   * allowed, a bad option): everything that was attempted is in the audit log.
+   */
+  recordRefusal(actor: Actor, action: string, socket: number | null, error: PduError): void {
+    const entry: AuditEntry = {
+      time: new Date().toISOString(),
+      actor,
+      action,
+      result: 'error',
+      code: error.code,
+      message: error.message,
+      durationMs: 0,
+    };
+    if (socket !== null) {
+      const slot = this.slotFor(socket);
+      entry.socket = slot.config.number;
+      if (slot.config.name) entry.socketName = slot.config.name;
+    }
+    void this.audit.append(entry);
+    this.events.emit('action', entry);
   }
 
   /** The latest audit entries, oldest first. */
