@@ -314,3 +314,31 @@ test('an invalid token is reported and the bot stays off without throwing', asyn
   assert.equal(await other.start(), false);
   await other.stop();
 });
+
+test('/sockets off by an admin: confirmed, every unprotected socket cut, one line per socket', async () => {
+  await service.on('nas', { kind: 'api', id: 'setup' });
+  await service.on('router', { kind: 'api', id: 'setup' });
+  // The slow socket's shutdown hook would hold all-off for 30 s: it is off already.
+  await service.off('slow', { kind: 'api', id: 'setup' }, { force: true });
+  await sim.command('delay 0');
+  const since = sim.events.length;
+  const ask = fake.command({ user: admin, name: 'sockets', subcommand: 'off' });
+  const prompt = await ask.callback();
+  assert.match(prompt.data.content, /every socket off/);
+  const confirm = prompt.data.components[0].components[0].custom_id as string;
+  await fake.button({ user: admin, customId: confirm, message: { id: ask.original()!.id } }).callback();
+  const done = await ask.waitForOriginal((m) => m.embeds.length > 0 && m.components.length === 0);
+  assert.match(JSON.stringify(done.embeds), /nas/);
+  await boardSaw(/ SET 4 0$/, since);
+  assert.equal(service.info('router').on, true, 'the protected socket stays on');
+  assert.equal(service.info('nas').on, false);
+});
+
+test('after the gateway drops, the bot resumes and answers again', async () => {
+  const resumes = fake.resumes;
+  fake.disconnectGateway(4000);
+  await fake.waitForGateway();
+  const callback = await fake.command({ user: viewer, name: 'status' }).callback(10_000);
+  assert.equal(callback.type, 4);
+  assert.ok(fake.resumes > resumes || fake.identifies > 1, 'it reconnected');
+});
