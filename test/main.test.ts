@@ -25,7 +25,8 @@ interface Daemon {
 async function daemon(env: Record<string, string> = {}): Promise<Daemon> {
   const cwd = await mkdtemp(join(tmpdir(), 'pipdu-main-'));
   cleanups.push(() => rm(cwd, { recursive: true, force: true }));
-  const { PIPDU_CONFIG: _ignored, ...inherited } = process.env;
+  // Never a config or a Discord token from the environment the tests run in.
+  const { PIPDU_CONFIG: _config, DISCORD_TOKEN: _token, ...inherited } = process.env;
   const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/main.ts')], {
     cwd,
     env: { ...inherited, PIPDU_LOG_FORMAT: 'json', ...env },
@@ -117,4 +118,19 @@ test('on a board over a pty: connects with HELLO and STATE only, and SIGTERM swi
     sim.requests.filter((line) => / (SET|MASK) /.test(line)),
     [],
   );
+});
+
+test('a discord section without DISCORD_TOKEN: the daemon runs on and says the bot is off', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pipdu-notoken-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'pipdu.yaml');
+  await writeFile(
+    file,
+    `version: 1\nboard: { driver: simulator }\nstate: { dir: ${join(dir, 'state')} }\ndiscord: { guildId: "123456789012345678" }\n`,
+  );
+  const d = await daemon({ PIPDU_CONFIG: file });
+  await d.waitFor('DISCORD_TOKEN is not set: the Discord bot is off');
+  await d.waitFor('PiPDU \\"pipdu\\" running');
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exit, 0);
 });
