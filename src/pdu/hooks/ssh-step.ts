@@ -206,8 +206,9 @@ async function connectAndRun(
   context.logger.debug({ host: step.host, port: step.port, user: step.user }, 'ssh step: connected');
 
   attempt.phase = 'running';
-  const channel = await openCommand(client, step, attempt);
-  const ending = await commandEnding(channel, addOutput, () => lastError);
+  const ending = await openCommand(client, step, attempt, (channel) =>
+    commandEnding(channel, addOutput, () => lastError),
+  );
   attempt.commandEnded();
   const ms = performance.now() - started;
 
@@ -216,31 +217,46 @@ async function connectAndRun(
   return judge(step, ending, ms, attempt.output());
 }
 
-/** Opens the command's session channel, on a pty if the server allows one. */
-async function openCommand(client: ssh2.Client, step: SshStep, attempt: Attempt): Promise<ClientChannel> {
+/**
+ * Opens the command's session channel, on a pty if the server allows one,
+ * and resolves with how the command ended. `watch` is attached inside the
+ * exec callback, synchronously: a quick command's exit status, EOF and close
+ * can arrive in the same packet batch as the exec's success, and a listener
+ * attached after an `await` would miss the exit status.
+ */
+async function openCommand(
+  client: ssh2.Client,
+  step: SshStep,
+  attempt: Attempt,
+  watch: (channel: ClientChannel) => Promise<Ending>,
+): Promise<Ending> {
   const exec = (pty: boolean) =>
-    new Promise<ClientChannel>((resolve, reject) => {
+    new Promise<Ending>((resolve, reject) => {
       try {
-        client.exec(step.command, pty ? { pty: PTY } : {}, (error, channel) =>
-          error ? reject(error) : resolve(channel),
-        );
+        client.exec(step.command, pty ? { pty: PTY } : {}, (error, channel) => {
+          if (error) return reject(error);
+          const ending = watch(channel);
+          // stdin without a pty: nothing to read, as with `ssh host command </dev/null`
+          if (!pty) channel.end();
+          resolve(ending);
+        });
       } catch (error) {
         reject(error);
       }
     });
+  let ending: Ending;
   try {
-    return await exec(true);
+    ending = await exec(true);
   } catch (error) {
     if (!/pseudo-terminal/.test(String(error))) throw execError(step, error);
+    attempt.pty = false;
+    try {
+      ending = await exec(false);
+    } catch (retryError) {
+      throw execError(step, retryError);
+    }
   }
-  attempt.pty = false;
-  try {
-    const channel = await exec(false);
-    channel.end(); // stdin: nothing to read, as with `ssh host command </dev/null`
-    return channel;
-  } catch (error) {
-    throw execError(step, error);
-  }
+  return ending;
 }
 
 function execError(step: SshStep, error: unknown): HookStepError {
