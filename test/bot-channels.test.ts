@@ -219,7 +219,7 @@ describe('status message and audit channel, real discord.js client on the fake D
     assert.equal(writes('POST', ch, since).length, 0);
   });
 
-  test('a burst of 16 changes (all on) within the interval makes at most 2 edits', async () => {
+  test('a burst of 16 changes (all on) is coalesced: at most one edit per interval', async () => {
     // Switch-ons 5 ms apart: all on takes about 80 ms, well within one interval (200 ms), and
     // long enough that the first edit goes out while the burst is still running.
     await daemon('', 5);
@@ -233,6 +233,9 @@ describe('status message and audit channel, real discord.js client on the fake D
     await sleep(INTERVAL);
     const since = performance.now();
     await f!.service.allOn(API);
+    // On a loaded machine the burst itself can outlast an interval: each interval it spans allows one more edit.
+    const burstMs = performance.now() - since;
+    const allowed = 2 + Math.floor(burstMs / INTERVAL);
     const all = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [i + 1, 'on' as const]));
     // The final state: all on, nothing pending. Later writes would change nothing visible.
     await fake.waitForChannelMessage(
@@ -243,17 +246,22 @@ describe('status message and audit channel, real discord.js client on the fake D
     // Proving that nothing more comes: wait exactly one interval (the longest a coalesced edit waits).
     await sleep(INTERVAL);
     const patches = writes('PATCH', ch, since, id);
-    assert.ok(patches.length >= 1 && patches.length <= 2, `${patches.length} edits for 16 changes`);
-    if (patches.length === 2) {
+    assert.ok(
+      patches.length >= 1 && patches.length <= allowed,
+      `${patches.length} edits for 16 changes in ${Math.round(burstMs)} ms (at most ${allowed})`,
+    );
+    if (patches.length >= 2) {
       assert.ok(!shows(patches[0]!.body.embeds[0], all), 'the first edit went out during the burst');
       assert.ok(
-        patches[0]!.at - since < INTERVAL / 2,
-        'the first change after a quiet period went out at once',
+        patches[0]!.at - since < INTERVAL,
+        'the first change after a quiet period went out without waiting an interval',
       );
-      // The interval counts from when the first edit was sent; arrival times here also carry the
+      // The interval counts from when an edit was sent; arrival times here also carry the
       // client's queueing delay, so only a clearly shorter gap would be a fault.
-      const gap = patches[1]!.at - patches[0]!.at;
-      assert.ok(gap >= INTERVAL * 0.75, `edits ${Math.round(gap)} ms apart`);
+      for (let i = 1; i < patches.length; i++) {
+        const gap = patches[i]!.at - patches[i - 1]!.at;
+        assert.ok(gap >= INTERVAL * 0.75, `edits ${Math.round(gap)} ms apart`);
+      }
     }
   });
 

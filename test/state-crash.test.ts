@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -19,10 +19,16 @@ async function killDuringBurst(dir: string, changes: number): Promise<void> {
   );
   await new Promise<void>((resolve, reject) => {
     let text = '';
+    let checking = false;
     child.stdout.on('data', (chunk: Buffer) => {
       text += chunk.toString();
       const last = Number(text.trimEnd().split('\n').pop());
-      if (last >= changes) resolve();
+      if (last < changes || checking) return;
+      // In the middle of the burst, and once a state.json has landed (the first write can lag the first changes).
+      checking = true;
+      access(join(dir, 'state.json')).then(resolve, () => {
+        checking = false;
+      });
     });
     child.once('exit', () => reject(new Error(`the burst writer exited early:\n${stderr}`)));
   });
