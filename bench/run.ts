@@ -13,6 +13,7 @@ import { parseConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/log.js';
 import { PduService } from '../src/pdu/pdu-service.js';
 import { StateStore } from '../src/state/state-store.js';
+import { benchDiscord } from './discord.js';
 import { benchPipeline } from './pipeline.js';
 import { benchSsh } from './ssh.js';
 
@@ -236,7 +237,11 @@ async function main(): Promise<void> {
 
   const memory = await idleDaemonRss();
   console.log('idle daemon on the built-in simulator, no Discord, after 5 s (as `npm start` runs it):');
-  console.log(`  RSS ${memory.rssMb.toFixed(1)} MB (peak ${memory.peakMb.toFixed(1)} MB)  (target <= 64 MB)`);
+  console.log(
+    `  RSS ${memory.rssMb.toFixed(1)} MB (peak ${memory.peakMb.toFixed(1)} MB)  (target <= 64 MB)\n`,
+  );
+
+  await benchDiscord();
 }
 
 main().catch((error: unknown) => {
