@@ -1,4 +1,5 @@
 import { SlashCommandBuilder } from 'discord.js';
+import type { AuditEntry } from '../src/audit/audit-log.js';
 import { allResultEmbed } from '../src/bot/embeds.js';
 import { canForce, canSwitchAll } from '../src/pdu/permissions.js';
 import type { AllResult } from '../src/pdu/types.js';
@@ -48,12 +49,30 @@ async function execute(
       : `Switch **every socket off**${includeProtected ? ', protected ones included' : ' (protected ones stay on)'}${force ? ', skipping their shutdown hooks' : ''}?`;
   if (!(await context.confirm(what))) return;
   const names = Object.fromEntries(context.service.list().map((socket) => [socket.number, socket.name]));
-  await context.runDeferred(async () => {
-    const result: AllResult =
-      action === 'on'
-        ? await context.service.allOn(context.actor)
-        : await context.service.allOff(context.actor, { includeProtected, force, reason });
-    return { embeds: [allResultEmbed(result, { names })] };
+  await context.runDeferred(async (update) => {
+    // The reply follows the sockets as each one's own work ends (at most one edit a second).
+    const done: string[] = [];
+    let last = 0;
+    const onAction = (entry: AuditEntry): void => {
+      if (entry.actor.id !== context.actor.id || entry.socket === undefined || entry.action !== action)
+        return;
+      done.push(
+        `${entry.result === 'ok' ? '✅' : '❌'} ${entry.socket}${entry.socketName ? ` ${entry.socketName}` : ''}`,
+      );
+      if (performance.now() - last < 1000) return;
+      last = performance.now();
+      update({ content: `Switching every socket ${action}… ${done.length} done: ${done.join(' ')}` });
+    };
+    context.service.events.on('action', onAction);
+    try {
+      const result: AllResult =
+        action === 'on'
+          ? await context.service.allOn(context.actor)
+          : await context.service.allOff(context.actor, { includeProtected, force, reason });
+      return { content: '', embeds: [allResultEmbed(result, { names })] };
+    } finally {
+      context.service.events.off('action', onAction);
+    }
   });
 }
 

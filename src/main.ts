@@ -1,4 +1,4 @@
-import { DiscordBot } from './bot/bot.js';
+import type { DiscordBot } from './bot/bot.js';
 import { ConfigError, loadConfig, loadConfigFile } from './config/load.js';
 import { createDaemon, type Daemon } from './daemon.js';
 import { PduError } from './errors.js';
@@ -33,13 +33,15 @@ async function main(): Promise<void> {
   let bot: DiscordBot | null = null;
 
   /** The Discord bot runs when the config has a discord section and DISCORD_TOKEN is set; it never stops the rest. */
-  const startBot = (daemon: Daemon): DiscordBot | null => {
+  const startBot = async (daemon: Daemon): Promise<DiscordBot | null> => {
     if (!config.discord) return null;
     const token = process.env.DISCORD_TOKEN;
     if (!token) {
       logger.warn('the config has a discord section but DISCORD_TOKEN is not set: the Discord bot is off');
       return null;
     }
+    // discord.js is loaded only for a daemon that runs the bot: the others keep its memory.
+    const { DiscordBot } = await import('./bot/bot.js');
     const discord = new DiscordBot({
       config: config.discord,
       service: daemon.service,
@@ -94,7 +96,7 @@ async function main(): Promise<void> {
   });
   const daemon = await starting;
   if (stopping) return;
-  bot = startBot(daemon);
+  bot = await startBot(daemon);
   const status = daemon.service.status();
   const on = status.sockets.filter((socket) => socket.on).map((socket) => socket.name ?? socket.number);
   logger.info(
