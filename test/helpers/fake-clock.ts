@@ -1,16 +1,10 @@
+import type { Clock } from '../../src/controller/clock.js';
+
 /**
  * A clock a test moves by hand: timers fire only inside `advance()`, in time
  * order, and `now()` is the clock's own time. Code that takes a `Clock`
  * (the front panel) runs on it unchanged.
  */
-export interface Clock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-  setInterval(callback: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-}
-
 interface Timer {
   id: number;
   at: number;
