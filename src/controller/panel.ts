@@ -1,0 +1,323 @@
+import type { Gpio, GpioInput, GpioOutput } from '../../hardware/gpio.js';
+import type { AuditEntry } from '../audit/audit-log.js';
+import type { ControllerConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Actor } from '../pdu/actor.js';
+import type { PduService } from '../pdu/pdu-service.js';
+import { type Clock, systemClock } from './clock.js';
+
+export interface FrontPanelDeps {
+  config: ControllerConfig;
+  service: PduService;
+  gpio: Gpio;
+  logger: Logger;
+  clock?: Clock;
+}
+
+/** LED patterns: half-periods in ms. */
+const SLOW_BLINK_MS = 500;
+const FAST_BLINK_MS = 100;
+const IDENTIFY_MS = 2000;
+const FAILURE_MS = 10_000;
+/** The blink ticker's step: every pattern is a multiple of it. */
+const TICK_MS = 100;
+
+type LedMode = 'off' | 'on' | 'slow' | 'fast';
+
+interface Button {
+  socket: number;
+  input: GpioInput;
+  unwatch: () => void;
+  /** Debounced level. */
+  pressed: boolean;
+  /** The raw level waiting out the debounce. */
+  settling: ReturnType<Clock['setTimeout']> | null;
+  hold: ReturnType<Clock['setTimeout']> | null;
+  /** The long press already fired in this hold: releasing does nothing more. */
+  fired: boolean;
+}
+
+interface Led {
+  socket: number;
+  output: GpioOutput;
+  lit: boolean;
+  identifyUntil: number;
+  failedUntil: number;
+}
+
+/**
+ * The front panel: a button and an LED per socket and a status LED, on GPIO,
+ * calling the Pdu service like every other interface (actor `panel`).
+ *
+ * Buttons (button i → socket i + 1), debounced by `controller.debounce`:
+ * - A long press fires the moment the hold passes `longPress`, while the
+ *   button is still down, and toggles the socket — once per hold; releasing
+ *   afterwards does nothing more. Switching a protected socket off needs a
+ *   hold of twice `longPress`.
+ * - While the socket has pending work, a long press cancels it when
+ *   `longPressCancels` is set; otherwise it toggles like any request (and
+ *   then joins the pending work or is refused BUSY).
+ * - A short press does `shortPress`: nothing, `identify` (the LED blinks for
+ *   2 s) or `toggle` (never to switch a protected socket off: that needs the
+ *   double hold, so it identifies instead).
+ *
+ * LEDs follow the service's events, never the board: on when the socket is
+ * on, a slow blink while work is pending, a fast blink for 10 s after a
+ * failure on that socket. The status LED is steady while the board is online
+ * (and Discord connected, where it is configured), blinks slowly when Discord
+ * is down and fast when the board is offline.
+ *
+ * `start()` opens the lines (GpioUnavailableError where there is no GPIO);
+ * `stop()` releases every line and clears every timer.
+ */
+export class FrontPanel {
+  private readonly config: ControllerConfig;
+  private readonly service: PduService;
+  private readonly gpio: Gpio;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly buttons: Button[] = [];
+  private readonly leds: Led[] = [];
+  private statusLed: GpioOutput | null = null;
+  private statusLit = false;
+  private ticker: ReturnType<Clock['setInterval']> | null = null;
+  /** null: Discord is not configured; the status LED ignores it. */
+  private discordConnected: boolean | null = null;
+  private started = false;
+
+  constructor(deps: FrontPanelDeps) {
+    this.config = deps.config;
+    this.service = deps.service;
+    this.gpio = deps.gpio;
+    this.logger = deps.logger.child({ component: 'panel' });
+    this.clock = deps.clock ?? systemClock;
+  }
+
+  start(): void {
+    try {
+      this.config.buttons.forEach((line, i) => {
+        const input = this.gpio.input(line, { activeLow: this.config.buttonActiveLow });
+        const button: Button = {
+          socket: i + 1,
+          input,
+          unwatch: () => undefined,
+          pressed: false,
+          settling: null,
+          hold: null,
+          fired: false,
+        };
+        button.unwatch = input.watch((active) => this.onEdge(button, active));
+        this.buttons.push(button);
+      });
+      this.config.leds.forEach((line, i) => {
+        const output = this.gpio.output(line, { activeLow: this.config.ledActiveLow, initial: false });
+        this.leds.push({ socket: i + 1, output, lit: false, identifyUntil: 0, failedUntil: 0 });
+      });
+      if (this.config.statusLed !== undefined) {
+        this.statusLed = this.gpio.output(this.config.statusLed, {
+          activeLow: this.config.ledActiveLow,
+          initial: false,
+        });
+      }
+    } catch (error) {
+      this.release();
+      throw error;
+    }
+    const events = this.service.events;
+    events.on('socketChanged', this.refresh);
+    events.on('pending', this.refresh);
+    events.on('boardOnline', this.refresh);
+    events.on('boardOffline', this.refresh);
+    events.on('action', this.onAction);
+    this.started = true;
+    this.refresh();
+    this.logger.info(
+      { buttons: this.buttons.length, leds: this.leds.length, statusLed: this.statusLed !== null },
+      'front panel running',
+    );
+  }
+
+  stop(): void {
+    if (!this.started) return;
+    this.started = false;
+    const events = this.service.events;
+    events.off('socketChanged', this.refresh);
+    events.off('pending', this.refresh);
+    events.off('boardOnline', this.refresh);
+    events.off('boardOffline', this.refresh);
+    events.off('action', this.onAction);
+    this.release();
+  }
+
+  /** Discord's connection, for the status LED (null: not configured). */
+  setDiscordConnected(connected: boolean | null): void {
+    this.discordConnected = connected;
+    if (this.started) this.refresh();
+  }
+
+  private release(): void {
+    for (const button of this.buttons) {
+      button.unwatch();
+      if (button.settling !== null) this.clock.clearTimeout(button.settling);
+      if (button.hold !== null) this.clock.clearTimeout(button.hold);
+      button.input.release();
+    }
+    for (const led of this.leds) led.output.release();
+    this.statusLed?.release();
+    if (this.ticker !== null) this.clock.clearInterval(this.ticker);
+    this.ticker = null;
+    this.buttons.length = 0;
+    this.leds.length = 0;
+    this.statusLed = null;
+  }
+
+  // --- buttons ----------------------------------------------------------------
+
+  private onEdge(button: Button, active: boolean): void {
+    if (button.settling !== null) this.clock.clearTimeout(button.settling);
+    button.settling = null;
+    if (this.config.debounce === 0) {
+      this.settle(button, active);
+      return;
+    }
+    // The level must hold for the debounce time; a bounce restarts the wait.
+    button.settling = this.clock.setTimeout(() => {
+      button.settling = null;
+      this.settle(button, active);
+    }, this.config.debounce);
+  }
+
+  private settle(button: Button, active: boolean): void {
+    if (active === button.pressed) return;
+    button.pressed = active;
+    if (active) {
+      button.fired = false;
+      const threshold = this.config.longPress * (this.endsProtectedOff(button.socket) ? 2 : 1);
+      button.hold = this.clock.setTimeout(() => {
+        button.hold = null;
+        button.fired = true;
+        this.longPress(button.socket);
+      }, threshold);
+      return;
+    }
+    if (button.hold !== null) this.clock.clearTimeout(button.hold);
+    button.hold = null;
+    if (!button.fired) this.shortPress(button.socket);
+  }
+
+  /** A toggle now would switch a protected socket off. */
+  private endsProtectedOff(socket: number): boolean {
+    const info = this.service.info(socket);
+    return info.protected && info.on !== false;
+  }
+
+  private actor(socket: number): Actor {
+    return { kind: 'panel', id: `button-${socket}` };
+  }
+
+  private longPress(socket: number): void {
+    if (this.config.longPressCancels && this.service.info(socket).pending) {
+      try {
+        this.service.cancel(socket, this.actor(socket));
+      } catch (error) {
+        this.logger.warn({ err: error, socket }, 'long press could not cancel');
+      }
+      return;
+    }
+    this.toggle(socket);
+  }
+
+  private shortPress(socket: number): void {
+    const action = this.config.shortPress;
+    if (action === 'none') return;
+    if (action === 'toggle' && !this.endsProtectedOff(socket)) {
+      this.toggle(socket);
+      return;
+    }
+    this.identify(socket);
+  }
+
+  private toggle(socket: number): void {
+    this.service.toggle(socket, this.actor(socket)).catch((error: unknown) => {
+      // The failure is audited by the service; its LED blinks fast (onAction).
+      this.logger.warn({ err: error, socket }, 'front panel toggle failed');
+    });
+  }
+
+  private identify(socket: number): void {
+    const led = this.leds[socket - 1];
+    if (!led) return;
+    led.identifyUntil = this.clock.now() + IDENTIFY_MS;
+    this.refresh();
+  }
+
+  // --- LEDs -------------------------------------------------------------------
+
+  private readonly onAction = (entry: AuditEntry): void => {
+    if (entry.result !== 'error' || entry.socket === undefined) return;
+    const led = this.leds[entry.socket - 1];
+    if (!led) return;
+    led.failedUntil = this.clock.now() + FAILURE_MS;
+    this.refresh();
+  };
+
+  private ledMode(led: Led, now: number): LedMode {
+    if (now < led.failedUntil) return 'fast';
+    if (now < led.identifyUntil) return 'fast';
+    const info = this.service.info(led.socket);
+    if (info.pending) return 'slow';
+    return info.on ? 'on' : 'off';
+  }
+
+  private statusMode(): LedMode {
+    if (!this.service.status().board.online) return 'fast';
+    if (this.discordConnected === false) return 'slow';
+    return 'on';
+  }
+
+  /** Puts every LED where its state says; runs the blink ticker only while something blinks. */
+  private readonly refresh = (): void => {
+    if (!this.started) return;
+    const now = this.clock.now();
+    let blinking = false;
+    for (const led of this.leds) {
+      const mode = this.ledMode(led, now);
+      blinking ||= mode === 'slow' || mode === 'fast';
+      this.writeLed(led, lit(mode, now));
+    }
+    if (this.statusLed) {
+      const mode = this.statusMode();
+      blinking ||= mode === 'slow' || mode === 'fast';
+      const value = lit(mode, now);
+      if (value !== this.statusLit) {
+        this.statusLit = value;
+        this.statusLed.write(value);
+      }
+    }
+    if (blinking && this.ticker === null) {
+      this.ticker = this.clock.setInterval(this.refresh, TICK_MS);
+    } else if (!blinking && this.ticker !== null) {
+      this.clock.clearInterval(this.ticker);
+      this.ticker = null;
+    }
+  };
+
+  private writeLed(led: Led, value: boolean): void {
+    if (value === led.lit) return;
+    led.lit = value;
+    led.output.write(value);
+  }
+}
+
+function lit(mode: LedMode, now: number): boolean {
+  switch (mode) {
+    case 'on':
+      return true;
+    case 'off':
+      return false;
+    case 'slow':
+      return Math.floor(now / SLOW_BLINK_MS) % 2 === 0;
+    case 'fast':
+      return Math.floor(now / FAST_BLINK_MS) % 2 === 0;
+  }
+}
