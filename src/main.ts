@@ -1,5 +1,6 @@
 import type { DiscordBot } from './bot/bot.js';
 import { ConfigError, loadConfig, loadConfigFile } from './config/load.js';
+import type { FrontPanel } from './controller/panel.js';
 import { createDaemon, type Daemon } from './daemon.js';
 import { PduError } from './errors.js';
 import { createLogger } from './log.js';
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
   // the start to finish, then stops as usual.
   let starting: Promise<Daemon> | null = null;
   let bot: DiscordBot | null = null;
+  let panel: FrontPanel | null = null;
 
   /** The Discord bot runs when the config has a discord section and DISCORD_TOKEN is set; it never stops the rest. */
   const startBot = async (daemon: Daemon): Promise<DiscordBot | null> => {
@@ -63,6 +65,33 @@ async function main(): Promise<void> {
     void discord.start();
     return discord;
   };
+  /**
+   * The front panel runs when the config has a controller section. Where
+   * there is no GPIO (not a Pi, no permission, no chip found) it warns once
+   * and the daemon runs on without it.
+   */
+  const startPanel = async (daemon: Daemon): Promise<FrontPanel | null> => {
+    if (!config.controller) return null;
+    try {
+      const [{ findGpioChipBase }, { createOnoffGpio }, { FrontPanel }] = await Promise.all([
+        import('../hardware/gpio-chip-base.js'),
+        import('../hardware/gpio-onoff.js'),
+        import('./controller/panel.js'),
+      ]);
+      const chipBase = await findGpioChipBase({ override: config.controller.gpioChipBase });
+      const gpio = createOnoffGpio({ chipBase });
+      const front = new FrontPanel({ config: config.controller, service: daemon.service, gpio, logger });
+      front.start();
+      return front;
+    } catch (error) {
+      logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        'the config has a controller section but there is no usable GPIO here: running without the front panel',
+      );
+      return null;
+    }
+  };
+
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -73,6 +102,7 @@ async function main(): Promise<void> {
     logger.info(`${signal}: finishing the work in flight, then closing the board port (nothing is switched)`);
     (starting ?? Promise.resolve(null))
       .then(async (daemon) => {
+        panel?.stop();
         await bot?.stop();
         await daemon?.stop();
       })
@@ -97,6 +127,15 @@ async function main(): Promise<void> {
   const daemon = await starting;
   if (stopping) return;
   bot = await startBot(daemon);
+  panel = await startPanel(daemon);
+  if (panel && bot) {
+    // The status LED blinks slowly while Discord is down.
+    const front = panel;
+    front.setDiscordConnected(false);
+    bot.client.on('clientReady', () => front.setDiscordConnected(true));
+    bot.client.on('shardResume', () => front.setDiscordConnected(true));
+    bot.client.on('shardDisconnect', () => front.setDiscordConnected(false));
+  }
   const status = daemon.service.status();
   const on = status.sockets.filter((socket) => socket.on).map((socket) => socket.name ?? socket.number);
   logger.info(

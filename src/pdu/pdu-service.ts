@@ -424,6 +424,8 @@ export class PduService {
       this.assertAccepting();
       this.assertOnline();
     } catch (error) {
+      // Refused before queueing (offline, stopping): audited all the same.
+      this.record(actor, action, slot, Date.now(), { ...options }, asPduError(error));
       return Promise.reject(error);
     }
     const direction = action === 'toggle' ? (this.isOn(slot) ? 'off' : 'on') : action;
