@@ -134,3 +134,18 @@ test('a discord section without DISCORD_TOKEN: the daemon runs on and says the b
   d.child.kill('SIGTERM');
   assert.equal(await d.exit, 0);
 });
+
+test('a controller section where there is no GPIO: the daemon warns once and runs on without the panel', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pipdu-nogpio-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'pipdu.yaml');
+  await writeFile(
+    file,
+    `version: 1\nboard: { driver: simulator }\nstate: { dir: ${join(dir, 'state')} }\ncontroller: { buttons: [17, 27], leds: [5, 6], statusLed: 26 }\n`,
+  );
+  const d = await daemon({ PIPDU_CONFIG: file });
+  await d.waitFor('PiPDU \\"pipdu\\" running');
+  assert.equal(d.output().split('no usable GPIO here').length - 1, 1, 'warned once');
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exit, 0);
+});
