@@ -14,6 +14,7 @@ import { silentLogger } from '../src/log.js';
 import { PduService } from '../src/pdu/pdu-service.js';
 import { StateStore } from '../src/state/state-store.js';
 import { benchDiscord } from './discord.js';
+import { benchPanel } from './panel.js';
 import { benchPipeline } from './pipeline.js';
 import { benchSsh } from './ssh.js';
 
@@ -234,6 +235,7 @@ async function main(): Promise<void> {
 
   await benchPipeline();
   await benchSsh();
+  await benchPanel();
 
   const memory = await idleDaemonRss();
   console.log('idle daemon on the built-in simulator, no Discord, after 5 s (as `npm start` runs it):');
