@@ -1,6 +1,7 @@
 import { SlashCommandBuilder } from 'discord.js';
 import { auditLine } from '../src/bot/embeds.js';
 import { canAdminister, canCancel } from '../src/pdu/permissions.js';
+import { socketChoices, socketOption } from './options.js';
 import type { Command, CommandContext } from './types.js';
 
 const data = new SlashCommandBuilder()
@@ -17,16 +18,7 @@ const data = new SlashCommandBuilder()
       ),
   )
   .addSubcommand((sub) =>
-    sub
-      .setName('cancel')
-      .setDescription('Cancel the pending work on a socket')
-      .addStringOption((option) =>
-        option
-          .setName('socket')
-          .setDescription('socket number (1-16) or name')
-          .setRequired(true)
-          .setAutocomplete(true),
-      ),
+    sub.setName('cancel').setDescription('Cancel the pending work on a socket').addStringOption(socketOption),
   );
 
 async function execute(
@@ -71,23 +63,20 @@ async function execute(
   }
 }
 
+/** Autocomplete: only the sockets with pending work. */
 async function autocomplete(
   interaction: Parameters<NonNullable<Command['autocomplete']>>[0],
   context: CommandContext,
 ): Promise<void> {
-  const typed = interaction.options.getFocused().trim().toLowerCase();
-  const choices = context.service
-    .list()
-    .filter((socket) => socket.pending !== null)
-    .filter(
+  const pending = context.service.list().filter((socket) => socket.pending !== null);
+  await interaction.respond(
+    socketChoices(
+      pending,
+      interaction.options.getFocused(),
       (socket) =>
-        typed === '' || String(socket.number).startsWith(typed) || (socket.name ?? '').includes(typed),
-    )
-    .map((socket) => ({
-      name: `${socket.number}${socket.name ? ` ${socket.name}` : ''}: ${socket.pending?.action} pending`,
-      value: String(socket.number),
-    }));
-  await interaction.respond(choices.slice(0, 25));
+        `${socket.number}${socket.name ? ` ${socket.name}` : ''}: ${socket.pending?.action} pending`,
+    ),
+  );
 }
 
 export default { data, execute, autocomplete } satisfies Command;

@@ -4,55 +4,38 @@ import { parseDuration } from '../src/config/duration.js';
 import type { SocketConfig } from '../src/config/schema.js';
 import type { PduService } from '../src/pdu/pdu-service.js';
 import { canForce, canRead, canSwitch, needsConfirmation, type SwitchKind } from '../src/pdu/permissions.js';
-import type { SwitchResult } from '../src/pdu/types.js';
+import type { SocketInfo, SwitchResult } from '../src/pdu/types.js';
+import { reasonOption, socketChoices, socketOption } from './options.js';
 import type { Command, CommandContext } from './types.js';
 
-/** The `socket` option (Decisions 10): a number or a name, with autocomplete. */
-function socketOption(sub: SlashCommandSubcommandBuilder): SlashCommandSubcommandBuilder {
-  return sub.addStringOption((option) =>
-    option
-      .setName('socket')
-      .setDescription('socket number (1-16) or name')
-      .setRequired(true)
-      .setAutocomplete(true),
-  );
+/** Adds the `socket` option to a subcommand. */
+function withSocket(sub: SlashCommandSubcommandBuilder): SlashCommandSubcommandBuilder {
+  return sub.addStringOption(socketOption);
 }
 
 const data = new SlashCommandBuilder()
   .setName('socket')
   .setDescription('Switch or inspect one socket')
   .setDMPermission(false)
-  .addSubcommand((sub) => socketOption(sub.setName('on').setDescription('Switch a socket on')))
+  .addSubcommand((sub) => withSocket(sub.setName('on').setDescription('Switch a socket on')))
   .addSubcommand((sub) =>
-    socketOption(sub.setName('off').setDescription('Switch a socket off (after its shutdown hooks)'))
+    withSocket(sub.setName('off').setDescription('Switch a socket off (after its shutdown hooks)'))
       .addBooleanOption((option) =>
         option.setName('force').setDescription('skip the shutdown hooks (admins)').setRequired(false),
       )
-      .addStringOption((option) =>
-        option
-          .setName('reason')
-          .setDescription('why, for the audit log')
-          .setMaxLength(200)
-          .setRequired(false),
-      ),
+      .addStringOption(reasonOption),
   )
   .addSubcommand((sub) =>
-    socketOption(sub.setName('toggle').setDescription('Switch a socket to its other state')),
+    withSocket(sub.setName('toggle').setDescription('Switch a socket to its other state')),
   )
   .addSubcommand((sub) =>
-    socketOption(sub.setName('cycle').setDescription('Switch a socket off, wait, and on again'))
+    withSocket(sub.setName('cycle').setDescription('Switch a socket off, wait, and on again'))
       .addStringOption((option) =>
         option.setName('off_time').setDescription('how long it stays off, like 10s or 1m').setRequired(false),
       )
-      .addStringOption((option) =>
-        option
-          .setName('reason')
-          .setDescription('why, for the audit log')
-          .setMaxLength(200)
-          .setRequired(false),
-      ),
+      .addStringOption(reasonOption),
   )
-  .addSubcommand((sub) => socketOption(sub.setName('info').setDescription('Show a socket')));
+  .addSubcommand((sub) => withSocket(sub.setName('info').setDescription('Show a socket')));
 
 async function execute(
   interaction: Parameters<Command['execute']>[0],
@@ -153,21 +136,15 @@ async function autocomplete(
   interaction: Parameters<NonNullable<Command['autocomplete']>>[0],
   context: CommandContext,
 ): Promise<void> {
-  const typed = interaction.options.getFocused().trim().toLowerCase();
-  const choices = context.service
-    .list()
-    .filter(
-      (socket) =>
-        typed === '' ||
-        String(socket.number).startsWith(typed) ||
-        (socket.name ?? '').toLowerCase().includes(typed),
-    )
-    .slice(0, 25)
-    .map((socket) => ({
-      name: `${socket.number}${socket.name ? ` ${socket.name}` : ''} (${socket.on === null ? 'unknown' : socket.on ? 'on' : 'off'}${socket.pending ? ', busy' : ''})`,
-      value: socket.name ?? String(socket.number),
-    }));
-  await interaction.respond(choices);
+  const state = (socket: SocketInfo) =>
+    `${socket.on === null ? 'unknown' : socket.on ? 'on' : 'off'}${socket.pending ? ', busy' : ''}`;
+  await interaction.respond(
+    socketChoices(
+      context.service.list(),
+      interaction.options.getFocused(),
+      (socket) => `${socket.number}${socket.name ? ` ${socket.name}` : ''} (${state(socket)})`,
+    ),
+  );
 }
 
 export default { data, execute, autocomplete } satisfies Command;

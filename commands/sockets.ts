@@ -3,6 +3,7 @@ import type { AuditEntry } from '../src/audit/audit-log.js';
 import { allResultEmbed } from '../src/bot/embeds.js';
 import { canForce, canSwitchAll } from '../src/pdu/permissions.js';
 import type { AllResult } from '../src/pdu/types.js';
+import { reasonOption } from './options.js';
 import type { Command, CommandContext } from './types.js';
 
 const data = new SlashCommandBuilder()
@@ -20,13 +21,7 @@ const data = new SlashCommandBuilder()
       .addBooleanOption((option) =>
         option.setName('force').setDescription('skip the shutdown hooks').setRequired(false),
       )
-      .addStringOption((option) =>
-        option
-          .setName('reason')
-          .setDescription('why, for the audit log')
-          .setMaxLength(200)
-          .setRequired(false),
-      ),
+      .addStringOption(reasonOption),
   );
 
 async function execute(
