@@ -402,8 +402,18 @@ describe('resolved config', () => {
       ['waitHostUp'],
     );
     assert.ok(config.discord && config.api?.tls && config.api.pdudaemon);
-    assert.equal(config.controller?.buttons.length, 16);
-    assert.equal(config.controller?.leds.length, 16);
+    // A panel that fits a Pi's header: 8 buttons, 8 LEDs and a status LED, no line used twice.
+    assert.equal(config.controller?.buttons.length, 8);
+    assert.equal(config.controller?.leds.length, 8);
+    const lines = [
+      ...(config.controller?.buttons ?? []),
+      ...(config.controller?.leds ?? []),
+      config.controller?.statusLed,
+    ];
+    assert.ok(
+      lines.every((line) => line !== undefined && line >= 2 && line <= 27),
+      'header lines BCM 2-27',
+    );
   });
 
   test('defaultConfig runs the simulator with every default', () => {
