@@ -80,9 +80,16 @@ test('a bounce storm on press and release is one press (short: identify, nothing
   const r = await start();
   bouncyPress(r, 0, 500);
   assert.deepEqual(sets(r), []);
-  // identify: the LED blinks for 2 s, then shows the state again (off).
+  // identify: for 2 s the LED blinks its state (off: short flashes), then shows the state again.
+  const from = r.clock.now();
   r.clock.advance(1000);
-  assert.ok(r.gpio.history(LEDS[0]!).filter((w) => w.value).length >= 3, 'it blinked');
+  const flashes = r.gpio.history(LEDS[0]!).filter((w) => w.at >= from);
+  assert.ok(flashes.filter((w) => w.value).length >= 2, 'it flashed');
+  const litMs = flashes.reduce(
+    (sum, w, k) => sum + (w.value ? (flashes[k + 1]?.at ?? from + 1000) - w.at : 0),
+    0,
+  );
+  assert.ok(litMs < 500, `mostly off while identifying an off socket (lit ${litMs} ms of 1000)`);
   r.clock.advance(2500);
   assert.equal(r.gpio.level(LEDS[0]!), false);
 });

@@ -22,7 +22,8 @@ const FAILURE_MS = 10_000;
 /** The blink ticker's step: every pattern is a multiple of it. */
 const TICK_MS = 100;
 
-type LedMode = 'off' | 'on' | 'slow' | 'fast';
+/** `flash`: mostly off with short flashes; `wink`: mostly on with short gaps (identify shows the state so). */
+type LedMode = 'off' | 'on' | 'slow' | 'fast' | 'flash' | 'wink';
 
 interface Button {
   socket: number;
@@ -57,8 +58,8 @@ interface Led {
  * - While the socket has pending work, a long press cancels it when
  *   `longPressCancels` is set; otherwise it toggles like any request (and
  *   then joins the pending work or is refused BUSY).
- * - A short press does `shortPress`: nothing, `identify` (the LED blinks for
- *   2 s) or `toggle` (never to switch a protected socket off: that needs the
+ * - A short press does `shortPress`: nothing, `identify` (for 2 s the LED
+ *   blinks its state: short flashes when off, short gaps when on) or `toggle` (never to switch a protected socket off: that needs the
  *   double hold, so it identifies instead).
  *
  * LEDs follow the service's events, never the board: on when the socket is
@@ -263,8 +264,8 @@ export class FrontPanel {
 
   private ledMode(led: Led, now: number): LedMode {
     if (now < led.failedUntil) return 'fast';
-    if (now < led.identifyUntil) return 'fast';
     const info = this.service.info(led.socket);
+    if (now < led.identifyUntil) return info.on ? 'wink' : 'flash';
     if (info.pending) return 'slow';
     return info.on ? 'on' : 'off';
   }
@@ -282,7 +283,7 @@ export class FrontPanel {
     let blinking = false;
     for (const led of this.leds) {
       const mode = this.ledMode(led, now);
-      blinking ||= mode === 'slow' || mode === 'fast';
+      blinking ||= mode !== 'on' && mode !== 'off';
       this.writeLed(led, lit(mode, now));
     }
     if (this.statusLed) {
@@ -319,5 +320,9 @@ function lit(mode: LedMode, now: number): boolean {
       return Math.floor(now / SLOW_BLINK_MS) % 2 === 0;
     case 'fast':
       return Math.floor(now / FAST_BLINK_MS) % 2 === 0;
+    case 'flash':
+      return Math.floor(now / FAST_BLINK_MS) % 4 === 0;
+    case 'wink':
+      return Math.floor(now / FAST_BLINK_MS) % 4 !== 0;
   }
 }
