@@ -1,0 +1,90 @@
+#!/bin/sh
+# make-certs.sh: certificates for PiPDU's HTTPS API (mutual TLS), made with openssl.
+#
+#   scripts/make-certs.sh <dir> [client CN...]
+#
+# Writes into <dir> (created if missing, files made private with umask 077):
+#   ca.crt, ca.key              a CA that signs the server and client certificates;
+#                               kept and reused when it already exists, so running the
+#                               script again only adds clients
+#   server.crt, server.key      the API's certificate: CN localhost, SAN localhost,
+#                               127.0.0.1, ::1, this machine's host name (and its .local
+#                               name); more names in PIPDU_SAN ("DNS:pi.lab,IP:10.0.0.5")
+#   <CN>.crt, <CN>.key          one client certificate per CN given (extended key usage
+#                               clientAuth); the CN is the API actor, mapped to a role in
+#                               api.clients
+#
+# Certificates are valid for PIPDU_DAYS days (default 825). Then point the config at them:
+#   api:
+#     listen: 0.0.0.0:8443
+#     tls: { cert: <dir>/server.crt, key: <dir>/server.key, ca: <dir>/ca.crt }
+#     clients: { ci-runner: operator, alice-laptop: admin }
+# and give each client its <CN>.crt, <CN>.key and ca.crt, e.g.
+#   curl --cacert ca.crt --cert ci-runner.crt --key ci-runner.key https://pi:8443/api/v1/sockets
+# The server certificate is re-made on every run; an existing client certificate is kept
+# (delete it to make a new one). Keys are P-256 EC keys.
+set -eu
+
+if [ $# -lt 1 ]; then
+  echo "usage: $0 <dir> [client CN...]" >&2
+  exit 2
+fi
+dir=$1
+shift
+days=${PIPDU_DAYS:-825}
+umask 077
+mkdir -p "$dir"
+cd "$dir"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+newkey() {
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null
+}
+
+if [ ! -f ca.key ] || [ ! -f ca.crt ]; then
+  newkey ca.key
+  openssl req -new -x509 -key ca.key -out ca.crt -days "$days" -subj "/CN=PiPDU CA" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign"
+  echo "made CA: $dir/ca.crt"
+fi
+
+# sign <name> <CN> <extensions file>
+sign() {
+  openssl req -new -key "$1.key" -out "$tmp/$1.csr" -subj "/CN=$2"
+  openssl x509 -req -in "$tmp/$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -CAserial "$tmp/serial" \
+    -out "$1.crt" -days "$days" -extfile "$3" 2>/dev/null
+}
+
+host=$(hostname 2>/dev/null || echo localhost)
+san="DNS:localhost,IP:127.0.0.1,IP:::1"
+if [ "$host" != localhost ]; then san="$san,DNS:$host,DNS:$host.local"; fi
+if [ -n "${PIPDU_SAN:-}" ]; then san="$san,$PIPDU_SAN"; fi
+cat >"$tmp/server.ext" <<EXT
+basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=$san
+EXT
+newkey server.key
+sign server localhost "$tmp/server.ext"
+echo "made server certificate: $dir/server.crt ($san)"
+
+cat >"$tmp/client.ext" <<EXT
+basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth
+EXT
+for cn in "$@"; do
+  case $cn in
+    */* | .* | "") echo "skipping client CN \"$cn\": not usable as a file name" >&2; continue ;;
+  esac
+  if [ -f "$cn.crt" ]; then
+    echo "kept client certificate: $dir/$cn.crt"
+    continue
+  fi
+  newkey "$cn.key"
+  sign "$cn" "$cn" "$tmp/client.ext"
+  echo "made client certificate: $dir/$cn.crt (CN=$cn)"
+done
