@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { PduMetrics } from '../src/api/metrics.js';
 import { ApiServer } from '../src/api/server.js';
 import type { ApiConfig } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
@@ -99,6 +100,7 @@ describe('API over mutual TLS', () => {
   let fixture: PduFixture;
   let server: ApiServer;
   let base: string;
+  let metrics: PduMetrics | undefined;
   const as = (cn: string, method: string, path: string, body?: string, headers?: Record<string, string>) =>
     call(base, method, path, { client: certs.clients[cn], ca: certs.ca, body, headers });
 
@@ -118,11 +120,20 @@ describe('API over mutual TLS', () => {
       clients: { ci: 'operator', boss: 'admin', watcher: 'viewer' },
       loopbackRole: 'viewer',
     };
-    server = new ApiServer({ config, service: fixture.service, logger: silentLogger() });
+    metrics = new PduMetrics({ service: fixture.service, pduName: fixture.config.name });
+    metrics.start();
+    server = new ApiServer({
+      config,
+      service: fixture.service,
+      logger: silentLogger(),
+      pduName: fixture.config.name,
+      metrics,
+    });
     base = (await server.start()).url;
   });
 
   after(async () => {
+    metrics?.stop();
     await server?.stop();
     await fixture?.dispose();
     await rm(dir, { recursive: true, force: true });
@@ -139,6 +150,19 @@ describe('API over mutual TLS', () => {
     assert.equal(one.status, 200);
     assert.equal(one.body.number, 4);
     assert.equal((await as('ci', 'GET', '/ping')).status, 200);
+  });
+
+  test('GET /metrics serves Prometheus text; pdudaemon requests work on this listener too', async () => {
+    const reply = await as('watcher', 'GET', '/metrics');
+    assert.equal(reply.status, 200);
+    assert.match(String(reply.headers['content-type']), /^text\/plain/);
+    assert.match(reply.text, /^pipdu_board_online\{pdu="pipdu"\} 1$/m);
+    const on = await as('ci', 'GET', '/power/control/on?hostname=pipdu&port=6');
+    assert.deepEqual([on.status, on.text], [200, 'OK - accepted request\n']);
+    assert.equal(fixture.service.info(6).on, true);
+    const refused = await as('watcher', 'GET', '/power/control/off?hostname=pipdu&port=6');
+    assert.deepEqual([refused.status, refused.text], [500, 'Invalid request\n'], 'a viewer may not switch');
+    assert.equal(fixture.service.info(6).on, true);
   });
 
   test('an operator switches a socket off: the board gets the SET', async () => {
@@ -289,6 +313,7 @@ describe('API over plain HTTP on loopback', () => {
           config: { listen, clients: {}, loopbackRole: 'operator' },
           service: fixture.service,
           logger: silentLogger(),
+          pduName: fixture.config.name,
         });
         servers.push(server);
         return server;

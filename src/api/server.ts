@@ -28,6 +28,8 @@ import {
 } from '../pdu/permissions.js';
 import type { CycleOptions, PduEvents, SwitchAction, SwitchResult } from '../pdu/types.js';
 import { httpStatusFor } from './http-status.js';
+import type { PduMetrics } from './metrics.js';
+import { handlePdudaemon } from './pdudaemon.js';
 
 /** Request bodies larger than this are refused with 413. */
 export const MAX_BODY_BYTES = 4096;
@@ -68,6 +70,10 @@ export interface ApiServerDeps {
   config: ApiConfig;
   service: PduService;
   logger: Logger;
+  /** This PDU's name: pdudaemon's `hostname=`. */
+  pduName: string;
+  /** Served at GET /metrics (readers and up). */
+  metrics?: PduMetrics;
   /** Event stream heartbeat period; HEARTBEAT_MS unless a test wants it shorter. */
   heartbeatMs?: number;
 }
@@ -116,6 +122,8 @@ export class ApiServer {
   private server: Server | null = null;
   private tls = false;
   private stopping = false;
+  private readonly pduName: string;
+  private readonly metrics: PduMetrics | null;
   private readonly streams = new Set<Stream>();
 
   constructor(deps: ApiServerDeps) {
@@ -123,6 +131,8 @@ export class ApiServer {
     this.service = deps.service;
     this.logger = deps.logger.child({ component: 'api' });
     this.heartbeatMs = deps.heartbeatMs ?? HEARTBEAT_MS;
+    this.pduName = deps.pduName;
+    this.metrics = deps.metrics ?? null;
   }
 
   /** Listens on `api.listen`; resolves with the base URL (the real port when `listen` asked for port 0). */
@@ -273,6 +283,24 @@ export class ApiServer {
     const readCheck = canRead(ctx.caller);
     if (!readCheck.ok) this.refuse(ctx, 'request', null, readCheck);
 
+    if (path === '/metrics' && this.metrics) {
+      allow(method, ['GET']);
+      const { contentType, body } = await this.metrics.render();
+      ctx.res.writeHead(200, { 'content-type': contentType });
+      ctx.res.end(body);
+      return;
+    }
+    if (path.startsWith('/power/control/')) {
+      // pdudaemon's route, on this listener too; it answers as pdudaemon does.
+      return handlePdudaemon(ctx.req, ctx.res, {
+        service: this.service,
+        pduName: this.pduName,
+        actor: ctx.actor,
+        role: ctx.caller.role,
+        groups: ctx.caller.groups,
+        logger: this.logger,
+      });
+    }
     if (path === '/api/v1/events') {
       allow(method, ['GET']);
       return this.eventStream(ctx);
