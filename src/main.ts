@@ -92,6 +92,61 @@ async function main(): Promise<void> {
     }
   };
 
+  /**
+   * The HTTPS API (with /metrics and pdudaemon's route) runs when the config
+   * has an api section, and the plain pdudaemon listener when it has
+   * api.pdudaemon. A listener that cannot start is an error in the log; the
+   * rest of the daemon runs on.
+   */
+  const startApi = async (daemon: Daemon): Promise<Array<{ stop(): Promise<void> | void }>> => {
+    if (!config.api) return [];
+    const running: Array<{ stop(): Promise<void> | void }> = [];
+    const [{ ApiServer }, { PduMetrics }, { PdudaemonListener }] = await Promise.all([
+      import('./api/server.js'),
+      import('./api/metrics.js'),
+      import('./api/pdudaemon.js'),
+    ]);
+    const metrics = new PduMetrics({ service: daemon.service, pduName: config.name });
+    metrics.start();
+    running.push(metrics);
+    try {
+      const api = new ApiServer({
+        config: config.api,
+        service: daemon.service,
+        logger,
+        pduName: config.name,
+        metrics,
+      });
+      const { url } = await api.start();
+      running.push(api);
+      logger.info({ url }, 'HTTPS API listening');
+    } catch (error) {
+      logger.error(
+        { err: error instanceof Error ? error.message : String(error) },
+        'the API could not start',
+      );
+    }
+    if (config.api.pdudaemon) {
+      try {
+        const pdudaemon = new PdudaemonListener({
+          config: config.api.pdudaemon,
+          service: daemon.service,
+          pduName: config.name,
+          logger,
+        });
+        await pdudaemon.start();
+        running.push(pdudaemon);
+      } catch (error) {
+        logger.error(
+          { err: error instanceof Error ? error.message : String(error) },
+          'the pdudaemon listener could not start',
+        );
+      }
+    }
+    return running;
+  };
+  let listeners: Array<{ stop(): Promise<void> | void }> = [];
+
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -102,6 +157,7 @@ async function main(): Promise<void> {
     logger.info(`${signal}: finishing the work in flight, then closing the board port (nothing is switched)`);
     (starting ?? Promise.resolve(null))
       .then(async (daemon) => {
+        for (const listener of listeners.reverse()) await listener.stop();
         panel?.stop();
         await bot?.stop();
         await daemon?.stop();
@@ -128,6 +184,7 @@ async function main(): Promise<void> {
   if (stopping) return;
   bot = await startBot(daemon);
   panel = await startPanel(daemon);
+  listeners = await startApi(daemon);
   if (panel && bot) {
     // The status LED blinks slowly while Discord is down.
     const front = panel;

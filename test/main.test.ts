@@ -149,3 +149,23 @@ test('a controller section where there is no GPIO: the daemon warns once and run
   d.child.kill('SIGTERM');
   assert.equal(await d.exit, 0);
 });
+
+test('an api section starts the API with the daemon: loopback HTTP answers, and it stops with it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pipdu-api-main-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'pipdu.yaml');
+  await writeFile(
+    file,
+    `version: 1\nboard: { driver: simulator }\nstate: { dir: ${join(dir, 'state')} }\napi: { listen: "127.0.0.1:0", loopbackRole: viewer }\n`,
+  );
+  const d = await daemon({ PIPDU_CONFIG: file });
+  await d.waitFor(/"url":"http:\/\/127\.0\.0\.1:\d+"/);
+  const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(d.output())![1]!;
+  const reply = await fetch(`${url}/api/v1/sockets`);
+  assert.equal(reply.status, 200);
+  assert.equal(((await reply.json()) as { sockets: unknown[] }).sockets.length, 16);
+  const metrics = await fetch(`${url}/metrics`);
+  assert.match(await metrics.text(), /pipdu_board_online\{pdu="pipdu"\} 1/);
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exit, 0);
+});
