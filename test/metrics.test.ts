@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,4 +79,31 @@ test('metrics: per-socket state, current and power, board health, switch and hoo
     (value(again, 'pipdu_board_requests_total{pdu="rack-a"}') ?? 0) >=
       (value(body, 'pipdu_board_requests_total{pdu="rack-a"}') ?? 0),
   );
+});
+
+test('promtool (Prometheus itself) accepts the exposition', async () => {
+  fixture = await PduFixture.create('name: rack-a\nsockets:\n  - { number: 2, name: nas }\n');
+  await fixture.startDaemon();
+  metrics = new PduMetrics({ service: fixture.service, pduName: 'rack-a' });
+  metrics.start();
+  await fixture.service.on('nas', ALICE);
+  const { body } = await metrics.render();
+  // Debian's prometheus package, installed by .ci/run; `check metrics` reads the text on stdin.
+  const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exit = new Promise<number | null>((resolve, reject) => {
+    child.once('error', (error) =>
+      reject(new Error(`promtool could not run (apt-get install prometheus): ${error.message}`)),
+    );
+    child.once('exit', resolve);
+  });
+  child.stdin.end(body);
+  assert.equal(await exit, 0, `promtool check metrics:\n${output}`);
+  assert.equal(output.trim(), '', `promtool found problems:\n${output}`);
 });

@@ -25,6 +25,14 @@ export class PduMetrics {
     const registry = this.registry;
     registry.setDefaultLabels({ pdu: deps.pduName });
     collectDefaultMetrics({ register: registry });
+    // prom-client names these gauges `_total`, which Prometheus reserves for counters (promtool flags them).
+    for (const name of [
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_active_resources_total',
+    ]) {
+      registry.removeSingleMetric(name);
+    }
     const sockets = (): SocketInfo[] => this.service.list();
     const perSocket = (name: string, help: string, value: (socket: SocketInfo) => number | null) =>
       new Gauge({
