@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -52,6 +52,57 @@ async function makeCerts(dir: string, cns: string[]): Promise<Certs> {
     };
   }
   return { ca: await readFile(join(dir, 'ca.crt')), clients };
+}
+
+/** A client certificate for `cn` signed by the CA in `pkiDir`, valid only on 1 January 2020. */
+async function expiredClient(pkiDir: string, cn: string): Promise<Client> {
+  const dir = await mkdtemp(join(tmpdir(), 'pipdu-expired-'));
+  try {
+    const file = (name: string) => join(dir, name);
+    await writeFile(file('index.txt'), '');
+    await writeFile(file('serial'), '1000\n');
+    await writeFile(
+      file('ca.cnf'),
+      `[ca]\ndefault_ca = old\n[old]\ndatabase = ${file('index.txt')}\nserial = ${file('serial')}\nnew_certs_dir = ${dir}\ndefault_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n`,
+    );
+    await run('openssl', [
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      file('old.key'),
+      '-subj',
+      `/CN=${cn}`,
+      '-out',
+      file('old.csr'),
+    ]);
+    await run('openssl', [
+      'ca',
+      '-batch',
+      '-config',
+      file('ca.cnf'),
+      '-cert',
+      join(pkiDir, 'ca.crt'),
+      '-keyfile',
+      join(pkiDir, 'ca.key'),
+      '-in',
+      file('old.csr'),
+      '-out',
+      file('old.crt'),
+      '-startdate',
+      '20200101000000Z',
+      '-enddate',
+      '20200102000000Z',
+      '-notext',
+    ]);
+    return { cert: await readFile(file('old.crt')), key: await readFile(file('old.key')) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** One request on a fresh connection; `body` a string is sent as is (content-type json unless given). */
@@ -213,6 +264,11 @@ describe('API over mutual TLS', () => {
     await assert.rejects(
       call(base, 'GET', '/api/v1/sockets', { ca: certs.ca, client: otherCa.clients.boss }),
     );
+    // An admin's CN, signed by the right CA, but expired in 2020.
+    const expired = await expiredClient(join(dir, 'pki'), 'boss');
+    await assert.rejects(call(base, 'GET', '/api/v1/sockets', { ca: certs.ca, client: expired }));
+    // The same CN with a valid certificate still works: it was the expiry that was refused.
+    assert.equal((await as('boss', 'GET', '/ping')).status, 200);
   });
 
   test('bad requests: unknown socket, route, method, JSON, keys, sizes, media type', async () => {
