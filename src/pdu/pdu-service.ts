@@ -469,9 +469,13 @@ export class PduService {
             return this.switchRelay(slot, on, actor);
           },
           wait: async (ms) => {
-            await sleep(ms, undefined, { signal }).catch(() => {
-              throw signal.reason;
-            });
+            // A timer can fire a fraction of a millisecond early: the off-time is a minimum.
+            const due = performance.now() + ms;
+            for (let left = ms; left > 0; left = due - performance.now()) {
+              await sleep(Math.ceil(left), undefined, { signal }).catch(() => {
+                throw signal.reason;
+              });
+            }
             this.assertOnline();
           },
         };
