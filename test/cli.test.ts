@@ -1,0 +1,332 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { ApiServer } from '../src/api/server.js';
+import type { ApiConfig } from '../src/config/schema.js';
+import { silentLogger } from '../src/log.js';
+import { PduFixture } from './helpers/pdu-fixture.js';
+
+// The `pipdu` CLI as a child process against a real ApiServer on the simulated board.
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const CLI = join(root, 'src/cli/pipdu.ts');
+const SCRIPT = join(root, 'scripts', 'make-certs.sh');
+const run = promisify(execFile);
+
+const SOCKETS = `
+sockets:
+  - { number: 1, name: pi-self, protected: true }
+  - { number: 2, name: lab }
+  - { number: 5, name: nas }
+`;
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to its end; `env` without PIPDU_URL from the outside. */
+function pipdu(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  const { PIPDU_URL: _url, ...inherited } = process.env;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), CLI, ...args], {
+      cwd: root,
+      env: { ...inherited, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`pipdu ${args.join(' ')} timed out; stdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, 20_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A loopback port nothing listens on. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('pipdu CLI over plain loopback HTTP', () => {
+  let fixture: PduFixture;
+  let server: ApiServer;
+  let url: string;
+
+  before(async () => {
+    fixture = await PduFixture.create(SOCKETS);
+    await fixture.startDaemon();
+    const config: ApiConfig = { listen: '127.0.0.1:0', clients: {}, loopbackRole: 'admin' };
+    server = new ApiServer({
+      config,
+      service: fixture.service,
+      logger: silentLogger(),
+      pduName: fixture.config.name,
+    });
+    url = (await server.start()).url;
+  });
+
+  after(async () => {
+    await server?.stop();
+    await fixture?.dispose();
+  });
+
+  test('status shows a table of the sockets, the board and the total', async () => {
+    const result = await pipdu(['--url', url, 'status']);
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.trimEnd().split('\n');
+    assert.match(lines[0]!, /board simulator online/);
+    assert.match(lines[1]!, /^#\s+name\s+state\s+W\s+pending$/);
+    assert.match(result.stdout, /^1\s+pi-self\s+off \(protected\)/m);
+    assert.match(result.stdout, /^5\s+nas\s+off/m);
+    assert.match(result.stdout, /^16\s+off/m);
+    assert.match(lines.at(-1)!, /^total: /);
+  });
+
+  test('PIPDU_URL is used when there is no --url', async () => {
+    const result = await pipdu(['status'], { PIPDU_URL: url });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /pi-self/);
+  });
+
+  test('on 5 switches the socket and exits 0', async () => {
+    const result = await pipdu(['--url', url, 'on', '5']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(fixture.service.info(5).on, true);
+    assert.match(result.stdout, /^socket 5 \(nas\) switched on, now on/);
+    const again = await pipdu(['--url', url, 'on', 'nas']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^socket 5 \(nas\) was already on/);
+  });
+
+  test('off by name with a reason, which the log shows', async () => {
+    const result = await pipdu(['--url', url, 'off', 'nas', '--reason', 'maintenance window']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(fixture.service.info(5).on, false);
+    const log = await pipdu(['--url', url, 'log']);
+    assert.equal(log.code, 0, log.stderr);
+    const lines = log.stdout.trimEnd().split('\n');
+    assert.ok(lines.length >= 2, log.stdout);
+    assert.match(
+      lines.at(-1)!,
+      /api:loopback\s+off\s+socket 5 \(nas\)\s+ok\s+\d+ ms\s+reason: maintenance window/,
+    );
+    assert.ok(lines.some((line) => / on {2}socket 5 \(nas\) {2}ok/.test(line)));
+    const limited = await pipdu(['--url', url, 'log', '--limit', '1', '--json']);
+    assert.equal(limited.code, 0, limited.stderr);
+    assert.equal(JSON.parse(limited.stdout).entries.length, 1);
+  });
+
+  test('off 17 exits 1 with the API error', async () => {
+    const result = await pipdu(['--url', url, 'off', '17']);
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, '');
+    assert.match(result.stderr, /^pipdu: UNKNOWN_SOCKET: .*17/);
+  });
+
+  test('--json status is the API JSON', async () => {
+    const result = await pipdu(['--json', '--url', url, 'status']);
+    assert.equal(result.code, 0, result.stderr);
+    const status = JSON.parse(result.stdout);
+    assert.equal(status.sockets.length, 16);
+    assert.equal(status.sockets[1].name, 'lab');
+    assert.equal(status.board.online, true);
+  });
+
+  test('cycle with --off-time and --force', async () => {
+    const result = await pipdu(['--url', url, 'cycle', 'lab', '--off-time', '50ms', '--force', '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const body = JSON.parse(result.stdout);
+    assert.equal(body.action, 'cycle');
+    assert.equal(body.socket.number, 2);
+    assert.equal(fixture.service.info(2).on, true);
+  });
+
+  test('usage errors exit 2', async () => {
+    const unknown = await pipdu(['--url', url, 'explode']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "explode"/);
+    assert.match(unknown.stderr, /usage: pipdu/);
+    const missing = await pipdu(['--url', url, 'on']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /on needs a socket/);
+    const none = await pipdu(['--url', url]);
+    assert.equal(none.code, 2);
+    const badOption = await pipdu(['--url', url, 'status', '--bogus']);
+    assert.equal(badOption.code, 2);
+    const forceOn = await pipdu(['--url', url, 'on', '3', '--force']);
+    assert.equal(forceOn.code, 2);
+    assert.equal(fixture.service.info(3).on, false);
+  });
+
+  test('--help prints the usage and exits 0', async () => {
+    const result = await pipdu(['--help']);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /usage: pipdu/);
+    assert.match(result.stdout, /watch/);
+  });
+
+  test('no server at the URL exits 3 and says where it tried', async () => {
+    const port = await freePort();
+    const result = await pipdu(['--url', `http://127.0.0.1:${port}`, 'status']);
+    assert.equal(result.code, 3);
+    assert.match(
+      result.stderr,
+      new RegExp(`cannot reach the PiPDU API at http://127\\.0\\.0\\.1:${port}: ECONNREFUSED`),
+    );
+  });
+
+  test('watch --json prints socketChanged for a change made on the service', async () => {
+    const { PIPDU_URL: _url, ...inherited } = process.env;
+    const child = spawn(
+      process.execPath,
+      ['--import', import.meta.resolve('tsx'), CLI, '--url', url, 'watch', '--json'],
+      {
+        cwd: root,
+        env: inherited,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    try {
+      // Wait until the stream is subscribed, then switch from "another interface".
+      const listeners = fixture.service.events.listenerCount('socketChanged');
+      const deadline = Date.now() + 15_000;
+      while (fixture.service.events.listenerCount('socketChanged') === listeners) {
+        assert.ok(Date.now() < deadline, 'watch never subscribed to the event stream');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      let text = '';
+      const line = new Promise<Record<string, unknown>>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no socketChanged line; got:\n${text}`)), 10_000);
+        child.stdout.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          for (const candidate of text.split('\n').slice(0, -1)) {
+            const parsed = JSON.parse(candidate) as Record<string, unknown>;
+            if (parsed.event === 'socketChanged') {
+              clearTimeout(timer);
+              resolve(parsed);
+            }
+          }
+        });
+      });
+      await fixture.service.on(7, { kind: 'discord', id: 'bob' });
+      const event = (await line) as { data: { socket: { number: number; on: boolean }; cause: string } };
+      assert.equal(event.data.socket.number, 7);
+      assert.equal(event.data.socket.on, true);
+      assert.equal(event.data.cause, 'command');
+    } finally {
+      child.kill('SIGTERM');
+      await exit;
+    }
+  });
+
+  test('watch exits 3 when the stream ends', async () => {
+    // A server of its own, stopped under the watcher.
+    const other = new ApiServer({
+      config: { listen: '127.0.0.1:0', clients: {}, loopbackRole: 'viewer' },
+      service: fixture.service,
+      logger: silentLogger(),
+      pduName: fixture.config.name,
+    });
+    const otherUrl = (await other.start()).url;
+    const listeners = fixture.service.events.listenerCount('socketChanged');
+    const watching = pipdu(['--url', otherUrl, 'watch']);
+    const deadline = Date.now() + 15_000;
+    while (fixture.service.events.listenerCount('socketChanged') === listeners && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await other.stop();
+    const result = await watching;
+    assert.equal(result.code, 3);
+    assert.match(result.stderr, /event stream .* ended/);
+  });
+});
+
+describe('pipdu CLI over mutual TLS', () => {
+  let dir: string;
+  let fixture: PduFixture;
+  let server: ApiServer;
+  let url: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pipdu-cli-'));
+    await run('sh', [SCRIPT, dir, 'ci', 'watcher']);
+    fixture = await PduFixture.create(SOCKETS);
+    await fixture.startDaemon();
+    server = new ApiServer({
+      config: {
+        listen: '127.0.0.1:0',
+        tls: { cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt') },
+        clients: { ci: 'operator', watcher: 'viewer' },
+        loopbackRole: 'viewer',
+      },
+      service: fixture.service,
+      logger: silentLogger(),
+      pduName: fixture.config.name,
+    });
+    // The certificate is for localhost.
+    url = (await server.start()).url.replace('127.0.0.1', 'localhost');
+  });
+
+  after(async () => {
+    await server?.stop();
+    await fixture?.dispose();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const tls = (cn: string): string[] => [
+    '--url',
+    url,
+    '--cert',
+    join(dir, `${cn}.crt`),
+    '--key',
+    join(dir, `${cn}.key`),
+    '--ca',
+    join(dir, 'ca.crt'),
+  ];
+
+  test('an operator certificate switches a socket', async () => {
+    const result = await pipdu([...tls('ci'), 'on', 'lab']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(fixture.service.info(2).on, true);
+  });
+
+  test('a viewer certificate reads but cannot switch (exit 1, FORBIDDEN)', async () => {
+    const status = await pipdu([...tls('watcher'), 'status']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^2\s+lab\s+on/m);
+    const result = await pipdu([...tls('watcher'), 'off', 'lab']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^pipdu: FORBIDDEN: /);
+    assert.equal(fixture.service.info(2).on, true);
+  });
+
+  test('no client certificate: the handshake is refused, exit 3', async () => {
+    const result = await pipdu(['--url', url, '--ca', join(dir, 'ca.crt'), 'status']);
+    assert.equal(result.code, 3);
+    assert.match(result.stderr, /cannot reach the PiPDU API at https:\/\/localhost:\d+/);
+  });
+});
