@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { startSimulator } from './helpers/simulator-process.js';
 
 // The daemon as `npm start` runs it, as a child process.
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const run = promisify(execFile);
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
@@ -166,6 +168,42 @@ test('an api section starts the API with the daemon: loopback HTTP answers, and 
   assert.equal(((await reply.json()) as { sockets: unknown[] }).sockets.length, 16);
   const metrics = await fetch(`${url}/metrics`);
   assert.match(await metrics.text(), /pipdu_board_online\{pdu="pipdu"\} 1/);
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exit, 0);
+});
+
+test('the pipdu CLI against a running daemon on a board behind a socat pty', async () => {
+  const sim = await startSimulator();
+  cleanups.push(() => sim.stop());
+  const dir = await mkdtemp(join(tmpdir(), 'pipdu-cli-daemon-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'pipdu.yaml');
+  await writeFile(
+    file,
+    `version: 1\nboard: { driver: prp1, port: ${sim.path} }\nstate: { dir: ${join(dir, 'state')} }\nsockets:\n  - { number: 3, name: nas }\napi: { listen: "127.0.0.1:0" }\n`,
+  );
+  const d = await daemon({ PIPDU_CONFIG: file });
+  await d.waitFor(/"url":"http:\/\/127\.0\.0\.1:\d+"/);
+  const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(d.output())![1]!;
+  const cli = (...args: string[]) =>
+    run(process.execPath, [
+      '--import',
+      import.meta.resolve('tsx'),
+      join(root, 'src/cli/pipdu.ts'),
+      '--url',
+      url,
+      ...args,
+    ]);
+  const on = await cli('on', 'nas');
+  assert.match(on.stdout, /nas/);
+  await sim.waitFor((event) => event.event === 'request' && / SET 2 1$/.test(String(event.line)), 5000, 0);
+  const status = await cli('status');
+  assert.match(status.stdout, /nas\s+on/);
+  await assert.rejects(
+    cli('off', '17'),
+    (error: { code?: number; stderr?: string }) =>
+      error.code === 1 && /UNKNOWN_SOCKET/.test(error.stderr ?? ''),
+  );
   d.child.kill('SIGTERM');
   assert.equal(await d.exit, 0);
 });
