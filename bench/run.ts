@@ -15,6 +15,7 @@ import { PduService } from '../src/pdu/pdu-service.js';
 import { StateStore } from '../src/state/state-store.js';
 import { benchDiscord } from './discord.js';
 import { benchPanel } from './panel.js';
+import { benchPdudaemonPeer } from './pdudaemon-peer.js';
 import { benchPipeline } from './pipeline.js';
 import { benchSsh } from './ssh.js';
 
@@ -244,6 +245,7 @@ async function main(): Promise<void> {
   );
 
   await benchDiscord();
+  await benchPdudaemonPeer();
 }
 
 main().catch((error: unknown) => {
