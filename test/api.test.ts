@@ -227,6 +227,18 @@ describe('API over mutual TLS', () => {
     assert.match(fixture.switchingLines(from)[0]!, /SET 1 0/);
     const entries = await fixture.service.auditLog(5);
     assert.deepEqual(entries.at(-1)?.actor, { kind: 'api', id: 'ci' });
+    const on = await as('ci', 'POST', '/api/v1/sockets/lab/on', JSON.stringify({ reason: 'back to work' }));
+    assert.equal(on.status, 200, on.text);
+    assert.equal(
+      (await fixture.service.auditLog(1))[0]?.details?.reason,
+      'back to work',
+      'the reason is audited',
+    );
+    assert.equal(
+      (await as('ci', 'POST', '/api/v1/sockets/lab/off')).status,
+      200,
+      'left off, as later tests expect',
+    );
   });
 
   test('permissions: viewer and unknown CN get 403, protected sockets need an admin', async () => {

@@ -395,8 +395,7 @@ export class ApiServer {
   ): Promise<SwitchResult> {
     switch (action) {
       case 'on':
-        // The service's on() takes no options: a reason has nothing to go with.
-        return this.service.on(socket, actor);
+        return this.service.on(socket, actor, options.reason === undefined ? {} : { reason: options.reason });
       case 'off':
         return this.service.off(socket, actor, options);
       case 'toggle':
@@ -417,7 +416,7 @@ export class ApiServer {
     if (!check.ok) this.refuse(ctx, `all-${action}`, null, check);
     const result =
       action === 'on'
-        ? await this.service.allOn(ctx.actor)
+        ? await this.service.allOn(ctx.actor, reason === undefined ? {} : { reason })
         : await this.service.allOff(ctx.actor, {
             includeProtected,
             force,

@@ -261,10 +261,10 @@ export class PduService {
     };
   }
 
-  /** Switch on: preOn steps, the relay, postOn steps. */
-  async on(id: string | number, actor: Actor): Promise<SwitchResult> {
+  /** Switch on: preOn steps, the relay, postOn steps. `reason` goes to the audit log. */
+  async on(id: string | number, actor: Actor, options: { reason?: string } = {}): Promise<SwitchResult> {
     const slot = this.slotFor(id);
-    return this.run(slot, 'on', actor, {}, (work) => this.switchPlan(slot, work, true));
+    return this.run(slot, 'on', actor, { ...options }, (work) => this.switchPlan(slot, work, true));
   }
 
   /** Switch off: preOff steps (skipped when forced), the relay, postOff steps. */
@@ -330,8 +330,16 @@ export class PduService {
   }
 
   /** Every socket on, staggered by the switch spacing. Sockets already on are left as they are. */
-  async allOn(actor: Actor): Promise<AllResult> {
-    return this.runAll('on', actor, this.slots, [], (slot) => this.on(slot.config.number, actor), 16);
+  async allOn(actor: Actor, options: { reason?: string } = {}): Promise<AllResult> {
+    return this.runAll(
+      'on',
+      actor,
+      this.slots,
+      [],
+      (slot) => this.on(slot.config.number, actor, options),
+      16,
+      { ...options },
+    );
   }
 
   /**
