@@ -4,7 +4,7 @@
 // prp1 driver over a pty to the PRP/1 simulator process, switchSpacingMs 0. PiPDU runs in
 // a child process (this file with --serve) so its RSS is its own. Same client for all.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { type Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
@@ -19,6 +19,7 @@ import type { ApiConfig } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
 import { once, serialDaemon } from '../test/helpers/pdu-fixture.js';
 import { startSimulator } from '../test/helpers/simulator-process.js';
+import { waitForPath } from './support.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const SEQUENTIAL = Number(process.env.BENCH_PEER_SEQUENTIAL ?? 300);
@@ -189,19 +190,6 @@ async function capped(target: Target, path: string): Promise<Reply | null> {
 }
 
 // ---------------------------------------------------------------- processes
-
-async function waitForPath(path: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await access(path);
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`${path} did not appear`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -18,6 +18,7 @@ import { benchPanel } from './panel.js';
 import { benchPdudaemonPeer } from './pdudaemon-peer.js';
 import { benchPipeline } from './pipeline.js';
 import { benchSsh } from './ssh.js';
+import { waitForPath } from './support.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 2000);
@@ -29,19 +30,6 @@ interface Link {
   dir: string;
   socat: ChildProcess;
   farSide: ChildProcess;
-}
-
-async function waitForPath(path: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await access(path);
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`${path} did not appear`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
 }
 
 /** A socat pty pair with the far-side process (echo + simulator) on one end. */
