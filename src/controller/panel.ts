@@ -271,7 +271,7 @@ export class FrontPanel {
   }
 
   private statusMode(): LedMode {
-    if (!this.service.status().board.online) return 'fast';
+    if (!this.service.boardOnline) return 'fast';
     if (this.discordConnected === false) return 'slow';
     return 'on';
   }

@@ -8,8 +8,8 @@ import { BoardOfflineError, PduError, UnknownSocketError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SavedState, StateStore } from '../state/state-store.js';
 import { type Actor, describeActor, SYSTEM_ACTOR } from './actor.js';
-import { describeStep, formatMs } from './hooks/index.js';
-import { type HookPhase, runPhase, type StepReport } from './hooks/phase.js';
+import { formatMs } from './hooks/index.js';
+import { type HookPhase, notRun, runPhase, type StepReport } from './hooks/phase.js';
 import type { PowerReadings } from './hooks/step.js';
 import type {
   AllOffOptions,
@@ -229,6 +229,11 @@ export class PduService {
     return changed.length > 0
       ? `configuration reloaded: socket(s) ${changed.map((socket) => socket.number).join(', ')} changed`
       : 'configuration reloaded: no socket changed';
+  }
+
+  /** Whether the board is connected and answering (cheaper than `status()`, for LEDs that ask often). */
+  get boardOnline(): boolean {
+    return this.board.online;
   }
 
   /** The socket for a number (1..16, as a number or digits) or a configured name. */
@@ -623,7 +628,7 @@ export class PduService {
     reports: StepReport[],
   ): Promise<void> {
     if (phase === 'preOff' && long?.skip.signal.aborted) {
-      reports.push(...steps.map((_, i) => skippedStep(phase, steps, i)));
+      reports.push(...notRun(phase, steps, 'skipped: forced'));
       return;
     }
     return runPhase(phase, steps, {
@@ -1059,18 +1064,4 @@ function label(socket: SocketConfig): string {
 
 function hex(mask: number): string {
   return mask.toString(16).toUpperCase().padStart(4, '0');
-}
-
-function skippedStep(phase: HookPhase, steps: readonly HookStep[], index: number): StepReport {
-  return {
-    phase,
-    index: index + 1,
-    total: steps.length,
-    kind: steps[index]!.kind,
-    label: describeStep(steps[index]!),
-    status: 'skipped',
-    startedAt: null,
-    durationMs: null,
-    summary: 'skipped: forced',
-  };
 }

@@ -1443,6 +1443,11 @@ class Fake implements FakeDiscord {
     }
     const m = this.existing(messageId);
     if (!m?.inChannel || latest(m).channelId !== channelId) return apiError(404, 10008, 'Unknown Message');
+    return this.onMessage(method, m, ctx);
+  }
+
+  /** GET, PATCH or DELETE of one message, in a channel or through an interaction's webhook. */
+  private onMessage(method: string, m: StoredMessage, ctx: Ctx): Reply {
     if (method === 'GET') return { status: 200, body: this.apiMessage(m) };
     if (method === 'PATCH') {
       const invalid = validate(ctx.body, false);
@@ -1546,18 +1551,7 @@ class Fake implements FakeDiscord {
       ref === '@original' ? s.originalId : s.followUpIds.includes(ref) || ref === s.originalId ? ref : null;
     const m = id ? this.existing(id) : undefined;
     if (!m) return apiError(404, 10008, 'Unknown Message');
-    if (method === 'GET') return { status: 200, body: this.apiMessage(m) };
-    if (method === 'PATCH') {
-      const invalid = validate(ctx.body, false);
-      if (invalid) return invalid;
-      this.editMessage(m, ctx.body);
-      return { status: 200, body: this.apiMessage(m) };
-    }
-    if (method === 'DELETE') {
-      this.removeMessage(m);
-      return { status: 204 };
-    }
-    return apiError(405, 0, '405: Method Not Allowed');
+    return this.onMessage(method, m, ctx);
   }
 
   async close(): Promise<void> {

@@ -48,12 +48,9 @@ export interface PhaseOptions {
  * - `signal` ends the phase with its reason (CANCELLED, TIMEOUT, STOPPED);
  *   `skipSignal` (a forced off) skips what is left and resolves.
  */
-export async function runPhase(
-  phase: HookPhase,
-  steps: readonly HookStep[],
-  options: PhaseOptions,
-): Promise<void> {
-  const reports: StepReport[] = steps.map((step, i) => ({
+/** A phase's reports before any step has run (status `skipped` until one starts). */
+export function notRun(phase: HookPhase, steps: readonly HookStep[], summary?: string): StepReport[] {
+  return steps.map((step, i) => ({
     phase,
     index: i + 1,
     total: steps.length,
@@ -62,7 +59,16 @@ export async function runPhase(
     status: 'skipped',
     startedAt: null,
     durationMs: null,
+    ...(summary === undefined ? {} : { summary }),
   }));
+}
+
+export async function runPhase(
+  phase: HookPhase,
+  steps: readonly HookStep[],
+  options: PhaseOptions,
+): Promise<void> {
+  const reports = notRun(phase, steps);
   options.reports.push(...reports);
   const pre = phase === 'preOn' || phase === 'preOff';
   for (const [i, step] of steps.entries()) {
