@@ -137,9 +137,8 @@ static void die_usage(const char *fmt, ...)
 	va_start(ap, fmt);
 	fprintf(stderr, "%s: ", prog);
 	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n\n");
+	fprintf(stderr, " (see %s --help)\n", prog);
 	va_end(ap);
-	usage(stderr);
 	exit(2);
 }
 
@@ -1037,9 +1036,36 @@ static void sim_setup(void)
 			opt.elf, strerror(errno));
 		exit(1);
 	}
+	/* An ELF for the AVR (e_machine 83)? elf_read_firmware() would happily load others. */
+	unsigned char hdr[20] = { 0 };
+	FILE *ef = fopen(opt.elf, "rb");
+	size_t got = ef ? fread(hdr, 1, sizeof hdr, ef) : 0;
+	if (ef)
+		fclose(ef);
+	if (got < sizeof hdr || memcmp(hdr, "\177ELF", 4) != 0 || hdr[4] != 1 /* 32 bit */ ||
+			hdr[5] != 1 /* little endian */ || (hdr[18] | hdr[19] << 8) != 83 /* EM_AVR */) {
+		diag("%s is not an AVR ELF file", opt.elf);
+		exit(1);
+	}
 	elf_firmware_t fw;
 	memset(&fw, 0, sizeof fw);
-	if (elf_read_firmware(opt.elf, &fw) != 0 || fw.flashsize == 0) {
+	/* elf_read_firmware() printf()s "Loaded ... .text": keep that out of the way unless --verbose. */
+	int saved_out = -1;
+	if (!opt.verbose) {
+		int devnull = open("/dev/null", O_WRONLY);
+		saved_out = dup(1);
+		if (devnull >= 0) {
+			dup2(devnull, 1);
+			close(devnull);
+		}
+	}
+	int loaded = elf_read_firmware(opt.elf, &fw);
+	if (saved_out >= 0) {
+		fflush(stdout);
+		dup2(saved_out, 1);
+		close(saved_out);
+	}
+	if (loaded != 0 || fw.flashsize == 0) {
 		diag("%s is not a loadable AVR ELF file", opt.elf);
 		exit(1);
 	}
@@ -1165,7 +1191,7 @@ int main(int argc, char **argv)
 
 	sim_setup();
 	pty_setup();
-	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+	/* stdin stays blocking (it may be a shared terminal): it is read once per POLLIN only. */
 
 	{
 		sbuf_t b = {0};
@@ -1177,7 +1203,6 @@ int main(int argc, char **argv)
 	diag("ATmega2560 running %s; UART0 on %s -> %s (pid %d); held until a client opens it",
 		opt.elf, link_path, pty_name, (int)getpid());
 
-	int halted = 0;         /* the firmware crashed or slept with interrupts off */
 	double start_at = -1;   /* wall ms at which to start the CPU */
 	double wall0 = 0;       /* wall ms at sim time 0 (for --realtime) */
 	double ee_check_at = 0;
@@ -1187,13 +1212,11 @@ int main(int argc, char **argv)
 			shutdown_and_exit(0);
 		while (sig_reset) {
 			sig_reset--;
-			if (cpu_started) {
-				halted = 0;
+			if (cpu_started)
 				cpu_reset();
-			}
 		}
 
-		if (cpu_started && !halted) {
+		if (cpu_started) {
 			avr_cycle_count_t end = avr->cycle + CHUNK_CYCLES;
 			while (avr->cycle < end) {
 				int watchdog = avr->run != normal_run;
@@ -1211,8 +1234,9 @@ int main(int argc, char **argv)
 						why, (unsigned)avr->pc, (unsigned long long)sim_us());
 					json_emit(&b);
 					if (!avr->data || !avr->flash) {
-						halted = 1; /* simavr tore the core down: only exit is left */
-						break;
+						/* simavr tore the core down (not seen with 1.6): nothing left to run. */
+						diag("simavr terminated the core; exiting");
+						shutdown_and_exit(1);
 					}
 					/* A crashed chip runs wild until its watchdog bites: model it as a hang. */
 					cpu_hang();
@@ -1230,8 +1254,6 @@ int main(int argc, char **argv)
 			} else {
 				timeout = 1000;
 			}
-		} else if (halted) {
-			timeout = 1000;
 		} else if (opt.realtime) {
 			double ahead = (double)sim_us() / 1000.0 - (wall_ms() - wall0);
 			if (ahead > 1)
