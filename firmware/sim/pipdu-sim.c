@@ -1205,7 +1205,6 @@ int main(int argc, char **argv)
 
 	double start_at = -1;   /* wall ms at which to start the CPU */
 	double wall0 = 0;       /* wall ms at sim time 0 (for --realtime) */
-	double ee_check_at = 0;
 
 	for (;;) {
 		if (sig_quit || quit_requested)
@@ -1243,6 +1242,9 @@ int main(int argc, char **argv)
 				}
 			}
 			relays_refresh(-1, -1); /* belt and braces: the hooks should have seen it all */
+			/* Before any output of this chunk reaches the pty: a reply sent after an EEPROM
+			 * write leaves only once the file holds it (a SIGKILL right after still finds it). */
+			eeprom_check();
 		}
 
 		/* How long may we wait for I/O? */
@@ -1298,10 +1300,5 @@ int main(int argc, char **argv)
 			}
 		}
 
-		double now = wall_ms();
-		if (now >= ee_check_at) {
-			eeprom_check();
-			ee_check_at = now + 5;
-		}
 	}
 }
