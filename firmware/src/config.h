@@ -38,7 +38,9 @@
 // ---------------------------------------------------------------- fixed settings
 #define SERIAL_BAUD 115200
 #define ADC_REF_MV 5000            // AVCC reference (the Mega's 5 V rail)
-#define SENSOR_WINDOW_SAMPLES 120  // per channel: ~0.2 s, 10 cycles at 50 Hz, 12 at 60 Hz
+#define SENSOR_WINDOW_MS 200       // RMS window: whole mains cycles at 50 Hz (10) and 60 Hz (12)
+#define SENSOR_WINDOW_SAMPLES 101  // per channel and window; prime, so those cycles are sampled at
+                                   // 101 distinct, evenly spread phases
 #define TELEMETRY_INTERVAL_MS 1000 // `! CURRENT` period
 #define EVENT_HOLDOFF_MS 20        // an event waits this long for a request being received
 #define WATCHDOG_TIMEOUT WDTO_1S

@@ -1,12 +1,16 @@
 // RMS current of every channel, measured without ever blocking the main loop.
 //
-// Sampling (ADC interrupt): single conversions at ADC clock 16 MHz / 128 = 125 kHz,
-// 13 ADC clocks each, ~9.4 k samples/s in turn over the 16 sensor inputs, i.e.
-// ~590 samples/s per channel (~12 per 50 Hz cycle, not locked to the mains). The
-// interrupt reads the result, starts the next channel's conversion at once, and
-// adds the sample x (centred on SENSOR_ZERO_MV) to that channel's sum and sum of
-// squares. After SENSOR_WINDOW_SAMPLES samples (~0.2 s: 10 cycles at 50 Hz, 12 at
-// 60 Hz) the window is handed to the main loop and a new one starts.
+// Sampling (Timer1 compare interrupt, paced by the crystal): each tick reads the
+// conversion started by the previous tick (13 ADC clocks at 16 MHz / 128 = 104 us),
+// starts the next channel's conversion, and adds the sample x (centred on
+// SENSOR_ZERO_MV) to that channel's sum and sum of squares. The channels take
+// turns; a window is SENSOR_WINDOW_SAMPLES = 101 samples of a channel spread over
+// SENSOR_WINDOW_MS = 200 ms (16 channels: a tick every 1980 CPU cycles, 123.75 us,
+// 8.08 k samples/s, 505 per channel). 200 ms is exactly 10 mains cycles at 50 Hz
+// and 12 at 60 Hz, and as 101 is prime those whole cycles are sampled at 101
+// evenly spread phases: a steady sine's RMS comes out exact, and the ADC's
+// quantization error averages out instead of repeating at a few fixed phases.
+// A finished window is handed to the main loop and a new one starts.
 //
 // Zero offset: the RMS is taken about the window's own mean,
 //   var = sum(x^2)/N - (sum(x)/N)^2,
@@ -20,7 +24,7 @@
 // noise floor SENSOR_NOISE_MA is removed in quadrature.
 //
 // Relay switches restart the affected channel's window: a reading never mixes
-// samples from before and after a switch; it settles within one window (~0.2 s).
+// samples from before and after a switch; it settles within ~0.2 s.
 #include "current.h"
 
 #include <Arduino.h>
@@ -52,6 +56,11 @@ static volatile uint16_t restartMask;
 static uint16_t readings[PIPDU_CHANNELS];
 static uint8_t nextToConvert;
 
+// CPU cycles per sampling tick (one conversion); must leave room for the 104 us conversion.
+static const uint32_t TICK_CYCLES =
+    ((F_CPU / 1000) * SENSOR_WINDOW_MS + (uint32_t)PIPDU_CHANNELS * SENSOR_WINDOW_SAMPLES / 2) /
+    ((uint32_t)PIPDU_CHANNELS * SENSOR_WINDOW_SAMPLES);
+static_assert(TICK_CYCLES >= 1900 && TICK_CYCLES <= 65536, "sampling tick out of range: check SENSOR_WINDOW_*");
 static const int16_t ZERO_COUNTS = (int16_t)(((int32_t)SENSOR_ZERO_MV * 1024 + ADC_REF_MV / 2) / ADC_REF_MV);
 // mA per ADC count.
 static const float MA_PER_COUNT = (float)ADC_REF_MV / 1024.0f * 1000.0f / (float)SENSOR_MV_PER_A;
@@ -65,7 +74,8 @@ static inline void selectAndStart(uint8_t channel) {
   ADCSRA |= _BV(ADSC);
 }
 
-ISR(ADC_vect) {
+ISR(TIMER1_COMPA_vect) {
+  if (ADCSRA & _BV(ADSC)) return; // still converting (the first conversion takes 25 ADC clocks)
   int16_t x = (int16_t)ADC - ZERO_COUNTS;
   uint8_t channel = sampling;
   uint8_t next = (uint8_t)(channel + 1);
@@ -107,8 +117,16 @@ void current_init() {
   DIDR0 = digitalInputsOff0; // the analog inputs' digital buffers only add noise
   DIDR2 = digitalInputsOff2;
   sampling = 0;
-  ADCSRA = _BV(ADEN) | _BV(ADIE) | _BV(ADPS2) | _BV(ADPS1) | _BV(ADPS0);
+  ADCSRA = _BV(ADEN) | _BV(ADPS2) | _BV(ADPS1) | _BV(ADPS0); // 125 kHz ADC clock, no ADC interrupt
   selectAndStart(0);
+  // Timer1 (unused by the sketch; init() had set it up for PWM): CTC, a tick every TICK_CYCLES.
+  TCCR1A = 0;
+  TCCR1B = 0;
+  TCNT1 = 0;
+  OCR1A = (uint16_t)(TICK_CYCLES - 1);
+  TIFR1 = _BV(OCF1A);
+  TIMSK1 = _BV(OCIE1A);
+  TCCR1B = _BV(WGM12) | _BV(CS10);
 }
 
 void current_relaysChanged(uint16_t changed) {
