@@ -36,6 +36,8 @@ export class AuditLog {
   private size = 0;
   private needsNewline = false;
   private chain: Promise<void> = Promise.resolve();
+  /** Lines appended while a write is in progress: the next write takes them all at once. */
+  private queued: string[] = [];
 
   constructor(deps: { dir: string; maxBytes: number; logger: Logger }) {
     this.dir = deps.dir;
@@ -58,11 +60,12 @@ export class AuditLog {
 
   /** Appends an entry. Never rejects: a full disk must not fail a switch that already happened; it is logged. */
   append(entry: AuditEntry): Promise<void> {
-    const line = `${JSON.stringify(entry)}\n`;
-    this.chain = this.chain.then(
-      () => this.write(line),
-      () => this.write(line),
-    );
+    this.queued.push(`${JSON.stringify(entry)}\n`);
+    if (this.queued.length === 1) {
+      // The first line queued schedules one write for everything queued until it runs.
+      const flush = (): Promise<void> => this.write(this.queued.splice(0).join(''));
+      this.chain = this.chain.then(flush, flush);
+    }
     return this.chain.catch((error: unknown) => {
       this.logger.error({ err: error, entry }, 'could not write the audit log');
     });
@@ -95,11 +98,12 @@ export class AuditLog {
     }
   }
 
-  private async write(line: string): Promise<void> {
-    const lineBytes = Buffer.byteLength(line) + (this.needsNewline ? 1 : 0);
+  /** Writes one or more whole lines. */
+  private async write(lines: string): Promise<void> {
+    const lineBytes = Buffer.byteLength(lines) + (this.needsNewline ? 1 : 0);
     if (this.size > 0 && this.size + lineBytes > this.maxBytes) await this.rotate();
     if (!this.handle) throw new Error('audit log is not started');
-    const text = this.needsNewline ? `\n${line}` : line;
+    const text = this.needsNewline ? `\n${lines}` : lines;
     await this.handle.write(text);
     this.size += Buffer.byteLength(text);
     this.needsNewline = false;
