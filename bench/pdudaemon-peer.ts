@@ -1,8 +1,9 @@
 // Issue 6's benchmark: Debian's pdudaemon (HTTP listener, NumatoUSB16 driver over a socat
 // pty to bench/numato-sim.py) against PiPDU's pdudaemon route (plain HTTP, a new
 // connection each) and its v1 route (HTTPS with mutual TLS, keep-alive), PiPDU on the
-// prp1 driver over a pty to the PRP/1 simulator process, switchSpacingMs 0. PiPDU runs in
-// a child process (this file with --serve) so its RSS is its own. Same client for all.
+// prp1 driver over a pty to the PRP/1 simulator process, switchSpacingMs 0. PiPDU is
+// the compiled daemon (dist/src/main.js with `npm start`'s node flags and a config file), so
+// its RSS is the product's own. Same client for all.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { type Agent as HttpAgent, request as httpRequest } from 'node:http';
@@ -10,15 +11,8 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { PdudaemonListener } from '../src/api/pdudaemon.js';
-import { ApiServer } from '../src/api/server.js';
-import type { ApiConfig } from '../src/config/schema.js';
-import { silentLogger } from '../src/log.js';
-import { once, serialDaemon } from '../test/helpers/pdu-fixture.js';
-import { startSimulator } from '../test/helpers/simulator-process.js';
 import { waitForPath } from './support.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -27,72 +21,96 @@ const SUSTAIN_MS = Number(process.env.BENCH_PEER_SUSTAIN_MS ?? 3000);
 const FAILURE_CAP_MS = Number(process.env.BENCH_PEER_CAP_MS ?? 30_000);
 const PDUDAEMON = '/usr/sbin/pdudaemon';
 
-// ---------------------------------------------------------------- the PiPDU child
+// ---------------------------------------------------------------- the PiPDU daemons
 
 interface Served {
   pid: number;
   pdudaemonUrl: string;
   pdudaemonBUrl: string;
   v1Url: string;
+  metricsBUrl: string;
 }
 
-/** Child mode: PDU "pipdu" (board A) and "pipdu-b" (board B, taken offline on request). */
-async function serve(certDir: string): Promise<void> {
-  const cleanups: Array<() => Promise<unknown>> = [];
-  const cleanup = async (): Promise<void> => {
-    for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
+/**
+ * A PRP/1 simulator behind a socat pty, in its own process (`--stdio`: nothing is
+ * reported back to this process, so the client here does no extra work), like the
+ * Numato simulator is for pdudaemon.
+ */
+async function boardProcess(link: string): Promise<ChildProcess> {
+  const simulator = `${process.execPath} ${join(root, 'dist/hardware/simulator-cli.js')} --stdio --telemetry 0`;
+  const child = spawn('socat', [`pty,raw,echo=0,link=${link}`, `EXEC:${simulator}`], { stdio: 'ignore' });
+  await waitForPath(link);
+  return child;
+}
+
+/** The daemon as `npm start` runs it (compiled, its node flags), with `config` as its file. */
+function daemonProcess(dir: string, name: string, flags: string[]): ChildProcess {
+  return spawn(process.execPath, [...flags, join(root, 'dist/src/main.js')], {
+    cwd: dir,
+    env: { ...process.env, PIPDU_CONFIG: join(dir, `${name}.yaml`) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+async function startPipdu(dir: string, children: ChildProcess[]): Promise<Served> {
+  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
   };
-  process.once('SIGTERM', () => void cleanup().then(() => process.exit(0)));
-  try {
-    const logger = silentLogger();
-    const simA = await startSimulator({ args: ['--telemetry', '0'] });
-    cleanups.push(() => simA.stop());
-    const simB = await startSimulator({ args: ['--telemetry', '0'] });
-    cleanups.push(() => (simB.exited ? Promise.resolve() : simB.stop()));
-    const a = await serialDaemon(simA.path, '', cleanups, { switchSpacingMs: 0 });
-    const b = await serialDaemon(simB.path, '', cleanups, { switchSpacingMs: 0 });
-    const listener = (service: typeof a, pduName: string) =>
-      new PdudaemonListener({
-        config: { listen: '127.0.0.1:0', allow: ['127.0.0.1'], role: 'admin' },
-        service,
-        pduName,
-        logger,
-      });
-    const listenerA = listener(a, 'pipdu');
-    const listenerB = listener(b, 'pipdu-b');
-    const config: ApiConfig = {
-      listen: '127.0.0.1:0',
-      tls: {
-        cert: join(certDir, 'server.crt'),
-        key: join(certDir, 'server.key'),
-        ca: join(certDir, 'ca.crt'),
-      },
-      clients: { bench: 'admin' },
-      loopbackRole: 'viewer',
-    };
-    const api = new ApiServer({ config, service: a, logger, pduName: 'pipdu' });
-    const served: Served = {
-      pid: process.pid,
-      pdudaemonUrl: (await listenerA.start()).url,
-      pdudaemonBUrl: (await listenerB.start()).url,
-      v1Url: (await api.start()).url,
-    };
-    cleanups.push(
-      () => listenerA.stop(),
-      () => listenerB.stop(),
-      () => api.stop(),
-    );
-    console.log(JSON.stringify(served));
-    for await (const line of createInterface({ input: process.stdin })) {
-      if (line.trim() === 'offline') {
-        const offline = once(b, 'boardOffline');
-        await simB.kill();
-        await offline;
-        console.log(JSON.stringify({ offline: true }));
-      }
-    }
-  } finally {
-    await cleanup();
+  const flags = pkg.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+  const [api, pdudaemon, apiB, pdudaemonB] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
+  const pki = join(dir, 'pki');
+  // A: the one measured (mutual-TLS API + pdudaemon listener). B: a second PDU whose
+  // board goes offline, for the failure figures.
+  const configs = {
+    a: `version: 1
+name: pipdu
+log: { level: warn }
+board: { driver: prp1, port: ${join(dir, 'board-a')}, switchSpacingMs: 0 }
+api:
+  listen: 127.0.0.1:${api}
+  tls: { cert: ${join(pki, 'server.crt')}, key: ${join(pki, 'server.key')}, ca: ${join(pki, 'ca.crt')} }
+  clients: { bench: admin }
+  pdudaemon: { listen: 127.0.0.1:${pdudaemon}, allow: [127.0.0.1], role: admin }
+state: { dir: ${join(dir, 'state-a')} }
+`,
+    b: `version: 1
+name: pipdu-b
+log: { level: warn }
+board: { driver: prp1, port: ${join(dir, 'board-b')}, switchSpacingMs: 0 }
+api:
+  listen: 127.0.0.1:${apiB}
+  loopbackRole: viewer
+  pdudaemon: { listen: 127.0.0.1:${pdudaemonB}, allow: [127.0.0.1], role: admin }
+state: { dir: ${join(dir, 'state-b')} }
+`,
+  };
+  for (const [name, text] of Object.entries(configs)) await writeFile(join(dir, `${name}.yaml`), text);
+  for (const name of ['a', 'b']) children.push(await boardProcess(join(dir, `board-${name}`)));
+  const daemons = ['a', 'b'].map((name) => daemonProcess(dir, name, flags));
+  children.push(...daemons);
+  await Promise.all([waitForHttp(pdudaemon), waitForHttp(pdudaemonB)]);
+  return {
+    pid: daemons[0]?.pid ?? 0,
+    pdudaemonUrl: `http://127.0.0.1:${pdudaemon}`,
+    pdudaemonBUrl: `http://127.0.0.1:${pdudaemonB}`,
+    v1Url: `https://127.0.0.1:${api}`,
+    metricsBUrl: `http://127.0.0.1:${apiB}/metrics`,
+  };
+}
+
+/** Resolves once daemon B's metrics say its board is offline. */
+async function waitForOffline(metricsUrl: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await fetch(metricsUrl).then((response) => response.text());
+    if (/^pipdu_board_online(\{[^}]*\})? 0$/m.test(text)) return;
+    if (Date.now() > deadline) throw new Error('daemon B did not report its board offline');
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -258,19 +276,9 @@ export async function benchPdudaemonPeer(): Promise<void> {
   const children: ChildProcess[] = [];
   const agents: HttpAgent[] = [];
   try {
-    // PiPDU in a child, with the node flags `npm start` uses.
+    // PiPDU: the compiled daemon, as `npm start` runs it.
     await promisify(execFile)('sh', [join(root, 'scripts/make-certs.sh'), join(dir, 'pki'), 'bench']);
-    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
-      scripts: { start: string };
-    };
-    const flags = pkg.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
-    const pipdu = spawn(
-      process.execPath,
-      [...flags, '--import', 'tsx', fileURLToPath(import.meta.url), '--serve', join(dir, 'pki')],
-      { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] },
-    );
-    children.push(pipdu);
-    const served = JSON.parse(await firstLine(pipdu, 'the PiPDU child')) as Served;
+    const served = await startPipdu(dir, children);
 
     // pdudaemon: NumatoUSB16 "numato" over socat to the module simulator, "missing" on no device.
     const host = join(dir, 'host');
@@ -370,10 +378,10 @@ export async function benchPdudaemonPeer(): Promise<void> {
       );
     }
     console.log(
-      '  (RSS: pdudaemon = its python process, 2 PDUs configured; PiPDU = the child: 2 PDUs, both pdudaemon listeners,',
+      '  (RSS: pdudaemon = its python process, 2 PDUs configured; PiPDU = daemon A as `npm start` runs it (compiled, its',
     );
     console.log(
-      '   the HTTPS API, run through tsx with the `npm start` node flags; the simulators are separate processes)',
+      '   node flags) with the HTTPS API and the pdudaemon listener, Discord off; the simulators are separate processes)',
     );
 
     // Failures. PiPDU: a bad socket on A and a request on B's offline board, each with a
@@ -384,8 +392,8 @@ export async function benchPdudaemonPeer(): Promise<void> {
       good(route, 1),
     ]);
     const [badV1, goodBesideBadV1] = await Promise.all([capped(v1, '/api/v1/sockets/99/on'), good(v1, 2)]);
-    pipdu.stdin?.write('offline\n');
-    await firstLine(pipdu, 'the PiPDU child');
+    await stopChild(children[1]); // board B's simulator: its daemon loses the board
+    await waitForOffline(served.metricsBUrl);
     const routeB: Target = { ...route, base: served.pdudaemonBUrl };
     const [offline, goodBesideOffline] = await Promise.all([
       capped(routeB, '/power/control/on?hostname=pipdu-b&port=3'),
@@ -422,8 +430,7 @@ export async function benchPdudaemonPeer(): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const run = process.argv[2] === '--serve' ? serve(process.argv[3] ?? '') : benchPdudaemonPeer();
-  run.catch((error: unknown) => {
+  benchPdudaemonPeer().catch((error: unknown) => {
     console.error(error);
     process.exit(1);
   });
