@@ -61,6 +61,9 @@ export interface SimulatorProcess {
   stop(): Promise<void>;
 }
 
+/** The same interface serves any child that speaks like the simulator (e.g. the firmware emulator runner). */
+export type EventProcess = SimulatorProcess;
+
 export interface StartSimulatorOptions {
   /** The pty link path; default a fresh directory under os.tmpdir() (removed again by stop/kill). */
   path?: string;
@@ -79,6 +82,18 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
+/** How a child process that prints JSON events and owns a pty link is told apart from another. */
+export interface EventChildOptions {
+  /** Used in error messages, e.g. "simulator" or "firmware runner". */
+  label: string;
+  /**
+   * True when the link disappears by itself after SIGKILL (the simulator's socat
+   * sees EOF and removes it); false when only a clean exit removes it, so kill()
+   * removes a leftover link itself instead of waiting for it.
+   */
+  linkGoneAfterKill: boolean;
+}
+
 class SimulatorChild implements SimulatorProcess {
   readonly requests: string[] = [];
   readonly events: Array<Record<string, unknown>> = [];
@@ -92,13 +107,16 @@ class SimulatorChild implements SimulatorProcess {
     readonly path: string,
     private readonly child: ChildProcess,
     private readonly ownDir: string | null,
+    private readonly options: EventChildOptions = { label: 'simulator', linkGoneAfterKill: true },
   ) {
     this.exitPromise = new Promise((resolve) => {
       child.once('exit', () => {
         this.exited = true;
         for (const waiter of this.waiters) {
           clearTimeout(waiter.timer);
-          waiter.reject(new Error(`the simulator exited before the awaited event\n${this.describe()}`));
+          waiter.reject(
+            new Error(`the ${this.options.label} exited before the awaited event\n${this.describe()}`),
+          );
         }
         this.waiters.clear();
         resolve();
@@ -130,7 +148,7 @@ class SimulatorChild implements SimulatorProcess {
   }
 
   control(line: string): void {
-    if (this.exited) throw new Error(`the simulator has exited; cannot send "${line}"`);
+    if (this.exited) throw new Error(`the ${this.options.label} has exited; cannot send "${line}"`);
     this.child.stdin?.write(`${line}\n`);
   }
 
@@ -142,7 +160,7 @@ class SimulatorChild implements SimulatorProcess {
       timeoutMs,
       since,
     );
-    if (ack.ok !== true) throw new Error(`the simulator refused "${line}": ${String(ack.error)}`);
+    if (ack.ok !== true) throw new Error(`the ${this.options.label} refused "${line}": ${String(ack.error)}`);
   }
 
   waitFor(
@@ -154,7 +172,7 @@ class SimulatorChild implements SimulatorProcess {
     if (seen) return Promise.resolve(seen);
     if (this.exited) {
       return Promise.reject(
-        new Error(`the simulator has exited; nothing more will come\n${this.describe()}`),
+        new Error(`the ${this.options.label} has exited; nothing more will come\n${this.describe()}`),
       );
     }
     return new Promise((resolve, reject) => {
@@ -166,7 +184,7 @@ class SimulatorChild implements SimulatorProcess {
           this.waiters.delete(waiter);
           reject(
             new Error(
-              `no matching simulator event within ${timeoutMs} ms (predicate: ${predicate.toString()})\n${this.describe()}`,
+              `no matching ${this.options.label} event within ${timeoutMs} ms (predicate: ${predicate.toString()})\n${this.describe()}`,
             ),
           );
         }, timeoutMs),
@@ -182,6 +200,11 @@ class SimulatorChild implements SimulatorProcess {
   async kill(): Promise<void> {
     this.signal('SIGKILL');
     await this.exitPromise;
+    if (!this.options.linkGoneAfterKill) {
+      await rm(this.path, { force: true });
+      await this.cleanup();
+      return;
+    }
     // socat sees EOF on its stdin and exits (removing the link) shortly after.
     const deadline = Date.now() + 5000;
     while (await exists(this.path)) {
@@ -231,7 +254,8 @@ class SimulatorChild implements SimulatorProcess {
       .slice(-10)
       .map((event) => `  ${JSON.stringify(event)}`)
       .join('\n');
-    return `last simulator events:\n${recent || '  (none)'}\nsimulator stderr:\n${this.stderr.trimEnd() || '  (none)'}`;
+    const { label } = this.options;
+    return `last ${label} events:\n${recent || '  (none)'}\n${label} stderr:\n${this.stderr.trimEnd() || '  (none)'}`;
   }
 }
 
@@ -245,27 +269,52 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /** Starts the simulator CLI on a pty; resolves once its `ready` event says the link exists. */
-export async function startSimulator(options: StartSimulatorOptions = {}): Promise<SimulatorProcess> {
+export function startSimulator(options: StartSimulatorOptions = {}): Promise<SimulatorProcess> {
+  return startEventProcess({
+    ...options,
+    command: process.execPath,
+    args: (link) => [
+      '--import',
+      'tsx',
+      'hardware/simulator-cli.ts',
+      '--pty',
+      link,
+      '--exit-with-stdin',
+      ...(options.args ?? []),
+    ],
+    child: { label: 'simulator', linkGoneAfterKill: true },
+  });
+}
+
+export interface StartEventProcessOptions {
+  /** The program to run (cwd: the repository root). */
+  command: string;
+  /** Its arguments, given the pty link path. */
+  args: (linkPath: string) => string[];
+  child: EventChildOptions;
+  /** The pty link path; default `board` in a fresh directory under os.tmpdir() (removed again by stop/kill). */
+  path?: string;
+  /** How long to wait for `ready`; default 10000 ms. */
+  timeoutMs?: number;
+}
+
+/**
+ * Starts any child that speaks like the simulator CLI in --pty mode (JSON events
+ * on stdout, control lines on stdin, `ready` once the link exists, SIGTERM =
+ * clean exit); resolves once it is ready.
+ */
+export async function startEventProcess(options: StartEventProcessOptions): Promise<EventProcess> {
   let ownDir: string | null = null;
   let linkPath = options.path;
   if (linkPath === undefined) {
     ownDir = await mkdtemp(path.join(os.tmpdir(), 'pipdu-sim-'));
     linkPath = path.join(ownDir, 'board');
   }
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'hardware/simulator-cli.ts',
-      '--pty',
-      linkPath,
-      '--exit-with-stdin',
-      ...(options.args ?? []),
-    ],
-    { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  const sim = new SimulatorChild(linkPath, child, ownDir);
+  const child = spawn(options.command, options.args(linkPath), {
+    cwd: repoRoot,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const sim = new SimulatorChild(linkPath, child, ownDir, options.child);
   try {
     await sim.waitFor((event) => event.event === 'ready', options.timeoutMs ?? 10_000, 0);
   } catch (error) {
