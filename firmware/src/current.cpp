@@ -156,9 +156,9 @@ void current_poll() {
   }
   if (!valid || window.count == 0) return;
 
-  float n = (float)window.count;
-  float mean = (float)window.sum / n;
-  float meanSquare = (float)window.squares / n - mean * mean; // counts^2
+  const float perSample = 1.0f / SENSOR_WINDOW_SAMPLES; // windows are always complete
+  float mean = (float)window.sum * perSample;
+  float meanSquare = (float)window.squares * perSample - mean * mean; // counts^2
   float ma2 = meanSquare * MA2_PER_COUNT2 - NOISE_MA2;
   float ma = ma2 > 0 ? sqrtf(ma2) : 0;
   readings[channel] = ma >= 65535.0f ? 65535 : (uint16_t)(ma + 0.5f);

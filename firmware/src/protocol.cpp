@@ -70,14 +70,15 @@ static bool isDigits(const Token &t) {
   return true;
 }
 
-// A decimal token's value, saturated at `limit` (long digit strings never overflow).
+// A decimal token's value, saturated at `limit` (at most 99999). Long digit strings
+// never overflow, and cost a byte compare per leading zero, not a multiplication.
 static uint32_t decimal(const Token &t, uint32_t limit) {
+  uint8_t i = 0;
+  while (i < t.len && t.text[i] == '0') i++;
+  if (t.len - i > 5) return limit;
   uint32_t value = 0;
-  for (uint8_t i = 0; i < t.len; i++) {
-    value = value * 10 + (uint8_t)(t.text[i] - '0');
-    if (value >= limit) return limit;
-  }
-  return value;
+  for (; i < t.len; i++) value = value * 10 + (uint8_t)(t.text[i] - '0');
+  return value < limit ? value : limit;
 }
 
 static bool equalsP(const Token &t, const char *word) {
