@@ -110,8 +110,10 @@ void setup() {
   boot.clear();
 
   // The reset cause, when it tells of trouble (best effort: a bootloader may clear it).
-  if (pipdu_resetFlags & _BV(WDRF)) event.putP(PSTR("! FAULT watchdog reset\n"));
-  else if (pipdu_resetFlags & _BV(BORF)) event.putP(PSTR("! FAULT brown-out reset\n"));
+  // A brown-out together with a power-on is just the supply ramping up.
+  uint8_t flags = pipdu_resetFlags;
+  if (flags & _BV(WDRF)) event.putP(PSTR("! FAULT watchdog reset\n"));
+  else if ((flags & _BV(BORF)) && !(flags & _BV(PORF))) event.putP(PSTR("! FAULT brown-out reset\n"));
 
   lastTelemetryMs = millis();
   wdt_enable(WATCHDOG_TIMEOUT);
