@@ -30,10 +30,14 @@ export const elfPath = path.join(firmwareDir, 'build', 'pipdu-firmware.elf');
 
 type Json = Record<string, unknown>;
 
-/** Builds the firmware and the runner (`make -s -C firmware`; incremental, so cheap when nothing changed). */
+/** Builds the firmware and the runner (`make -s -C firmware` under a lock; incremental, so cheap when nothing changed). */
 export async function buildFirmware(): Promise<void> {
   try {
-    await promisify(execFile)('make', ['-s', '-C', firmwareDir], { cwd: repoRoot, maxBuffer: 16 << 20 });
+    // flock: test files run in parallel, and two makes in one build directory would trip over each other.
+    await promisify(execFile)('flock', [firmwareDir, 'make', '-s', '-C', firmwareDir], {
+      cwd: repoRoot,
+      maxBuffer: 16 << 20,
+    });
   } catch (error) {
     const failed = error as Error & { stdout?: string; stderr?: string };
     throw new Error(
