@@ -14,6 +14,7 @@ import { silentLogger } from '../src/log.js';
 import { PduService } from '../src/pdu/pdu-service.js';
 import { StateStore } from '../src/state/state-store.js';
 import { benchDiscord } from './discord.js';
+import { benchFirmware } from './firmware.js';
 import { benchPanel } from './panel.js';
 import { benchPdudaemonPeer } from './pdudaemon-peer.js';
 import { benchPipeline } from './pipeline.js';
@@ -234,6 +235,7 @@ async function main(): Promise<void> {
 
   await benchDiscord();
   await benchPdudaemonPeer();
+  await benchFirmware();
 }
 
 main().catch((error: unknown) => {
