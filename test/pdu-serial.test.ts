@@ -5,11 +5,19 @@ import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import type { PduError } from '../src/errors.js';
 import type { PduService } from '../src/pdu/pdu-service.js';
-import { ALICE, once, serialDaemon, until } from './helpers/pdu-fixture.js';
+import { ALICE, once, serialDaemon } from './helpers/pdu-fixture.js';
+import {
+  bootRestoreCase,
+  daemonRestartCase,
+  simulatorUnderTest,
+  switching,
+} from './helpers/prp1-driver-cases.js';
 import { type SimulatorProcess, startSimulator } from './helpers/simulator-process.js';
 
 // The whole chain with real parts: Pdu service → prp1 driver → real serialport
-// → socat pty → the simulator as its own process.
+// → socat pty → the simulator as its own process. Restart safety and `! BOOT`
+// restore are the cases prp1-firmware.test.ts runs against the firmware in the
+// emulator (helpers/prp1-driver-cases.ts).
 
 const SPACING_MS = 40;
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -26,8 +34,6 @@ async function simulator(path?: string): Promise<SimulatorProcess> {
   cleanups.push(() => sim.stop());
   return sim;
 }
-
-const switching = (requests: string[]) => requests.filter((line) => / (SET|MASK) /.test(line));
 
 test('over a real pty: switch, lose the board mid-call, fail fast, reconnect by itself without switching', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'pipdu-replug-'));
@@ -72,56 +78,8 @@ test('over a real pty: switch, lose the board mid-call, fail fast, reconnect by 
   assert.equal((await service.on(5, ALICE)).socket.on, true);
 });
 
-test('over a real pty: `! BOOT` applies restore policies with switch-ons at least switchSpacingMs apart', async () => {
-  const sim = await simulator();
-  const service = await daemonOn(
-    sim,
-    `sockets:
-  - { number: 2, restore: last }
-  - { number: 3, restore: last }
-  - { number: 4, restore: last }
-  - { number: 5, restore: off }
-  - { number: 6, restore: on }
-`,
-  );
-  for (const socket of [2, 3, 4, 5]) await service.on(socket, ALICE);
-  let restored = 0;
-  service.events.on('socketChanged', ({ cause, socket }) => {
-    if (cause === 'restore' && socket.on) restored++;
-  });
-  const reset = once(service, 'boardReset');
-  const since = sim.events.length;
-  sim.signal('SIGUSR1');
-  const { mask } = await reset;
-  assert.equal(mask, 1 << 5, 'the board came up with its power-up mask: socket 6 (restore: on)');
-  await until(service, 'socketChanged', () => restored === 3, 10_000);
-  assert.deepEqual(
-    service
-      .list()
-      .filter((s) => s.on)
-      .map((s) => s.number),
-    [2, 3, 4, 6],
-  );
-  // Timed where it matters, when the board received each switch-on (the host
-  // sends them at least S apart; 1 ms allows for the pty's delivery jitter).
-  const lastOn = await sim.waitFor(
-    (e) => e.event === 'request' && / SET 3 1$/.test(String(e.line)),
-    5000,
-    since,
-  );
-  const ons = sim.events
-    .slice(since, sim.events.indexOf(lastOn) + 1)
-    .filter((e) => e.event === 'request' && / SET \d+ 1$/.test(String(e.line)));
-  assert.deepEqual(
-    ons.map((e) => String(e.line).split(' ').slice(1).join(' ')),
-    ['SET 1 1', 'SET 2 1', 'SET 3 1'],
-  );
-  for (let i = 1; i < ons.length; i++) {
-    const gap = Number(ons[i]!.at) - Number(ons[i - 1]!.at);
-    assert.ok(gap >= SPACING_MS - 1, `the board saw switch-ons ${gap.toFixed(1)} ms apart`);
-  }
-  await until(service, 'pending', () => service.list().every((s) => s.pending === null));
-  const audit = await service.auditLog(3);
-  assert.equal(audit.length, 3);
-  assert.ok(audit.every((entry) => entry.actor.kind === 'system' && entry.details?.restore === 'last'));
-});
+test('over a real pty: a daemon restart switches nothing; state.json says on, the board off: the board wins', async () =>
+  daemonRestartCase(simulatorUnderTest(await simulator()), cleanups));
+
+test('over a real pty: `! BOOT` applies restore policies with switch-ons at least switchSpacingMs apart', async () =>
+  bootRestoreCase(simulatorUnderTest(await simulator()), cleanups, SPACING_MS));

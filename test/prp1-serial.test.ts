@@ -1,6 +1,9 @@
 /**
  * The PRP/1 driver through the real serialport code, against the board
  * simulator as its own process on a socat pty (test/helpers/simulator-process.ts).
+ * Connect, switch, BADCH, power loss and restart are the cases
+ * prp1-firmware.test.ts runs against the firmware in the emulator
+ * (test/helpers/prp1-driver-cases.ts).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,11 +11,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Logger } from 'pino';
-import { Prp1Board, RESET_ON_OPEN_WARNING } from '../hardware/prp1-board.js';
-import type { BoardConnectedEvent } from '../hardware/relay-board.js';
-import { SerialTransport } from '../hardware/serial-transport.js';
+import { type Prp1Board, RESET_ON_OPEN_WARNING } from '../hardware/prp1-board.js';
 import type { PduError } from '../src/errors.js';
 import { captureLogger, eventWaiter, rejectsWith } from './helpers/board-rig.js';
+import {
+  badChannelCase,
+  connectCase,
+  DriverRig,
+  driverRestartCase,
+  powerLossCase,
+  serialBoard as serialBoardWith,
+  simulatorUnderTest,
+  switchCase,
+  verbs,
+} from './helpers/prp1-driver-cases.js';
 import { type SimulatorProcess, startSimulator } from './helpers/simulator-process.js';
 
 const REPLY_TIMEOUT_MS = 200;
@@ -20,15 +32,8 @@ const REPLY_TIMEOUT_MS = 200;
 const next = eventWaiter(5000);
 
 function serialBoard(devicePath: string, logger: Logger, replyTimeoutMs = REPLY_TIMEOUT_MS): Prp1Board {
-  return new Prp1Board({
-    transport: new SerialTransport({ path: devicePath, baudRate: 115200 }),
-    logger,
-    replyTimeoutMs,
-    backoff: { initialMs: 20, maxMs: 200 },
-  });
+  return serialBoardWith(devicePath, logger, replyTimeoutMs);
 }
-
-const verbs = (lines: string[]) => lines.map((line) => line.split(' ')[1]);
 
 /** The simulator reports what it received on its stdout: wait until it has reported `line`. */
 async function received(sim: SimulatorProcess, line: string | RegExp, since = 0): Promise<void> {
@@ -42,76 +47,31 @@ async function received(sim: SimulatorProcess, line: string | RegExp, since = 0)
   );
 }
 
-/**
- * The simulator's power-up `! BOOT` sometimes reaches the pty just after the
- * driver opened it (socat forwards it late): the driver then rightly reports
- * a reset during connect and redoes the handshake. Tests accept both.
- */
-function handshakeLines(event: BoardConnectedEvent): string[] {
-  return event.bootDuringConnect ? ['1 HELLO', '2 STATE', '3 HELLO', '4 STATE'] : ['1 HELLO', '2 STATE'];
-}
-
 describe('PRP/1 over a real pty, simulator in its own process', () => {
   let sim: SimulatorProcess;
-  let board: Prp1Board;
-  let connected: BoardConnectedEvent;
+  let rig: DriverRig;
 
   before(async () => {
     sim = await startSimulator({ args: ['--power-up-mask', '00FF', '--telemetry', '50'] });
-    board = serialBoard(sim.path, captureLogger().logger);
-    const first = next(board, 'connected');
-    await board.start();
-    [connected] = await first;
+    rig = new DriverRig(simulatorUnderTest(sim, { powerUpMask: 0x00ff }), REPLY_TIMEOUT_MS);
+    await rig.connect();
   });
 
-  after(async () => {
-    await board?.stop();
-    await sim?.stop();
-  });
+  after(() => rig?.stop());
 
   test('connect sends exactly HELLO then STATE and adopts the reply', async () => {
-    assert.equal(board.online, true);
-    const expected = handshakeLines(connected);
-    await received(sim, expected.at(-1)!);
-    assert.deepEqual(sim.requests, expected);
-    assert.equal(connected.mask, 0x00ff);
-    assert.equal(connected.reconnect, false);
-    assert.deepEqual(board.identity, {
-      protocol: 'PIPDU/1',
-      channels: 16,
-      firmware: '1.0.0-sim',
-      features: ['current', 'persist'],
-      bootId: sim.bootId,
-    });
+    await connectCase(rig);
+    assert.equal(rig.board.identity?.bootId, sim.bootId);
   });
 
   test('every verb', async () => {
-    assert.equal(await board.state(), 0x00ff);
-    assert.equal(await board.set(4, false), 0x00ef);
-    assert.equal(await board.setMask(0x0f0f), 0x0f0f);
-    const currents = await board.current();
-    assert.equal(currents.length, 16);
+    const currents = await switchCase(rig);
     assert.ok(currents[0]! > 0 && currents[4] === 0);
-    assert.equal(await board.powerUpMask(), 0x00ff);
-    assert.equal(await board.setPowerUpMask(0x0101), 0x0101);
-    await board.ping();
-    await received(sim, / PING$/);
-    assert.deepEqual(verbs(sim.requests.slice(handshakeLines(connected).length)), [
-      'STATE',
-      'SET',
-      'MASK',
-      'CURRENT',
-      'DEFAULT',
-      'DEFAULT',
-      'PING',
-    ]);
-    assert.match(sim.requests.at(-2)!, /^\d+ DEFAULT 0101$/);
     await sim.waitFor((event) => event.event === 'default' && event.mask === '0101', 3000, 0);
   });
 
   test('BADCH and UNSUPPORTED replies become typed errors', async () => {
-    const error = await rejectsWith(board.set(99, true), 'BOARD_ERROR');
-    assert.equal((error as PduError & { boardCode: string }).boardCode, 'BADCH');
+    await badChannelCase(rig);
     const other = await startSimulator({ args: ['--features', '', '--telemetry', '0'] });
     const plain = serialBoard(other.path, captureLogger().logger);
     try {
@@ -127,6 +87,7 @@ describe('PRP/1 over a real pty, simulator in its own process', () => {
   });
 
   test('garbage lines and unknown events are ignored and counted; calls still work', async () => {
+    const { board } = rig;
     const before = board.stats;
     await sim.command('garbage ~~~ line noise ~~~');
     await sim.command('event WEATHER sunny');
@@ -140,6 +101,7 @@ describe('PRP/1 over a real pty, simulator in its own process', () => {
   });
 
   test('! CURRENT is emitted as current, ! FAULT as fault', async () => {
+    const { board } = rig;
     const [milliamps] = await next(board, 'current', 2000, (values) => values[1]! > 0);
     assert.equal(milliamps.length, 16);
     const fault = next(board, 'fault');
@@ -148,6 +110,7 @@ describe('PRP/1 over a real pty, simulator in its own process', () => {
   });
 
   test('a mute board: timeout, queued calls fail at once, offline at 3, back by itself on unmute', async () => {
+    const { board } = rig;
     await sim.command('mute');
     const started = performance.now();
     const first = board.state();
@@ -182,17 +145,12 @@ describe('PRP/1 over a real pty, simulator in its own process', () => {
   });
 
   test('SIGUSR1 (power loss): boot with the power-up mask, identity re-read with the new boot id', async () => {
-    const oldBoot = board.identity!.bootId;
-    const boot = next(board, 'boot');
-    sim.signal('SIGUSR1');
-    const [event] = await boot;
-    assert.equal(event.mask, 0x0101, 'the power-up mask stored earlier');
-    assert.ok(event.msSinceOpen >= 0);
-    const newBoot = board.identity!.bootId;
-    assert.notEqual(newBoot, oldBoot);
-    await sim.waitFor((e) => e.event === 'boot' && e.bootId === newBoot, 3000, 0);
-    assert.equal(await board.state(), 0x0101);
+    await powerLossCase(rig);
+    await sim.waitFor((e) => e.event === 'boot' && e.bootId === rig.board.identity!.bootId, 3000, 0);
   });
+
+  test('restart: a new driver on the same port sends HELLO and STATE only and switches nothing', () =>
+    driverRestartCase(rig));
 
   test('a reset within 2 s of opening the port is warned about (DTR auto-reset)', async () => {
     const fresh = await startSimulator({ args: ['--telemetry', '0'] });
