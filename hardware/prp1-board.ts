@@ -371,6 +371,14 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
   }
 
   private onLine(line: string): void {
+    // A reset can cut the line being sent: `! BOOT` then follows on the same line
+    // (`! CURRENT 120,3! BOOT 0101`). The cut part is garbage; the reset must not be missed.
+    const boot = line.indexOf('! BOOT', 1);
+    if (boot > 0 && /^! BOOT( |$)/.test(line.slice(boot))) {
+      this.garbage(line.slice(0, boot));
+      this.onLine(line.slice(boot));
+      return;
+    }
     const parsed = classifyLine(line);
     switch (parsed.kind) {
       case 'empty':

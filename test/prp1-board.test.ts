@@ -309,6 +309,19 @@ describe('Prp1Board over an in-memory link', () => {
     assert.ok(!lines.some((line) => line.msg === RESET_ON_OPEN_WARNING));
   });
 
+  test('a reset that cuts the line being sent: the ! BOOT after the cut part is still seen', async () => {
+    const { board, sim } = await rig({ sim: { powerUpMask: 0x0101 }, resetOnOpenWindowMs: 0 });
+    await board.setMask(0xffff);
+    const garbageBefore = board.stats.garbageLines;
+    const boot = next(board, 'boot');
+    // Half a telemetry line, then the reset: `! CURRENT 120,3! BOOT 0101` arrives as one line.
+    sim.emit('output', '! CURRENT 120,3');
+    sim.reset();
+    const [event] = await boot;
+    assert.equal(event.mask, 0x0101);
+    assert.equal(board.stats.garbageLines, garbageBefore + 1, 'the cut part counts as garbage');
+  });
+
   test('a reset that swallows the call in flight: the call times out, the re-read still happens', async () => {
     const { board, sim, requests } = await rig({ sim: { powerUpMask: 0x0010 }, replyTimeoutMs: 100 });
     const oldBoot = board.identity!.bootId;
