@@ -28,6 +28,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { LegacySimulatedBoard, type LegacyTelemetryFormat } from './legacy-simulated-board.js';
 import type { BoardFeature } from './relay-board.js';
+import { seededRandom } from './seeded-random.js';
 import { SimulatedBoard } from './simulated-board.js';
 
 const USAGE = `usage: simulator-cli (--pty <path> | --stdio) [options]
@@ -165,18 +166,6 @@ function parseMs(text: string, what: string): number {
   const match = /^([0-9]+(?:\.[0-9]+)?)(ms|s)?$/.exec(text);
   if (!match) throw new UsageError(`${what} must be a duration like 250, 250ms or 1s, got "${text}"`);
   return Math.round(Number(match[1]) * (match[2] === 's' ? 1000 : 1));
-}
-
-/** mulberry32: a small seeded PRNG, so a run can be repeated. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function readEeprom(file: string): number | null {

@@ -155,16 +155,17 @@ export async function until<K extends keyof PduEvents>(
 
 /**
  * A Pdu service on the prp1 driver over a real serial port (a simulator
- * process's pty), with state in a temp dir; `cleanups` gets its teardown.
- * Resolves once the board is online.
+ * process's pty), with state in a temp dir (or in `stateDir`, kept, so a
+ * restart reads it again); `cleanups` gets its teardown. Resolves once the
+ * board is online.
  */
 export async function serialDaemon(
   port: string,
   sockets: string,
   cleanups: Array<() => Promise<unknown>>,
-  board: { switchSpacingMs?: number } = {},
+  board: { switchSpacingMs?: number; stateDir?: string } = {},
 ): Promise<PduService> {
-  const dir = await mkdtemp(join(tmpdir(), 'pipdu-serial-'));
+  const dir = board.stateDir ?? (await mkdtemp(join(tmpdir(), 'pipdu-serial-')));
   const config = makeConfig(dir, sockets, 'prp1');
   config.board.port = port;
   config.board.switchSpacingMs = board.switchSpacingMs ?? 0;
@@ -176,7 +177,7 @@ export async function serialDaemon(
     audit: new AuditLog({ dir, maxBytes: 1_000_000, logger }),
     logger,
   });
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  if (board.stateDir === undefined) cleanups.push(() => rm(dir, { recursive: true, force: true }));
   cleanups.push(() => service.stop());
   const online = once(service, 'boardOnline');
   await service.start();

@@ -15,6 +15,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { SerialPort } from 'serialport';
+import { seededRandom } from '../../hardware/seeded-random.js';
 
 // ---------------------------------------------------------------------------
 // The board under test
@@ -661,18 +662,6 @@ class Rig {
   }
 }
 
-/** A small deterministic PRNG (mulberry32), so a failing sequence repeats. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A line of exactly `length` bytes: `<id> SET <ch> 1` with the channel padded with leading zeros. */
 function paddedSet(id: number, channel: number, length: number): string {
   const head = `${id} SET `;
@@ -771,7 +760,7 @@ export function describeConformance(
     });
 
     test('relay pins equal the reported mask after every SET and MASK reply', async () => {
-      const random = seeded(7);
+      const random = seededRandom(7);
       let model = 0;
       for (let step = 0; step < 40; step++) {
         if (random() < 0.7) {
@@ -1046,7 +1035,7 @@ export function describeConformance(
     if (options.timing) {
       test('timing: every reply starts within 5 ms (simulated) of its request, while sampling and telemetry run', async (t) => {
         assert.ok(board!.replyLatenciesUs, 'the board reports reply latencies');
-        const random = seeded(11);
+        const random = seededRandom(11);
         const telemetrySince = client!.events.length;
         const started = performance.now();
         let requests = 0;

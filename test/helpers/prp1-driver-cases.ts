@@ -15,18 +15,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { createRelayBoard } from '../../hardware/index.js';
 import { Prp1Board } from '../../hardware/prp1-board.js';
 import type { BoardConnectedEvent } from '../../hardware/relay-board.js';
 import { SerialTransport } from '../../hardware/serial-transport.js';
-import { AuditLog } from '../../src/audit/audit-log.js';
 import type { PduError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
-import { PduService } from '../../src/pdu/pdu-service.js';
-import { StateStore } from '../../src/state/state-store.js';
+import type { PduService } from '../../src/pdu/pdu-service.js';
 import { captureLogger, eventWaiter, rejectsWith } from './board-rig.js';
 import { startFirmware } from './firmware-process.js';
-import { ALICE, makeConfig, once, serialDaemon, until } from './pdu-fixture.js';
+import { ALICE, once, serialDaemon, until } from './pdu-fixture.js';
 import type { EventProcess, SimulatorProcess } from './simulator-process.js';
 
 type Json = Record<string, unknown>;
@@ -368,28 +365,13 @@ export async function driverRestartCase(rig: DriverRig): Promise<void> {
 // --- daemon cases --------------------------------------------------------------
 
 /** A Pdu service on the prp1 driver at `port` with its state in `dir` (kept: a restart reads it again); online. */
-async function daemonIn(
+function daemonIn(
   dir: string,
   port: string,
   sockets: string,
   cleanups: Array<() => Promise<unknown>>,
 ): Promise<PduService> {
-  const config = makeConfig(dir, sockets, 'prp1');
-  config.board.port = port;
-  config.board.switchSpacingMs = 0;
-  const logger = silentLogger();
-  const service = new PduService({
-    config,
-    board: createRelayBoard(config.board, { logger, backoff: { initialMs: 20, maxMs: 100 } }),
-    store: new StateStore({ dir, logger }),
-    audit: new AuditLog({ dir, maxBytes: 1_000_000, logger }),
-    logger,
-  });
-  cleanups.push(() => service.stop());
-  const online = once(service, 'boardOnline');
-  await service.start();
-  await online;
-  return service;
+  return serialDaemon(port, sockets, cleanups, { stateDir: dir });
 }
 
 /** The relays the service shows on, as a mask (socket n is channel n-1 here). */
