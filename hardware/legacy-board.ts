@@ -133,7 +133,7 @@ export class LegacyBoard extends EventEmitter<RelayBoardEvents> implements Relay
       );
     }
     const letter = String.fromCharCode((on ? 65 : 97) + channel); // 'A'+ch on, 'a'+ch off
-    // No reply to wait for: the OS has taken the letter when this resolves.
+    // No reply to wait for: the write has drained when this resolves.
     return this.write(letter, (mask) => (on ? mask | (1 << channel) : mask & ~(1 << channel))).then(
       (mask) => {
         options.onSent?.(performance.now());

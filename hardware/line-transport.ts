@@ -16,9 +16,8 @@ import type { Logger } from '../src/log.js';
  * - `close` is emitted once when the link goes away by itself (far side gone,
  *   cable pulled, a write failed for good); never for a `close()` call, and
  *   nothing is emitted after it until the next `open()`.
- * - `write()` resolves once the OS has taken the text (written to the
- *   device, not yet necessarily on the wire) and rejects when the link is
- *   not open.
+ * - `write()` resolves once the text has been handed to the OS (drained) and
+ *   rejects when the link is not open.
  * - `close()` never rejects and is harmless when already closed.
  */
 export interface LineTransport extends EventEmitter<LineTransportEvents> {

@@ -83,9 +83,10 @@ export class SerialTransport extends EventEmitter<LineTransportEvents> implement
     const port = this.port;
     if (!port?.isOpen) return Promise.reject(new Error(`${this.options.path} is not open`));
     return new Promise<void>((resolve, reject) => {
-      // The write callback, not drain(): tcdrain costs a thread-pool round trip per
-      // request, and at 115200 baud a line is on the wire within ~1 ms anyway.
-      port.write(text, 'latin1', (error) => (error ? reject(error) : resolve()));
+      port.write(text, 'latin1');
+      // Resolve once it left (tcdrain), not when the OS took it: the inrush guard
+      // spaces switch-ons from this moment. Off the reply path: replies arrive anyway.
+      port.drain((error) => (error ? reject(error) : resolve()));
     });
   }
 
