@@ -73,7 +73,9 @@ export async function startFirmware(options: StartFirmwareOptions = {}): Promise
   }
   return startEventProcess({
     command: runnerPath,
-    args: (link) => ['--pty', link, '--exit-with-stdin', ...(options.args ?? [])],
+    // --realtime: unthrottled, the emulator takes a whole core, and on a 2-core machine the
+    // other tests' processes then see scheduling delays of milliseconds.
+    args: (link) => ['--pty', link, '--exit-with-stdin', '--realtime', ...(options.args ?? [])],
     child: { label: 'firmware runner', linkGoneAfterKill: false },
     ...(options.path === undefined ? {} : { path: options.path }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
