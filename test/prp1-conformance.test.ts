@@ -8,7 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { mispairedReplies, replyTimings, startFirmwareBoard } from './helpers/firmware-process.js';
+import {
+  buildActiveLowFirmware,
+  mispairedReplies,
+  replyTimings,
+  startFirmwareBoard,
+} from './helpers/firmware-process.js';
 import {
   type BoardUnderTest,
   describeConformance,
@@ -75,6 +80,41 @@ describeConformance('the firmware in the emulator (firmware/build/pipdu-sim)', (
   features: ['current', 'persist'],
   timing: true,
   watchdog: true,
+});
+
+// Active-low relay modules: the build option and the runner's matching flag. The whole suite
+// again, so "relay pins equal the reported mask" holds with inverted pins too.
+describeConformance(
+  'the active-low firmware build in the emulator (RELAY_ACTIVE_LOW=1, --active-low)',
+  async () =>
+    startFirmwareBoard({
+      name: 'active-low firmware',
+      args: ['--elf', await buildActiveLowFirmware(), '--active-low'],
+    }),
+  { channels: 16, features: ['current', 'persist'] },
+);
+
+test('an active-low board never drives a relay on while it powers up with nothing stored', async () => {
+  const elf = await buildActiveLowFirmware();
+  const board = await startFirmwareBoard({
+    name: 'active-low firmware',
+    args: ['--elf', elf, '--active-low'],
+  });
+  let client: Prp1LineClient | null = null;
+  try {
+    client = await Prp1LineClient.open(board.path);
+    await board.opened?.();
+    assert.deepEqual(await client.request('1 STATE'), { id: 1, ok: true, text: '0000' });
+    const relays = board.process.events.filter((event) => event.event === 'relays');
+    assert.deepEqual(
+      relays.filter((event) => event.on === true),
+      [],
+      'a relay pin was driven to its on level during power-up',
+    );
+  } finally {
+    await client?.close();
+    await board.stop();
+  }
 });
 
 describe('the conformance parsers', () => {

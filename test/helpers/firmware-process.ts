@@ -32,24 +32,36 @@ type Json = Record<string, unknown>;
 
 /** Builds the firmware and the runner (`make -s -C firmware` under a lock; incremental, so cheap when nothing changed). */
 export async function buildFirmware(): Promise<void> {
+  await make([]);
+  for (const file of [runnerPath, elfPath]) await mustExist(file);
+}
+
+/** The firmware for active-low relay boards (RELAY_ACTIVE_LOW=1) in its own build directory; resolves with its ELF. */
+export async function buildActiveLowFirmware(): Promise<string> {
+  const elf = path.join(firmwareDir, 'build', 'active-low', 'pipdu-firmware.elf');
+  await make(['firmware', 'BUILD=build/active-low', 'RELAY_ACTIVE_LOW=1']);
+  await mustExist(elf);
+  return elf;
+}
+
+async function make(args: string[]): Promise<void> {
+  const command = ['make', '-s', '-C', firmwareDir, ...args];
   try {
     // flock: test files run in parallel, and two makes in one build directory would trip over each other.
-    await promisify(execFile)('flock', [firmwareDir, 'make', '-s', '-C', firmwareDir], {
-      cwd: repoRoot,
-      maxBuffer: 16 << 20,
-    });
+    await promisify(execFile)('flock', [firmwareDir, ...command], { cwd: repoRoot, maxBuffer: 16 << 20 });
   } catch (error) {
     const failed = error as Error & { stdout?: string; stderr?: string };
     throw new Error(
-      `make -s -C firmware failed: ${failed.message}\n${failed.stdout ?? ''}${failed.stderr ?? ''}`.trimEnd(),
+      `${command.join(' ')} failed: ${failed.message}\n${failed.stdout ?? ''}${failed.stderr ?? ''}`.trimEnd(),
     );
   }
-  for (const file of [runnerPath, elfPath]) {
-    try {
-      await access(file);
-    } catch {
-      throw new Error(`make -s -C firmware succeeded but ${path.relative(repoRoot, file)} is missing`);
-    }
+}
+
+async function mustExist(file: string): Promise<void> {
+  try {
+    await access(file);
+  } catch {
+    throw new Error(`make succeeded but ${path.relative(repoRoot, file)} is missing`);
   }
 }
 
