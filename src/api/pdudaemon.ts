@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseListen } from '../config/listen.js';
 import type { ApiConfig, Role } from '../config/schema.js';
-import { parseListen } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Actor } from '../pdu/actor.js';
 import type { PduService } from '../pdu/pdu-service.js';

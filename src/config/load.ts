@@ -11,40 +11,13 @@ import {
   parseDocument,
 } from 'yaml';
 import { PduError } from '../errors.js';
+import { ConfigError, type ConfigIssue, formatIssue } from './config-error.js';
 import { type ConfigPath, formatPath, type PduConfig, validateConfig } from './schema.js';
+
+export { ConfigError, type ConfigIssue, formatIssue };
 
 /** Where the daemon looks when PIPDU_CONFIG is not set, relative to the working directory. */
 export const DEFAULT_CONFIG_PATH = 'config/pipdu.yaml';
-
-/** One problem in a config file; line and column are 1-based, path is like `sockets[2].restore` ('' for the file itself). */
-export interface ConfigIssue {
-  file: string;
-  line: number;
-  column: number;
-  path: string;
-  message: string;
-}
-
-/** `pipdu.yaml:14:7 sockets[2].restore: expected on | off | last` */
-export function formatIssue(issue: ConfigIssue): string {
-  return `${issue.file}:${issue.line}:${issue.column} ${issue.path ? `${issue.path}: ` : ''}${issue.message}`;
-}
-
-/** A config file with problems: all of them at once, so one edit can fix them all. */
-export class ConfigError extends PduError {
-  override readonly name = 'ConfigError';
-  constructor(readonly issues: ConfigIssue[]) {
-    super(
-      'BAD_CONFIG',
-      `invalid configuration (${issues.length} ${issues.length === 1 ? 'problem' : 'problems'}):\n${issues.map(formatIssue).join('\n')}`,
-    );
-  }
-
-  /** One line per issue, in file order. */
-  format(): string {
-    return this.issues.map(formatIssue).join('\n');
-  }
-}
 
 /**
  * Parses and validates config text. `file` only labels the issues and is

@@ -1,6 +1,9 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { MAX_DURATION_MS, parseDuration, tryParseByteSize, tryParseDuration } from './duration.js';
+import { isLoopbackHost, parseListen } from './listen.js';
+
+export { isLoopbackHost, parseListen };
 
 /**
  * The configuration file's one definition: the zod schema below gives the
@@ -137,21 +140,6 @@ const roleRef = z
 const tcpPort = z.int().min(1, 'expected a port 1..65535').max(65535, 'expected a port 1..65535');
 
 // ---------------------------------------------------------------- addresses
-
-/** `host:port`, IPv6 in brackets (`[::1]:8080`); port 0 means any free port. Undefined if malformed. */
-export function parseListen(address: string): { host: string; port: number } | undefined {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
-  if (!match) return undefined;
-  const host = match[1] ?? match[2]!;
-  const port = Number(match[3]);
-  if (port > 65535 || (match[1] !== undefined && isIP(host) !== 6)) return undefined;
-  return { host, port };
-}
-
-/** Whether a listen host only accepts connections from this machine. */
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
-}
 
 const listenAddress = z.string().refine((value) => parseListen(value) !== undefined, {
   message: 'expected host:port, like 127.0.0.1:8080 or [::1]:8080',

@@ -1,0 +1,33 @@
+import { PduError } from '../errors.js';
+
+// Zod- and yaml-free, so the daemon can tell a ConfigError without loading the validator.
+
+/** One problem in a config file; line and column are 1-based, path is like `sockets[2].restore` ('' for the file itself). */
+export interface ConfigIssue {
+  file: string;
+  line: number;
+  column: number;
+  path: string;
+  message: string;
+}
+
+/** `pipdu.yaml:14:7 sockets[2].restore: expected on | off | last` */
+export function formatIssue(issue: ConfigIssue): string {
+  return `${issue.file}:${issue.line}:${issue.column} ${issue.path ? `${issue.path}: ` : ''}${issue.message}`;
+}
+
+/** A config file with problems: all of them at once, so one edit can fix them all. */
+export class ConfigError extends PduError {
+  override readonly name = 'ConfigError';
+  constructor(readonly issues: ConfigIssue[]) {
+    super(
+      'BAD_CONFIG',
+      `invalid configuration (${issues.length} ${issues.length === 1 ? 'problem' : 'problems'}):\n${issues.map(formatIssue).join('\n')}`,
+    );
+  }
+
+  /** One line per issue, in file order. */
+  format(): string {
+    return this.issues.map(formatIssue).join('\n');
+  }
+}
