@@ -1,5 +1,5 @@
 import type { DiscordBot } from './bot/bot.js';
-import { loadConfigFile } from './config/load.js';
+import { loadConfigIsolated } from './config/load-isolated.js';
 import type { PduConfig } from './config/schema.js';
 import type { FrontPanel } from './controller/panel.js';
 import type { Daemon } from './daemon.js';
@@ -70,7 +70,7 @@ async function startBot(setup: Setup, daemon: Daemon): Promise<DiscordBot | null
           'BAD_CONFIG',
           'there is no configuration file to reload (running on built-in defaults)',
         );
-      const next = await loadConfigFile(file);
+      const { config: next } = await loadConfigIsolated({ file });
       const summary = daemon.service.reconfigure(next);
       if (next.discord) discord.updateConfig(next.discord);
       return summary;

@@ -1,13 +1,15 @@
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError } from './config/config-error.js';
+import { loadConfigIsolated } from './config/load-isolated.js';
 import { createDaemon, type Daemon } from './daemon.js';
 import { type Interfaces, startInterfaces } from './interfaces.js';
 import { createLogger } from './log.js';
 
 /** `npm start`: load the config (a bad one stops us before any port is opened), run until SIGINT/SIGTERM. */
 async function main(): Promise<void> {
-  let loaded: Awaited<ReturnType<typeof loadConfig>>;
+  let loaded: Awaited<ReturnType<typeof loadConfigIsolated>>;
   try {
-    loaded = await loadConfig();
+    // In a child process: the validator's memory is not kept for the daemon's lifetime.
+    loaded = await loadConfigIsolated();
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.format()}\nPiPDU did not start: fix the configuration above.\n`);
