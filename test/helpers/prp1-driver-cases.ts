@@ -26,6 +26,9 @@ import { startFirmware } from './firmware-process.js';
 import { ALICE, once, serialDaemon, until } from './pdu-fixture.js';
 import type { EventProcess, SimulatorProcess } from './simulator-process.js';
 
+/** How much the delivery delay of two lines to the simulator process may differ (see bootRestoreCase). */
+const DELIVERY_JITTER_MS = 5;
+
 type Json = Record<string, unknown>;
 
 const next = eventWaiter(5000);
@@ -512,13 +515,16 @@ export async function bootRestoreCase(
     'the restore: last sockets were switched back on, nothing else',
   );
   const ons = requests.filter((e) => / SET \d+ 1$/.test(String(e.line)));
-  // Timed where it matters, when the board received each switch-on (the host
-  // sends them at least S apart; 1 ms allows for the pty's delivery jitter).
+  // Timed where it matters, when the board received each switch-on. The host
+  // sends them at least S apart; what the board sees also carries the
+  // delivery delay through socat and into the simulator process, which on a
+  // busy 2-core machine varies by a few ms (36 ms seen for S = 40). Without
+  // the guard they would arrive well under 1 ms apart.
   for (let i = 1; i < ons.length; i++) {
     const [before, after] = [target.receivedAtMs(ons[i - 1]!), target.receivedAtMs(ons[i]!)];
     if (before === null || after === null) continue; // this board reports simulated time only
     const gap = after - before;
-    assert.ok(gap >= spacingMs - 1, `the board saw switch-ons ${gap.toFixed(1)} ms apart`);
+    assert.ok(gap >= spacingMs - DELIVERY_JITTER_MS, `the board saw switch-ons ${gap.toFixed(1)} ms apart`);
   }
   const audit = await service.auditLog(3);
   assert.equal(audit.length, 3);
