@@ -377,6 +377,9 @@ describe('status message and audit channel, real discord.js client on the fake D
 
   test('power readings alone refresh it, at most once per telemetry interval', async () => {
     await daemon();
+    // 2.5 A: ±2 % noise moves the shown whole watts (575 ± 11 W) at nearly every reading;
+    // at the default 120 mA (27.6 ± 0.6 W) the text often stays the same and nothing is sent.
+    (f!.sim as SimulatedBoard).setLoad(0, 2500);
     const ch = channel('status-telemetry');
     await statusMessage(ch, { telemetryRefreshMs: 300 }).start();
     const { id } = only(ch);

@@ -68,6 +68,8 @@ test('over a real pty: switch, lose the board mid-call, fail fast, reconnect by 
   const back = once(service, 'boardOnline', ({ reconnect }) => reconnect, 10_000);
   const again = await simulator(sim.path); // the device node comes back, as after a USB replug
   await back;
+  // The board's reports come over its stdout, the replies over the pty: flush the former.
+  await again.command('delay 0');
   assert.deepEqual(
     again.requests.slice(0, 2).map((line) => line.split(' ')[1]),
     ['HELLO', 'STATE'],
