@@ -114,6 +114,7 @@ test('on a board over a pty: connects with HELLO and STATE only, and SIGTERM swi
   await d.waitFor('PiPDU \\"pipdu\\" running');
   d.child.kill('SIGTERM');
   assert.equal(await d.exit, 0);
+  await sim.command('delay 0'); // its reports (stdout) may trail what it answered on the pty
   assert.ok(sim.requests.some((line) => line.endsWith(' HELLO')));
   assert.ok(sim.requests.some((line) => line.endsWith(' STATE')));
   assert.deepEqual(
