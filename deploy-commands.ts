@@ -3,7 +3,8 @@
 import { pathToFileURL } from 'node:url';
 import { REST, type RESTGetAPIApplicationCommandsResult, Routes } from 'discord.js';
 import { commands } from './commands/index.js';
-import { ConfigError, loadConfig } from './src/config/load.js';
+import { ConfigError } from './src/config/config-error.js';
+import { loadConfig } from './src/config/load.js';
 
 /** Compares what Discord has with what we register, on the fields we set. */
 function comparable(command: object): string {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Events, GatewayIntentBits, Routes } from 'discord.js';
+import { type Client, Routes } from 'discord.js';
 import { pino } from 'pino';
 import type { SimulatedBoard } from '../hardware/simulated-board.js';
 import { AuditChannel } from '../src/bot/audit-channel.js';
@@ -13,6 +12,7 @@ import type { Actor } from '../src/pdu/actor.js';
 import {
   type FakeDiscord,
   type Json,
+  loggedInClient,
   type RecordedRequest,
   startFakeDiscord,
 } from './helpers/fake-discord.js';
@@ -117,13 +117,7 @@ describe('status message and audit channel, real discord.js client on the fake D
 
   before(async () => {
     fake = await startFakeDiscord({ guild: GUILD });
-    client = new Client({
-      intents: [GatewayIntentBits.Guilds],
-      rest: { api: fake.api, globalRequestsPerSecond: 1000 },
-    });
-    const ready = once(client, Events.ClientReady);
-    await client.login(fake.token);
-    await ready;
+    client = await loggedInClient(fake);
   });
 
   after(async () => {

@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../src/config/config-error.js';
 import { parseDuration, tryParseByteSize, tryParseDuration } from '../src/config/duration.js';
-import { ConfigError, defaultConfig, loadConfig, parseConfig } from '../src/config/load.js';
-import { isLoopbackHost, parseListen } from '../src/config/schema.js';
+import { isLoopbackHost, parseListen } from '../src/config/listen.js';
+import { defaultConfig, loadConfig, parseConfig } from '../src/config/load.js';
 import { PduError } from '../src/errors.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -5,26 +5,18 @@ import {
   ActionRowBuilder,
   ButtonBuilder,
   ButtonStyle,
-  Client,
+  type Client,
   DiscordAPIError,
   Events,
-  GatewayIntentBits,
   HTTPError,
   type Interaction,
   MessageFlags,
   type TextChannel,
 } from 'discord.js';
 import WebSocket from 'ws';
-import { type FakeDiscord, startFakeDiscord } from './helpers/fake-discord.js';
+import { type FakeDiscord, loggedInClient, makeClient, startFakeDiscord } from './helpers/fake-discord.js';
 
 // The REAL discord.js client against the fake Discord of test/helpers/fake-discord.ts.
-
-function makeClient(fake: FakeDiscord): Client {
-  return new Client({
-    intents: [GatewayIntentBits.Guilds],
-    rest: { api: fake.api, globalRequestsPerSecond: 1000 },
-  });
-}
 
 /** Runs the next interaction the client receives through `handler`; resolves when it is done. */
 function handleNext(client: Client, handler: (i: Interaction) => Promise<unknown>): Promise<void> {
@@ -42,10 +34,7 @@ describe('fake Discord with the real discord.js client', () => {
 
   before(async () => {
     fake = await startFakeDiscord();
-    client = makeClient(fake);
-    const ready = once(client, Events.ClientReady);
-    await client.login(fake.token);
-    await ready;
+    client = await loggedInClient(fake);
   });
 
   after(async () => {

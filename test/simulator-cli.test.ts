@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SerialPort } from 'serialport';
-import { type SimulatorProcess, startSimulator } from './helpers/simulator-process.js';
+import { exists, type SimulatorProcess, startSimulator } from './helpers/simulator-process.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -107,15 +107,6 @@ async function running(pid: number): Promise<boolean> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await lstat(file);
-    return true;
   } catch {
     return false;
   }

@@ -5,7 +5,8 @@
  * problems (one per line on stderr); 2: no file to check or it cannot be read.
  */
 import { isPduError } from '../errors.js';
-import { ConfigError, DEFAULT_CONFIG_PATH, displayPath, loadConfig, loadConfigFile } from './load.js';
+import { ConfigError } from './config-error.js';
+import { DEFAULT_CONFIG_PATH, displayPath, loadConfig, loadConfigFile } from './load.js';
 import type { PduConfig } from './schema.js';
 
 async function check(argument: string | undefined): Promise<{ config: PduConfig; file: string } | undefined> {

@@ -5,7 +5,8 @@
  * `npm run check-config`.
  */
 import { PduError } from '../errors.js';
-import { ConfigError, loadConfig, loadConfigFile } from './load.js';
+import { ConfigError } from './config-error.js';
+import { loadConfig, loadConfigFile } from './load.js';
 
 export type ChildOutcome =
   | { ok: true; config: unknown; file: string | null }

@@ -11,10 +11,8 @@ import {
   parseDocument,
 } from 'yaml';
 import { PduError } from '../errors.js';
-import { ConfigError, type ConfigIssue, formatIssue } from './config-error.js';
+import { ConfigError, type ConfigIssue } from './config-error.js';
 import { type ConfigPath, formatPath, type PduConfig, validateConfig } from './schema.js';
-
-export { ConfigError, type ConfigIssue, formatIssue };
 
 /** Where the daemon looks when PIPDU_CONFIG is not set, relative to the working directory. */
 export const DEFAULT_CONFIG_PATH = 'config/pipdu.yaml';

@@ -3,8 +3,6 @@ import { z } from 'zod';
 import { MAX_DURATION_MS, parseDuration, tryParseByteSize, tryParseDuration } from './duration.js';
 import { isLoopbackHost, parseListen } from './listen.js';
 
-export { isLoopbackHost, parseListen };
-
 /**
  * The configuration file's one definition: the zod schema below gives the
  * types (z.output), the defaults and the validation. Durations resolve to

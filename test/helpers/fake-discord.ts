@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { Client, Events, GatewayIntentBits } from 'discord.js';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 
 /**
@@ -10,9 +12,7 @@ import { type RawData, type WebSocket, WebSocketServer } from 'ws';
  *
  *   const fake = await startFakeDiscord();              // a guild with roles Admins, Homelab and
  *                                                       // channels general, pdu-status, pdu-audit
- *   const client = new Client({ intents: [GatewayIntentBits.Guilds],
- *                               rest: { api: fake.api, globalRequestsPerSecond: 1000 } });
- *   await client.login(fake.token);                     // then wait for 'clientReady'
+ *   const client = await loggedInClient(fake);          // the real client, ready (or makeClient())
  *   const olive = fake.user('olive', ['Homelab']);      // role names or ids
  *   const i = fake.command({ user: olive, name: 'socket', subcommand: 'off',
  *                            options: [{ name: 'socket', type: 3, value: '5' }] });
@@ -465,6 +465,23 @@ const DEFAULT_GUILD: FakeGuild = {
     { id: '1180000000000000023', name: 'pdu-audit' },
   ],
 };
+
+/** A real discord.js client pointed at `fake` (not logged in). */
+export function makeClient(fake: FakeDiscord): Client {
+  return new Client({
+    intents: [GatewayIntentBits.Guilds],
+    rest: { api: fake.api, globalRequestsPerSecond: 1000 },
+  });
+}
+
+/** A real discord.js client logged in to `fake`; resolves once it is ready. */
+export async function loggedInClient(fake: FakeDiscord): Promise<Client> {
+  const client = makeClient(fake);
+  const ready = once(client, Events.ClientReady);
+  await client.login(fake.token);
+  await ready;
+  return client;
+}
 
 export async function startFakeDiscord(options: StartFakeDiscordOptions = {}): Promise<FakeDiscord> {
   const fake = new Fake(options);

@@ -259,7 +259,8 @@ class SimulatorChild implements SimulatorProcess {
   }
 }
 
-async function exists(file: string): Promise<boolean> {
+/** Whether `file` exists (a link counts even when what it points to is gone). */
+export async function exists(file: string): Promise<boolean> {
   try {
     await lstat(file);
     return true;
