@@ -3,14 +3,16 @@
  * loading it here gives, and fail with the same errors.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { ConfigError } from '../src/config/config-error.js';
 import { loadConfig, loadConfigFile } from '../src/config/load.js';
-import { loadConfigIsolated } from '../src/config/load-isolated.js';
+import { loadConfigIsolated, moduleLoaderFlags } from '../src/config/load-isolated.js';
 import { PduError } from '../src/errors.js';
 
 const example = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'config', 'pipdu.example.yaml');
@@ -75,4 +77,47 @@ test('a missing file is BAD_CONFIG with the same message; PIPDU_CONFIG is honour
     if (previous === undefined) delete process.env.PIPDU_CONFIG;
     else process.env.PIPDU_CONFIG = previous;
   }
+});
+
+test('the child gets only the module-loading flags of this process', () => {
+  assert.deepEqual(
+    moduleLoaderFlags([
+      '--max-old-space-size=64',
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      'script()',
+      '--require=./probe.cjs',
+      '--inspect=9229',
+      '-r',
+      './other.cjs',
+      '--conditions=development',
+    ]),
+    ['--import', 'tsx', '--require=./probe.cjs', '-r', './other.cjs', '--conditions=development'],
+  );
+  assert.deepEqual(moduleLoaderFlags(['--import']), []);
+});
+
+test('a process started with -e loads its config once: the child does not run the script again', async () => {
+  const file = path.join(dir, 'eval.yaml');
+  await writeFile(file, 'version: 1\nname: evaluated\nboard: { driver: simulator }\n');
+  const module = pathToFileURL(
+    path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src/config/load-isolated.ts'),
+  );
+  // A re-run of this script in the child would load the config again: the depth guard
+  // stops that chain at one extra level, which then makes the outer load fail.
+  const script = `
+    const depth = Number(process.env.EVAL_DEPTH ?? 0);
+    process.env.EVAL_DEPTH = String(depth + 1);
+    if (depth > 0) process.exit(3);
+    const { loadConfigIsolated } = await import(${JSON.stringify(module.href)});
+    const { config } = await loadConfigIsolated({ file: ${JSON.stringify(file)} });
+    console.log(config.name);`;
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', script],
+    { timeout: 60_000 },
+  );
+  assert.equal(stdout.trim(), 'evaluated');
 });

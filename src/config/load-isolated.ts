@@ -20,11 +20,10 @@ export async function loadConfigIsolated(
   options: { file?: string } = {},
 ): Promise<{ config: PduConfig; file: string | null }> {
   const here = fileURLToPath(import.meta.url);
-  // The same flags as this process: under tsx (tests) the child must load .ts too.
   const child = spawn(
     process.execPath,
     [
-      ...process.execArgv,
+      ...moduleLoaderFlags(process.execArgv),
       path.join(path.dirname(here), `load-child${path.extname(here)}`),
       ...(options.file === undefined ? [] : ['--file', options.file]),
     ],
@@ -55,4 +54,31 @@ export async function loadConfigIsolated(
   if (outcome.kind === 'config') throw new ConfigError(outcome.issues);
   if (outcome.kind === 'pdu') throw new PduError(outcome.code, outcome.message);
   throw new PduError('BAD_CONFIG', `could not load the configuration: ${outcome.message}`);
+}
+
+/**
+ * The flags of `execArgv` that decide how modules load (`--import`, `--require`,
+ * `--loader`, `--conditions`: under tsx the child must load .ts too) and nothing
+ * else. `-e`/`-p` would make the child run the parent's script again (and load
+ * this config again, without end); `--inspect` would fight over its port.
+ */
+export function moduleLoaderFlags(execArgv: readonly string[]): string[] {
+  const withValue = new Set([
+    '--import',
+    '--require',
+    '-r',
+    '--loader',
+    '--experimental-loader',
+    '--conditions',
+    '-C',
+  ]);
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const flag = execArgv[i] as string;
+    const name = flag.split('=', 1)[0] as string;
+    if (!withValue.has(name)) continue;
+    if (flag.includes('=')) kept.push(flag);
+    else if (i + 1 < execArgv.length) kept.push(flag, execArgv[++i] as string);
+  }
+  return kept;
 }
