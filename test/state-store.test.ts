@@ -43,3 +43,40 @@ test('a corrupt state file is treated as first contact, not a crash', async () =
   const store = new StateStore({ dir, logger: silentLogger() });
   assert.equal(await store.load(), null);
 });
+
+test('a lone change is written at once; changes within the interval wait for it, and flush() writes them now', async () => {
+  const store = new StateStore({ dir, logger: silentLogger(), minIntervalMs: 60_000 });
+  const read = async () => JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')).mask as number;
+  await store.save({ bootId: 'A', mask: 1, sockets: {} });
+  assert.equal(store.writeCount, 1);
+  assert.equal(await read(), 1);
+
+  // Within the interval: nothing is written until its slot (a minute away) or a flush.
+  const second = store.save({ bootId: 'A', mask: 2, sockets: {} });
+  const third = store.save({ bootId: 'A', mask: 3, sockets: {} });
+  assert.equal(second, third, 'both wait for the same write');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(store.writeCount, 1);
+  assert.equal(await read(), 1);
+
+  await store.flush();
+  await third;
+  assert.equal(store.writeCount, 2, 'the two changes went out as one write');
+  assert.equal(await read(), 3);
+  assert.ok(!process.getActiveResourcesInfo().includes('Timeout'), 'no timer is left waiting once flushed');
+});
+
+test('with the default interval a steady stream of changes costs a handful of writes, the last state on disk', async () => {
+  const store = new StateStore({ dir, logger: silentLogger() });
+  // Each change waits for the previous one to be saved, as a daemon switching one socket after another does.
+  let saved = 0;
+  const until = performance.now() + 250;
+  for (let mask = 0; performance.now() < until || mask < 5; mask++) {
+    void store.save({ bootId: 'A', mask, sockets: {} });
+    saved = mask;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await store.flush();
+  assert.equal(JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')).mask, saved);
+  assert.ok(store.writeCount <= 5, `${store.writeCount} writes for ${saved + 1} changes over 250 ms`);
+});

@@ -24,9 +24,17 @@ export interface SavedState {
  * or the new file, never a torn one. Callers save only when switch state
  * changes, never for telemetry: SD cards wear out.
  *
- * Saves are serialized and coalesced: while one write is in progress, further
- * saves collapse into one write of the latest state.
+ * Saves are serialized and coalesced, and written at most once per
+ * `minIntervalMs`: a change after a quiet spell is written at once, and
+ * changes that follow it within the interval collapse into one write of the
+ * latest state when the interval is up. A script switching sockets in a
+ * tight loop thus costs the SD card ten writes a second, not hundreds, and
+ * its requests do not queue behind fsyncs. `flush()` writes what is pending
+ * at once (the daemon's stop calls it), so no timer outlives it.
  */
+/** At most ten state.json writes a second. */
+export const DEFAULT_MIN_INTERVAL_MS = 100;
+
 export class StateStore {
   readonly file: string;
   private readonly dir: string;
@@ -36,11 +44,17 @@ export class StateStore {
   private dirty = false;
   private writes = 0;
   private loading: Promise<SavedState | null> | null = null;
+  private readonly minIntervalMs: number;
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
+  /** Ends the wait for the next write slot early (set while waiting). */
+  private wake: (() => void) | null = null;
+  private hurry = false;
 
-  constructor(deps: { dir: string; logger: Logger }) {
+  constructor(deps: { dir: string; logger: Logger; minIntervalMs?: number }) {
     this.dir = deps.dir;
     this.file = join(deps.dir, 'state.json');
     this.logger = deps.logger;
+    this.minIntervalMs = deps.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS;
   }
 
   /** Number of completed writes (tests and benchmarks). */
@@ -97,21 +111,41 @@ export class StateStore {
     return this.writing;
   }
 
-  /** Waits for pending writes. */
+  /** Writes what is pending now, without waiting for its slot, and waits for it. */
   async flush(): Promise<void> {
-    while (this.writing) await this.writing;
+    this.hurry = true;
+    try {
+      this.wake?.();
+      while (this.writing) await this.writing;
+    } finally {
+      this.hurry = false;
+    }
   }
 
   private async drain(): Promise<void> {
     try {
       while (this.dirty && this.latest) {
+        const wait = this.lastWriteAt + this.minIntervalMs - performance.now();
+        if (wait > 0 && !this.hurry) await this.pause(wait);
         this.dirty = false;
+        this.lastWriteAt = performance.now();
         await this.writeAtomically(`${JSON.stringify(this.latest, null, 2)}\n`);
         this.writes++;
       }
     } finally {
       this.writing = null;
     }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wake?.(), ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+    });
   }
 
   private async writeAtomically(text: string): Promise<void> {
