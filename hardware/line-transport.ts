@@ -16,8 +16,10 @@ import type { Logger } from '../src/log.js';
  * - `close` is emitted once when the link goes away by itself (far side gone,
  *   cable pulled, a write failed for good); never for a `close()` call, and
  *   nothing is emitted after it until the next `open()`.
- * - `write()` resolves once the text has been handed to the OS (drained) and
- *   rejects when the link is not open.
+ * - `write()` resolves once the text has left the port (drained: tcdrain on a
+ *   serial port), or with `{ drain: false }` once the OS has taken it, which
+ *   spares a thread-pool round trip when nobody needs the moment it left;
+ *   it rejects when the link is not open or the write failed.
  * - `close()` never rejects and is harmless when already closed.
  */
 export interface LineTransport extends EventEmitter<LineTransportEvents> {
@@ -25,10 +27,15 @@ export interface LineTransport extends EventEmitter<LineTransportEvents> {
   readonly description: string;
   readonly isOpen: boolean;
   open(): Promise<void>;
-  write(text: string): Promise<void>;
+  write(text: string, options?: WriteOptions): Promise<void>;
   close(): Promise<void>;
   /** Release whatever the transport owns for good (the driver's `stop()` calls it after `close()`). */
   dispose?(): Promise<void>;
+}
+
+export interface WriteOptions {
+  /** Resolve only once the text has left the port (default true). */
+  drain?: boolean;
 }
 
 export interface LineTransportEvents {

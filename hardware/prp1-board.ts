@@ -302,7 +302,8 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     this.inFlight = inFlight;
     this.counters.requests++;
     const session = this.link.session;
-    this.link.transport.write(`${id} ${request.line}\n`).then(
+    // Only a caller that wants the moment the line left waits for the drain.
+    this.link.transport.write(`${id} ${request.line}\n`, { drain: request.onSent !== undefined }).then(
       () => request.onSent?.(performance.now()),
       (error: unknown) => this.link.writeFailed(session, error),
     );

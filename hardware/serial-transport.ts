@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { SerialPortStream } from '@serialport/stream';
-import type { LineTransport, LineTransportEvents } from './line-transport.js';
+import type { LineTransport, LineTransportEvents, WriteOptions } from './line-transport.js';
 
 export interface SerialTransportOptions {
   path: string;
@@ -79,14 +79,19 @@ export class SerialTransport extends EventEmitter<LineTransportEvents> implement
     }
   }
 
-  write(text: string): Promise<void> {
+  write(text: string, options: WriteOptions = {}): Promise<void> {
     const port = this.port;
     if (!port?.isOpen) return Promise.reject(new Error(`${this.options.path} is not open`));
     return new Promise<void>((resolve, reject) => {
+      const done = (error?: Error | null) => (error ? reject(error) : resolve());
+      if (options.drain === false) {
+        port.write(text, 'latin1', done);
+        return;
+      }
       port.write(text, 'latin1');
       // Resolve once it left (tcdrain), not when the OS took it: the inrush guard
       // spaces switch-ons from this moment. Off the reply path: replies arrive anyway.
-      port.drain((error) => (error ? reject(error) : resolve()));
+      port.drain(done);
     });
   }
 

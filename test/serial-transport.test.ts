@@ -72,7 +72,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('256 KB written while the far side does not read arrive whole and in order, and replies come back', {
+test('256 KB written (drained or not) while the far side does not read arrive whole and in order, and replies come back', {
   timeout: 20_000,
 }, async () => {
   await startPair();
@@ -87,7 +87,8 @@ test('256 KB written while the far side does not read arrive whole and in order,
       (_, i) => `${String(i).padStart(4, '0')}${'x'.repeat(1019)}\n`,
     );
     const expected = chunks.join('');
-    const writes = Promise.all(chunks.map((chunk) => a.write(chunk)));
+    // Drained and undrained writes interleaved: order holds either way.
+    const writes = Promise.all(chunks.map((chunk, i) => a.write(chunk, { drain: i % 2 === 0 })));
     let received = '';
     const buffer = Buffer.alloc(65536);
     while (received.length < expected.length) {
@@ -119,6 +120,7 @@ test('a far side that goes away is reported as close; close() itself emits nothi
   assert.ok(error instanceof Error);
   assert.equal(a.isOpen, false);
   await assert.rejects(a.write('1 PING\n'), /not open/);
+  await assert.rejects(a.write('1 PING\n', { drain: false }), /not open/);
 
   await startPair();
   const b = new SerialTransport({ path: near, baudRate: 115200 });

@@ -778,7 +778,9 @@ export class PduService {
    * Bottleneck's `minTime` was tried, but its millisecond clock starts jobs
    * early and each start costs ~3 ms.
    */
-  private async switchOnGate<T>(send: (onSent: (at: number) => void) => Promise<T>): Promise<T> {
+  private async switchOnGate<T>(send: (onSent?: (at: number) => void) => Promise<T>): Promise<T> {
+    // No spacing, nothing to time: the driver need not wait for the line to leave.
+    if (this.spacingMs <= 0) return send();
     const due = this.lastSwitchOnAt + this.spacingMs;
     // Timers overshoot by a few ms on a busy Pi: sleep to just short of the
     // deadline, then yield turn by turn (I/O still runs) until it passes.
