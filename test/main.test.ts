@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, test } from 'node:test';
@@ -207,4 +207,17 @@ test('the pipdu CLI against a running daemon on a board behind a socat pty', asy
   );
   d.child.kill('SIGTERM');
   assert.equal(await d.exit, 0);
+});
+
+test('the systemd unit runs the daemon with the node flags of `npm start`', async () => {
+  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const unit = await readFile(join(root, 'deploy/pipdu.service'), 'utf8');
+  const flags = (command: string) => command.split(/\s+/).filter((word) => word.startsWith('--'));
+  const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1];
+  assert.ok(execStart, 'the unit has an ExecStart line');
+  assert.ok(flags(pkg.scripts.start).length > 0);
+  assert.deepEqual(flags(execStart), flags(pkg.scripts.start));
+  assert.match(execStart, /\/dist\/src\/main\.js$/);
 });
