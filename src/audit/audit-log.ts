@@ -1,6 +1,8 @@
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+// The event loop's next turn: after the I/O callbacks and promises of this one.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from '../log.js';
 import type { Actor } from '../pdu/actor.js';
 
@@ -58,12 +60,18 @@ export class AuditLog {
     this.handle = null;
   }
 
-  /** Appends an entry. Never rejects: a full disk must not fail a switch that already happened; it is logged. */
+  /**
+   * Appends an entry. Never rejects: a full disk must not fail a switch that
+   * already happened; it is logged. The write goes out on the event loop's
+   * next turn, after the answer to the request being audited (handing a
+   * write to the thread pool costs a thread wake-up, which need not delay
+   * that answer), with every line appended meanwhile.
+   */
   append(entry: AuditEntry): Promise<void> {
     this.queued.push(`${JSON.stringify(entry)}\n`);
     if (this.queued.length === 1) {
       // The first line queued schedules one write for everything queued until it runs.
-      const flush = (): Promise<void> => this.write(this.queued.splice(0).join(''));
+      const flush = (): Promise<void> => nextTurn().then(() => this.write(this.queued.splice(0).join('')));
       this.chain = this.chain.then(flush, flush);
     }
     return this.chain.catch((error: unknown) => {

@@ -1,5 +1,7 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+// The event loop's next turn: after the I/O callbacks and promises of this one.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from '../log.js';
 
 /**
@@ -127,6 +129,10 @@ export class StateStore {
       while (this.dirty && this.latest) {
         const wait = this.lastWriteAt + this.minIntervalMs - performance.now();
         if (wait > 0 && !this.hurry) await this.pause(wait);
+        // Even a write due now waits for the next turn: the answer to the request that
+        // changed the state goes out first (handing the file work to the thread pool
+        // costs a thread wake-up).
+        else await nextTurn();
         this.dirty = false;
         this.lastWriteAt = performance.now();
         await this.writeAtomically(`${JSON.stringify(this.latest, null, 2)}\n`);
