@@ -21,7 +21,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config.log.level);
   if (file === null) {
     logger.info(
-      'no configuration file: running on the built-in board simulator. To drive a real board, copy ' +
+      'no configuration file: running on the built-in board simulator, with the API on ' +
+        `http://${config.api?.listen} (try \`npx pipdu status\` and \`npx pipdu on 3\`). To drive a real board, copy ` +
         'config/pipdu.example.yaml to config/pipdu.yaml (or set PIPDU_CONFIG) and set board.driver and board.port',
     );
   } else {

@@ -396,6 +396,14 @@ describe('API over plain HTTP on loopback', () => {
       assert.match(fixture.switchingLines(from)[0]!, /SET 1 1/);
       assert.equal((await call(url, 'POST', '/api/v1/sockets/pi-self/off')).status, 403);
       assert.equal((await call(url, 'GET', '/api/v1/audit')).status, 403);
+      // A port another program holds: said in words, and nothing is left listening.
+      const port = new URL(url).port;
+      await assert.rejects(
+        make(`127.0.0.1:${port}`).start(),
+        new RegExp(
+          `the API cannot listen on 127\\.0\\.0\\.1:${port}: another program is using that port \\(EADDRINUSE\\)`,
+        ),
+      );
     } finally {
       for (const server of servers) await server.stop();
       await fixture.dispose();

@@ -417,12 +417,15 @@ describe('resolved config', () => {
     );
   });
 
-  test('defaultConfig runs the simulator with every default', () => {
+  test('defaultConfig runs the simulator and the loopback API with every default', () => {
     const config = defaultConfig();
     assert.equal(config.board.driver, 'simulator');
     assert.equal(config.board.port, undefined);
     assert.equal(config.sockets.length, 16);
-    assert.equal(config.api, undefined);
+    // The API on loopback only, where the CLI looks by default.
+    assert.deepEqual(config.api, { listen: '127.0.0.1:8080', clients: {}, loopbackRole: 'admin' });
+    assert.equal(config.discord, undefined);
+    assert.equal(config.controller, undefined);
   });
 });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, test } from 'node:test';
@@ -80,6 +81,51 @@ test('without a config file it runs on the built-in simulator, says so, and stop
   assert.equal(await d.exit, 0);
   assert.match(d.output(), /stopped/);
 });
+
+test('without a config file the pipdu CLI works out of the box: the API is on 127.0.0.1:8080', async () => {
+  // The built-in port is fixed; should something here hold it, the daemon must say so and run on.
+  const free = await portIsFree(8080);
+  const d = await daemon();
+  await d.waitFor('PiPDU \\"pipdu\\" running: 0 of 16 sockets on');
+  assert.match(d.output(), /try `npx pipdu status`/);
+  if (!free) {
+    assert.match(
+      d.output(),
+      /the API cannot listen on 127\.0\.0\.1:8080: another program is using that port/,
+    );
+  } else {
+    assert.match(d.output(), /"url":"http:\/\/127\.0\.0\.1:8080"/);
+    const { PIPDU_URL: _url, ...env } = process.env;
+    const cli = (...args: string[]) =>
+      run(
+        process.execPath,
+        ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/pipdu.ts'), ...args],
+        {
+          env,
+        },
+      );
+    const on = await cli('on', '3');
+    assert.match(on.stdout, /3/);
+    const status = JSON.parse((await cli('status', '--json')).stdout) as {
+      sockets: Array<{ number: number; on: boolean }>;
+    };
+    assert.equal(status.sockets.length, 16);
+    assert.deepEqual(
+      status.sockets.filter((socket) => socket.on).map((socket) => socket.number),
+      [3],
+    );
+  }
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exit, 0);
+});
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
 
 test('a bad config stops the daemon before it opens the serial port', async () => {
   const sim = await startSimulator();

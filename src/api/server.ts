@@ -181,7 +181,7 @@ export class ApiServer {
         reject(
           new PduError(
             'BAD_CONFIG',
-            `the API cannot listen on ${this.config.listen}: ${error.code ?? error.message}`,
+            `the API cannot listen on ${this.config.listen}: ${listenProblem(error)}`,
             { cause: error },
           ),
         );
@@ -687,4 +687,13 @@ async function readTlsFile(key: 'cert' | 'key' | 'ca', path: string): Promise<Bu
       cause: error,
     });
   }
+}
+
+/** Why a listen failed, in words (the code stays, for searching). */
+function listenProblem(error: NodeJS.ErrnoException): string {
+  if (error.code === 'EADDRINUSE') return 'another program is using that port (EADDRINUSE)';
+  if (error.code === 'EADDRNOTAVAIL') return 'this machine has no such address (EADDRNOTAVAIL)';
+  if (error.code === 'EACCES')
+    return 'not allowed to use that port (EACCES; ports below 1024 need privileges)';
+  return error.code ?? error.message;
 }

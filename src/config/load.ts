@@ -97,9 +97,20 @@ function start(node: unknown): number | undefined {
   return range?.[0];
 }
 
-/** The built-in configuration used when there is no file: the simulator board, everything else default. */
+/** Where the built-in configuration serves the API: loopback only, where the `pipdu` CLI looks by default. */
+export const DEFAULT_API_LISTEN = '127.0.0.1:8080';
+
+/**
+ * The built-in configuration used when there is no file: the simulator board
+ * and the API on loopback (so `pipdu status` and `curl` work out of the box),
+ * everything else default.
+ */
 export function defaultConfig(): PduConfig {
-  const result = validateConfig({ version: 1, board: { driver: 'simulator' } });
+  const result = validateConfig({
+    version: 1,
+    board: { driver: 'simulator' },
+    api: { listen: DEFAULT_API_LISTEN },
+  });
   if (!result.ok) throw new Error(`built-in defaults are invalid: ${result.issues[0]?.message}`);
   return result.config;
 }
