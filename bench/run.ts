@@ -228,7 +228,9 @@ async function main(): Promise<void> {
   await benchPanel();
 
   const memory = await idleDaemonRss();
-  console.log('idle daemon on the built-in simulator, no Discord, after 5 s (as `npm start` runs it):');
+  console.log(
+    'idle daemon with no config file (built-in simulator, loopback API), no Discord, after 5 s (as `npm start` runs it):',
+  );
   console.log(
     `  RSS ${memory.rssMb.toFixed(1)} MB (peak ${memory.peakMb.toFixed(1)} MB)  (target <= 64 MB)\n`,
   );
