@@ -31,6 +31,8 @@ export async function handlePdudaemon(
   request: IncomingMessage,
   response: ServerResponse,
   deps: {
+    /** The request's URL, as the listener parsed it. */
+    url: URL;
     service: PduService;
     pduName: string;
     actor: Actor;
@@ -49,7 +51,7 @@ export async function handlePdudaemon(
     response.writeHead(ok ? 200 : 500, { 'content-type': 'text/plain; charset=utf-8' });
     response.end(ok ? PDUDAEMON_OK : PDUDAEMON_INVALID);
   };
-  const url = new URL(request.url ?? '/', 'http://pdudaemon');
+  const { url } = deps;
   const action = /^\/power\/control\/(on|off|reboot)$/.exec(url.pathname)?.[1] as
     | 'on'
     | 'off'
@@ -122,6 +124,8 @@ export async function handlePdudaemon(
 export class PdudaemonListener {
   private readonly server: Server;
   private readonly allow = new BlockList();
+  /** allow-list answers by source address: BlockList.check costs more than the rest of the routing. */
+  private readonly allowed = new Map<string, boolean>();
   private readonly config: NonNullable<ApiConfig['pdudaemon']>;
 
   constructor(
@@ -168,22 +172,34 @@ export class PdudaemonListener {
     });
   }
 
+  private isAllowed(remote: string): boolean {
+    if (remote === '') return false;
+    let allowed = this.allowed.get(remote);
+    if (allowed === undefined) {
+      allowed = this.allow.check(remote, isIPv4(remote) ? 'ipv4' : 'ipv6');
+      // A scan from many addresses must not grow this without end.
+      if (this.allowed.size >= MAX_REMEMBERED_ADDRESSES) this.allowed.clear();
+      this.allowed.set(remote, allowed);
+    }
+    return allowed;
+  }
+
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const path = new URL(request.url ?? '/', 'http://pdudaemon').pathname;
-    if (!/^\/power\/control\/(on|off|reboot)$/.test(path)) {
+    const url = new URL(request.url ?? '/', 'http://pdudaemon');
+    if (!/^\/power\/control\/(on|off|reboot)$/.test(url.pathname)) {
       // As pdudaemon's aiohttp router does for any other path.
       response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
       response.end('404: Not Found');
       return;
     }
     const remote = normalize(request.socket.remoteAddress ?? '');
-    const allowed = remote !== '' && this.allow.check(remote, isIPv4(remote) ? 'ipv4' : 'ipv6');
-    if (!allowed) {
+    if (!this.isAllowed(remote)) {
       response.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' });
       response.end('Forbidden\n');
       return;
     }
     await handlePdudaemon(request, response, {
+      url,
       service: this.deps.service,
       pduName: this.deps.pduName,
       actor: { kind: 'pdudaemon', id: remote },
@@ -193,6 +209,9 @@ export class PdudaemonListener {
     });
   }
 }
+
+/** How many source addresses' answers are remembered; past that the memory starts afresh. */
+const MAX_REMEMBERED_ADDRESSES = 1024;
 
 /** `::ffff:10.0.0.5` (an IPv4 client on a dual-stack socket) is 10.0.0.5. */
 function normalize(address: string): string {

@@ -294,6 +294,7 @@ export class ApiServer {
     if (path.startsWith('/power/control/')) {
       // pdudaemon's route, on this listener too; it answers as pdudaemon does.
       return handlePdudaemon(ctx.req, ctx.res, {
+        url,
         service: this.service,
         pduName: this.pduName,
         actor: ctx.actor,

@@ -25,6 +25,9 @@ import type {
   SwitchResult,
 } from './types.js';
 
+/** The signal of quick work (no hooks): nothing ever aborts it. */
+const NEVER_ABORTED = new AbortController().signal;
+
 /** How much earlier than a switch-on's deadline the timer is set, to be exact despite timer overshoot. */
 const TIMER_SLACK_MS = 12;
 
@@ -470,7 +473,7 @@ export class PduService {
           );
         }
         this.assertOnline();
-        const signal = long?.abort.signal ?? new AbortController().signal;
+        const signal = long?.abort.signal ?? NEVER_ABORTED;
         const work: WorkContext = {
           phase: async (phase) => {
             const list = slot.config[phase];
@@ -752,11 +755,14 @@ export class PduService {
     const cause = actor.kind === 'system' ? 'restore' : 'command';
     this.switching.set(channel, cause);
     try {
-      const mask = on
-        ? await this.spacing.add(() =>
-            this.switchOnGate((onSent) => this.board.set(channel, true, { onSent })),
-          )
-        : await this.board.set(channel, false);
+      // Switch-ons take turns through the spacing queue; with no spacing there is nothing to wait for.
+      const mask = !on
+        ? await this.board.set(channel, false)
+        : this.spacingMs > 0
+          ? await this.spacing.add(() =>
+              this.switchOnGate((onSent) => this.board.set(channel, true, { onSent })),
+            )
+          : await this.board.set(channel, true);
       this.logger.info(
         { socket: slot.config.number, name: slot.config.name, on, actor: describeActor(actor) },
         `socket ${label(slot.config)} ${on ? 'on' : 'off'}`,
@@ -778,9 +784,7 @@ export class PduService {
    * Bottleneck's `minTime` was tried, but its millisecond clock starts jobs
    * early and each start costs ~3 ms.
    */
-  private async switchOnGate<T>(send: (onSent?: (at: number) => void) => Promise<T>): Promise<T> {
-    // No spacing, nothing to time: the driver need not wait for the line to leave.
-    if (this.spacingMs <= 0) return send();
+  private async switchOnGate<T>(send: (onSent: (at: number) => void) => Promise<T>): Promise<T> {
     const due = this.lastSwitchOnAt + this.spacingMs;
     // Timers overshoot by a few ms on a busy Pi: sleep to just short of the
     // deadline, then yield turn by turn (I/O still runs) until it passes.
