@@ -52,11 +52,29 @@ function daemonProcess(dir: string, name: string, flags: string[]): ChildProcess
   });
 }
 
-async function startPipdu(dir: string, children: ChildProcess[]): Promise<Served> {
+/** The node flags of `npm start` (one place: package.json). */
+async function startFlags(): Promise<string[]> {
   const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
     scripts: { start: string };
   };
-  const flags = pkg.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+  return pkg.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
+/**
+ * Node's own floor: a bare http server with `npm start`'s flags that answers
+ * pdudaemon's success text at once (no board, no PiPDU code), under the same load.
+ */
+async function startNodeFloor(children: ChildProcess[]): Promise<{ url: string; pid: number }> {
+  const port = await freePort();
+  const script = `require('node:http').createServer((q, r) => { r.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }); r.end('OK - accepted request\\n'); }).listen(${port}, '127.0.0.1');`;
+  const child = spawn(process.execPath, [...(await startFlags()), '-e', script], { stdio: 'ignore' });
+  children.push(child);
+  await waitForHttp(port);
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid ?? 0 };
+}
+
+async function startPipdu(dir: string, children: ChildProcess[]): Promise<Served> {
+  const flags = await startFlags();
   const [api, pdudaemon, apiB, pdudaemonB] = await Promise.all([
     freePort(),
     freePort(),
@@ -354,10 +372,19 @@ export async function benchPdudaemonPeer(): Promise<void> {
       tls: certs,
     };
 
+    const nodeFloor = await startNodeFloor(children);
+    const floor: Target = {
+      label: 'node floor (no PiPDU)',
+      path: pd('pipdu'),
+      method: 'GET',
+      base: nodeFloor.url,
+      agent: false,
+    };
+
     const results: Array<[Target, Figures, { rss: number; peak: number }]> = [];
-    for (const target of [peer, route, v1]) {
+    for (const target of [peer, route, v1, floor]) {
       const figures = await measure(target);
-      const pid = target === peer ? (pdudaemon.pid ?? 0) : served.pid;
+      const pid = target === peer ? (pdudaemon.pid ?? 0) : target === floor ? nodeFloor.pid : served.pid;
       results.push([target, figures, await rssMb(pid)]);
     }
 
@@ -385,7 +412,10 @@ export async function benchPdudaemonPeer(): Promise<void> {
       '  (RSS: pdudaemon = its python process, 2 PDUs configured; PiPDU = daemon A as `npm start` runs it (compiled, its',
     );
     console.log(
-      '   node flags) with the HTTPS API and the pdudaemon listener, Discord off; the simulators are separate processes)',
+      '   node flags) with the HTTPS API and the pdudaemon listener, Discord off; the simulators are separate processes;',
+    );
+    console.log(
+      "   node floor = a bare node http server with the same flags that answers pdudaemon's text at once: no board, no PiPDU)",
     );
 
     // Failures. PiPDU: a bad socket on A and a request on B's offline board, each with a
