@@ -20,6 +20,9 @@ export interface SavedState {
   savedAt: string;
 }
 
+/** At most ten state.json writes a second. */
+export const DEFAULT_MIN_INTERVAL_MS = 100;
+
 /**
  * `state.json`, rewritten atomically (temp file, fsync, rename, fsync of the
  * directory) so that a crash or power cut at any moment leaves either the old
@@ -34,9 +37,6 @@ export interface SavedState {
  * its requests do not queue behind fsyncs. `flush()` writes what is pending
  * at once (the daemon's stop calls it), so no timer outlives it.
  */
-/** At most ten state.json writes a second. */
-export const DEFAULT_MIN_INTERVAL_MS = 100;
-
 export class StateStore {
   readonly file: string;
   private readonly dir: string;
