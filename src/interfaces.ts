@@ -134,9 +134,8 @@ async function startApi(setup: Setup, daemon: Daemon): Promise<Stoppable[]> {
       pduName: config.name,
       metrics,
     });
-    const { url } = await api.start();
+    await api.start(); // it logs where it listens, and whether with mutual TLS
     running.push(api);
-    logger.info({ url }, 'HTTPS API listening');
   } catch (error) {
     logger.error({ err: error instanceof Error ? error.message : String(error) }, 'the API could not start');
   }
