@@ -73,6 +73,24 @@ async function daemon(env: Record<string, string> = {}): Promise<Daemon> {
   return { child, output: () => text, waitFor, exit };
 }
 
+/** A pipdu.yaml in a temporary directory removed after the test; `body` gets that directory. */
+async function configFile(body: (dir: string) => string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'pipdu-main-config-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'pipdu.yaml');
+  await writeFile(file, body(dir));
+  return file;
+}
+
+/** The `pipdu` CLI, as `npx pipdu` runs it from this checkout. */
+function pipduCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}) {
+  return run(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/pipdu.ts'), ...args],
+    options,
+  );
+}
+
 test('without a config file it runs on the built-in simulator, says so, and stops cleanly on SIGTERM', async () => {
   const d = await daemon();
   await d.waitFor('built-in board simulator');
@@ -96,14 +114,7 @@ test('without a config file the pipdu CLI works out of the box: the API is on 12
   } else {
     assert.match(d.output(), /"url":"http:\/\/127\.0\.0\.1:8080"/);
     const { PIPDU_URL: _url, ...env } = process.env;
-    const cli = (...args: string[]) =>
-      run(
-        process.execPath,
-        ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/pipdu.ts'), ...args],
-        {
-          env,
-        },
-      );
+    const cli = (...args: string[]) => pipduCli(args, { env });
     const on = await cli('on', '3');
     assert.match(on.stdout, /3/);
     const status = JSON.parse((await cli('status', '--json')).stdout) as {
@@ -130,12 +141,9 @@ function portIsFree(port: number): Promise<boolean> {
 test('a bad config stops the daemon before it opens the serial port', async () => {
   const sim = await startSimulator();
   cleanups.push(() => sim.stop());
-  const dir = await mkdtemp(join(tmpdir(), 'pipdu-badconf-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'pipdu.yaml');
-  await writeFile(
-    file,
-    `version: 1\nboard:\n  driver: prp1\n  port: ${sim.path}\nsockets:\n  - { number: 3, restore: sometimes }\n`,
+  const file = await configFile(
+    () =>
+      `version: 1\nboard:\n  driver: prp1\n  port: ${sim.path}\nsockets:\n  - { number: 3, restore: sometimes }\n`,
   );
   const d = await daemon({ PIPDU_CONFIG: file });
   assert.equal(await d.exit, 1);
@@ -149,12 +157,9 @@ test('a bad config stops the daemon before it opens the serial port', async () =
 test('on a board over a pty: connects with HELLO and STATE only, and SIGTERM switches nothing', async () => {
   const sim = await startSimulator();
   cleanups.push(() => sim.stop());
-  const dir = await mkdtemp(join(tmpdir(), 'pipdu-goodconf-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'pipdu.yaml');
-  await writeFile(
-    file,
-    `version: 1\nboard: { driver: prp1, port: ${sim.path} }\nstate: { dir: ${join(dir, 'state')} }\n`,
+  const file = await configFile(
+    (dir) =>
+      `version: 1\nboard: { driver: prp1, port: ${sim.path} }\nstate: { dir: ${join(dir, 'state')} }\n`,
   );
   const d = await daemon({ PIPDU_CONFIG: file });
   await d.waitFor('PiPDU \\"pipdu\\" running');
@@ -170,12 +175,9 @@ test('on a board over a pty: connects with HELLO and STATE only, and SIGTERM swi
 });
 
 test('a discord section without DISCORD_TOKEN: the daemon runs on and says the bot is off', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'pipdu-notoken-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'pipdu.yaml');
-  await writeFile(
-    file,
-    `version: 1\nboard: { driver: simulator }\nstate: { dir: ${join(dir, 'state')} }\ndiscord: { guildId: "123456789012345678" }\n`,
+  const file = await configFile(
+    (dir) =>
+      `version: 1\nboard: { driver: simulator }\nstate: { dir: ${join(dir, 'state')} }\ndiscord: { guildId: "123456789012345678" }\n`,
   );
   const d = await daemon({ PIPDU_CONFIG: file });
   await d.waitFor('DISCORD_TOKEN is not set: the Discord bot is off');
@@ -185,12 +187,9 @@ test('a discord section without DISCORD_TOKEN: the daemon runs on and says the b
 });
 
 test('a controller section where there is no GPIO: the daemon warns once and runs on without the panel', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'pipdu-nogpio-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'pipdu.yaml');
-  await writeFile(
-    file,
-    `version: 1\nboard: { driver: simulator }\nstate: { dir: ${join(dir, 'state')} }\ncontroller: { buttons: [17, 27], leds: [5, 6], statusLed: 26 }\n`,
+  const file = await configFile(
+    (dir) =>
+      `version: 1\nboard: { driver: simulator }\nstate: { dir: ${join(dir, 'state')} }\ncontroller: { buttons: [17, 27], leds: [5, 6], statusLed: 26 }\n`,
   );
   const d = await daemon({ PIPDU_CONFIG: file });
   await d.waitFor('PiPDU \\"pipdu\\" running');
@@ -200,12 +199,9 @@ test('a controller section where there is no GPIO: the daemon warns once and run
 });
 
 test('an api section starts the API with the daemon: loopback HTTP answers, and it stops with it', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'pipdu-api-main-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'pipdu.yaml');
-  await writeFile(
-    file,
-    `version: 1\nboard: { driver: simulator }\nstate: { dir: ${join(dir, 'state')} }\napi: { listen: "127.0.0.1:0", loopbackRole: viewer }\n`,
+  const file = await configFile(
+    (dir) =>
+      `version: 1\nboard: { driver: simulator }\nstate: { dir: ${join(dir, 'state')} }\napi: { listen: "127.0.0.1:0", loopbackRole: viewer }\n`,
   );
   const d = await daemon({ PIPDU_CONFIG: file });
   await d.waitFor(/"url":"http:\/\/127\.0\.0\.1:\d+"/);
@@ -222,25 +218,14 @@ test('an api section starts the API with the daemon: loopback HTTP answers, and 
 test('the pipdu CLI against a running daemon on a board behind a socat pty', async () => {
   const sim = await startSimulator();
   cleanups.push(() => sim.stop());
-  const dir = await mkdtemp(join(tmpdir(), 'pipdu-cli-daemon-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'pipdu.yaml');
-  await writeFile(
-    file,
-    `version: 1\nboard: { driver: prp1, port: ${sim.path} }\nstate: { dir: ${join(dir, 'state')} }\nsockets:\n  - { number: 3, name: nas }\napi: { listen: "127.0.0.1:0" }\n`,
+  const file = await configFile(
+    (dir) =>
+      `version: 1\nboard: { driver: prp1, port: ${sim.path} }\nstate: { dir: ${join(dir, 'state')} }\nsockets:\n  - { number: 3, name: nas }\napi: { listen: "127.0.0.1:0" }\n`,
   );
   const d = await daemon({ PIPDU_CONFIG: file });
   await d.waitFor(/"url":"http:\/\/127\.0\.0\.1:\d+"/);
   const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(d.output())![1]!;
-  const cli = (...args: string[]) =>
-    run(process.execPath, [
-      '--import',
-      import.meta.resolve('tsx'),
-      join(root, 'src/cli/pipdu.ts'),
-      '--url',
-      url,
-      ...args,
-    ]);
+  const cli = (...args: string[]) => pipduCli(['--url', url, ...args]);
   const on = await cli('on', 'nas');
   assert.match(on.stdout, /nas/);
   await sim.waitFor((event) => event.event === 'request' && / SET 2 1$/.test(String(event.line)), 5000, 0);
