@@ -15,7 +15,7 @@
 //
 // `npx tsx bench/discord.ts` runs it alone; `npm run bench` runs it last.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -27,6 +27,7 @@ import {
   startFakeDiscord,
 } from '../test/helpers/fake-discord.js';
 import { type SimulatorProcess, startSimulator } from '../test/helpers/simulator-process.js';
+import { startFlags } from './support.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const TOGGLES = Number(process.env.BENCH_DISCORD_TOGGLES ?? 1000);
@@ -120,11 +121,8 @@ discord:
   auditChannelId: "${channel('pdu-audit')}"
 `,
   );
-  // The node flags `npm start` uses (package.json), plus --expose-gc for RSS after a GC.
-  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
-    scripts: { start: string };
-  };
-  const flags = pkg.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+  // The node flags `npm start` uses, plus --expose-gc for RSS after a GC.
+  const flags = await startFlags();
   const child = spawn(
     process.execPath,
     [...flags, ...EXTRA_FLAGS, '--expose-gc', '--import', 'tsx', join(root, 'bench/discord-daemon.ts'), file],

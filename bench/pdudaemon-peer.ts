@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { waitForPath } from './support.js';
+import { residentMb, startFlags, waitForPath } from './support.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const SEQUENTIAL = Number(process.env.BENCH_PEER_SEQUENTIAL ?? 300);
@@ -50,14 +50,6 @@ function daemonProcess(dir: string, name: string, flags: string[]): ChildProcess
     env: { ...process.env, PIPDU_CONFIG: join(dir, `${name}.yaml`) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-}
-
-/** The node flags of `npm start` (one place: package.json). */
-async function startFlags(): Promise<string[]> {
-  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
-    scripts: { start: string };
-  };
-  return pkg.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
 }
 
 /**
@@ -267,12 +259,6 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
-async function rssMb(pid: number): Promise<{ rss: number; peak: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
-  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
-}
-
 async function waitForHttp(port: number, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const probe: Target = { label: 'probe', path: () => '/', method: 'GET', base: '', agent: false };
@@ -385,7 +371,7 @@ export async function benchPdudaemonPeer(): Promise<void> {
     for (const target of [peer, route, v1, floor]) {
       const figures = await measure(target);
       const pid = target === peer ? (pdudaemon.pid ?? 0) : target === floor ? nodeFloor.pid : served.pid;
-      results.push([target, figures, await rssMb(pid)]);
+      results.push([target, figures, await residentMb(pid)]);
     }
 
     console.log(

@@ -1,7 +1,7 @@
 // `npm run bench`: the figures the issues ask for, printed. Figures, not pass/fail:
 // the machine is shared and noisy, so tests never check wall-clock speed.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import { benchPanel } from './panel.js';
 import { benchPdudaemonPeer } from './pdudaemon-peer.js';
 import { benchPipeline } from './pipeline.js';
 import { benchSsh } from './ssh.js';
-import { waitForPath } from './support.js';
+import { residentMb, startFlags, waitForPath } from './support.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 2000);
@@ -159,12 +159,7 @@ async function idleDaemonRss(): Promise<{ rssMb: number; peakMb: number }> {
   });
   const cwd = await mkdtemp(join(tmpdir(), 'pipdu-bench-daemon-'));
   const { PIPDU_CONFIG: _ignored, ...env } = process.env;
-  // The node flags `npm start` uses (one place: package.json).
-  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
-    scripts: { start: string };
-  };
-  const flags = pkg.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
-  const daemon = spawn(process.execPath, [...flags, join(root, 'dist/src/main.js')], {
+  const daemon = spawn(process.execPath, [...(await startFlags()), join(root, 'dist/src/main.js')], {
     cwd,
     env: { ...env, PIPDU_LOG_FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -180,9 +175,8 @@ async function idleDaemonRss(): Promise<{ rssMb: number; peakMb: number }> {
     });
     // Idle for a while: telemetry keeps flowing, nothing else happens.
     await new Promise((resolve) => setTimeout(resolve, 5000));
-    const status = await readFile(`/proc/${daemon.pid}/status`, 'utf8');
-    const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
-    return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+    const memory = await residentMb(daemon.pid ?? 0);
+    return { rssMb: memory.rss, peakMb: memory.peak };
   } finally {
     const gone = new Promise((resolve) => daemon.once('exit', resolve));
     daemon.kill('SIGTERM');
