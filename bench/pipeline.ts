@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../src/config/load.js';
 import { createDaemon } from '../src/daemon.js';
 import { silentLogger } from '../src/log.js';
+import { requests } from '../test/helpers/requests.js';
 
 const RUNS = Number(process.env.BENCH_PIPELINE_RUNS ?? 60);
 
@@ -31,9 +32,9 @@ sockets:
   const overheads: number[] = [];
   const totals: number[] = [];
   for (let i = 0; i < RUNS + 10; i++) {
-    await daemon.service.on(1, actor);
+    await requests(daemon.service).on(1, actor);
     const started = performance.now();
-    const result = await daemon.service.off(1, actor);
+    const result = await requests(daemon.service).off(1, actor);
     const total = performance.now() - started;
     const stepTime = result.steps.reduce((sum, step) => sum + (step.durationMs ?? 0), 0);
     if (i < 10) continue; // warm-up

@@ -13,6 +13,7 @@ import { parseConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/log.js';
 import { PduService } from '../src/pdu/pdu-service.js';
 import { StateStore } from '../src/state/state-store.js';
+import { requests } from '../test/helpers/requests.js';
 import { benchDiscord } from './discord.js';
 import { benchFirmware } from './firmware.js';
 import { benchPanel } from './panel.js';
@@ -140,13 +141,13 @@ async function allOn(path: string, spacingMs: number): Promise<number> {
   const online = new Promise((resolve) => service.events.once('boardOnline', resolve));
   await service.start();
   await online;
-  await service.allOff({ kind: 'cli', id: 'bench' }, { includeProtected: true });
+  await requests(service).allOff({ kind: 'cli', id: 'bench' }, { includeProtected: true });
   const started = performance.now();
-  const result = await service.allOn({ kind: 'cli', id: 'bench' });
+  const result = await requests(service).allOn({ kind: 'cli', id: 'bench' });
   const elapsed = performance.now() - started;
   if (!result.outcomes.every((outcome) => outcome.ok && outcome.result.changed))
     throw new Error('all-on failed');
-  await service.allOff({ kind: 'cli', id: 'bench' }, { includeProtected: true });
+  await requests(service).allOff({ kind: 'cli', id: 'bench' }, { includeProtected: true });
   await service.stop();
   await rm(dir, { recursive: true, force: true });
   return elapsed;

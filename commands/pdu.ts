@@ -1,6 +1,6 @@
 import { SlashCommandBuilder } from 'discord.js';
 import { auditLine } from '../src/bot/embeds.js';
-import { canAdminister, canCancel } from '../src/pdu/permissions.js';
+import { canAdminister } from '../src/pdu/permissions.js';
 import { socketChoices, socketOption } from './options.js';
 import type { Command, CommandContext } from './types.js';
 
@@ -33,21 +33,25 @@ async function execute(
     } catch (error) {
       return context.fail(error);
     }
-    const check = canCancel(context.caller, socket);
-    if (!check.ok) return context.refuse(check, 'cancel', socket.number);
     try {
-      const pending = context.service.cancel(socket.number, context.actor);
+      // The service checks who may cancel (and audits a refusal).
+      const outcome = await context.service.submit({
+        socket: socket.number,
+        action: 'cancel',
+        by: context.by,
+      });
+      const cancelled = outcome.kind === 'cancel' ? outcome.cancelled.action : 'work';
       await context.respond({
-        content: `Cancelled the pending ${pending.action} on socket ${socket.number}.`,
+        content: `Cancelled the pending ${cancelled} on socket ${socket.number}.`,
       });
     } catch (error) {
       await context.fail(error);
     }
     return;
   }
-  const check = canAdminister(context.caller, `/pdu ${sub}`);
-  if (!check.ok) return context.refuse(check, sub, null);
   if (sub === 'log') {
+    const check = canAdminister(context.by, `/pdu ${sub}`);
+    if (!check.ok) return context.refuse(check, sub, null);
     const entries = await context.service.auditLog(interaction.options.getInteger('count') ?? 10);
     const lines = entries.map(auditLine);
     // A message holds 2000 characters: keep the newest lines.
@@ -57,6 +61,7 @@ async function execute(
     return;
   }
   try {
+    // The daemon's reload checks the admin role itself, and audits.
     await context.respond({ content: await context.reload() }, { ephemeral: true });
   } catch (error) {
     await context.fail(error);

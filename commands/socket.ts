@@ -2,8 +2,10 @@ import { SlashCommandBuilder, type SlashCommandSubcommandBuilder } from 'discord
 import { socketInfoEmbed } from '../src/bot/embeds.js';
 import { parseDuration } from '../src/config/duration.js';
 import type { SocketConfig } from '../src/config/schema.js';
+import { PduError } from '../src/errors.js';
 import type { PduService } from '../src/pdu/pdu-service.js';
-import { canForce, canRead, canSwitch, needsConfirmation, type SwitchKind } from '../src/pdu/permissions.js';
+import { canRead, type SwitchKind } from '../src/pdu/permissions.js';
+import type { PduRequest } from '../src/pdu/request.js';
 import type { SocketInfo, SwitchResult } from '../src/pdu/types.js';
 import { reasonOption, socketChoices, socketOption } from './options.js';
 import type { Command, CommandContext } from './types.js';
@@ -52,20 +54,13 @@ async function execute(
     return;
   }
   if (action === 'info') {
-    const check = canRead(context.caller);
+    const check = canRead(context.by);
     if (!check.ok) return context.refuse(check, 'info', socket.number);
     await context.respond({ embeds: [socketInfoEmbed(service.info(socket.number), socket)] });
     return;
   }
 
-  const isOn = service.info(socket.number).on;
-  const check = canSwitch(context.caller, socket, action, isOn);
-  if (!check.ok) return context.refuse(check, action, socket.number);
   const force = interaction.options.getBoolean('force') ?? false;
-  if (force) {
-    const forceCheck = canForce(context.caller, socket);
-    if (!forceCheck.ok) return context.refuse(forceCheck, action, socket.number);
-  }
   const reason = interaction.options.getString('reason') ?? undefined;
   let offTimeMs: number | undefined;
   const offTime = interaction.options.getString('off_time');
@@ -79,16 +74,29 @@ async function execute(
   }
 
   const name = socket.name ? `${socket.number} (${socket.name})` : `${socket.number}`;
-  if (needsConfirmation(socket, action, isOn)) {
+  let request: PduRequest = {
+    socket: socket.number,
+    action,
+    by: context.by,
+    options: { force, reason, offTimeMs },
+  };
+  const preview = service.preview(request);
+  if (!preview.ok && preview.id !== 'needsConfirmation') {
+    // Refused: the service says why and audits it; nothing is deferred or shown publicly.
+    await context.fail(await refusalOf(submitSwitch(service, request)));
+    return;
+  }
+  if (!preview.ok) {
+    // What the user confirms is what is requested: a toggle confirmed as an off is an off.
+    const effect = action === 'toggle' ? 'off' : action;
     const confirmed = await context.confirm(
-      `Socket ${name} is protected. ${describe(action)} it${force ? ', skipping its shutdown hooks' : ''}?`,
+      `Socket ${name} is protected. ${describe(effect)} it${force ? ', skipping its shutdown hooks' : ''}?`,
     );
     if (!confirmed) return;
+    request = { ...request, action: effect, options: { ...request.options, confirmed: true } };
   }
-  const work = (): Promise<SwitchResult> =>
-    run(service, context, socket.number, action, { force, reason, offTimeMs });
-  const direction = action === 'toggle' ? (isOn ? 'off' : 'on') : action;
-  if (service.takesAWhile(socket.number, direction)) {
+  const work = (): Promise<SwitchResult> => submitSwitch(service, request);
+  if (service.takesAWhile(socket.number, request.action as SwitchKind)) {
     await context.runLong(socket.number, action, work);
     return;
   }
@@ -100,23 +108,20 @@ async function execute(
   }
 }
 
-function run(
-  service: PduService,
-  context: CommandContext,
-  socket: number,
-  action: SwitchKind,
-  options: { force: boolean; reason: string | undefined; offTimeMs: number | undefined },
-): Promise<SwitchResult> {
-  const { actor } = context;
-  switch (action) {
-    case 'on':
-      return service.on(socket, actor);
-    case 'off':
-      return service.off(socket, actor, { force: options.force, reason: options.reason });
-    case 'toggle':
-      return service.toggle(socket, actor);
-    case 'cycle':
-      return service.cycle(socket, actor, { reason: options.reason, offTimeMs: options.offTimeMs });
+/** Submits a one-socket request; resolves with its result. */
+async function submitSwitch(service: PduService, request: PduRequest): Promise<SwitchResult> {
+  const outcome = await service.submit(request);
+  if (outcome.kind !== 'switch') throw new PduError('BAD_REQUEST', 'expected a switch');
+  return outcome.result;
+}
+
+/** The error a request the preview refused fails with (the service audits it). */
+async function refusalOf(work: Promise<unknown>): Promise<unknown> {
+  try {
+    await work;
+    return new PduError('BAD_REQUEST', 'the request was refused');
+  } catch (error) {
+    return error;
   }
 }
 

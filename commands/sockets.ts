@@ -1,7 +1,7 @@
 import { SlashCommandBuilder } from 'discord.js';
 import type { AuditEntry } from '../src/audit/audit-log.js';
 import { allResultEmbed } from '../src/bot/embeds.js';
-import { canForce, canSwitchAll } from '../src/pdu/permissions.js';
+import type { PduRequest } from '../src/pdu/request.js';
 import type { AllResult } from '../src/pdu/types.js';
 import { reasonOption } from './options.js';
 import type { Command, CommandContext } from './types.js';
@@ -32,11 +32,21 @@ async function execute(
   const includeProtected = interaction.options.getBoolean('include_protected') ?? false;
   const force = interaction.options.getBoolean('force') ?? false;
   const reason = interaction.options.getString('reason') ?? undefined;
-  const check = canSwitchAll(context.caller, action, includeProtected);
-  if (!check.ok) return context.refuse(check, `all-${action}`, null);
-  if (force) {
-    const forceCheck = canForce(context.caller);
-    if (!forceCheck.ok) return context.refuse(forceCheck, `all-${action}`, null);
+  const request: PduRequest = {
+    socket: 'all',
+    action,
+    by: context.by,
+    options: { includeProtected, force, reason },
+  };
+  const preview = context.service.preview(request);
+  if (!preview.ok && preview.id !== 'needsConfirmation') {
+    // Refused: the service says why and audits it.
+    try {
+      await context.service.submit(request);
+    } catch (error) {
+      await context.fail(error);
+    }
+    return;
   }
   const what =
     action === 'on'
@@ -60,10 +70,12 @@ async function execute(
     };
     context.service.events.on('action', onAction);
     try {
-      const result: AllResult =
-        action === 'on'
-          ? await context.service.allOn(context.actor)
-          : await context.service.allOff(context.actor, { includeProtected, force, reason });
+      const outcome = await context.service.submit({
+        ...request,
+        options: { ...request.options, confirmed: true },
+      });
+      const result: AllResult | null = outcome.kind === 'all' ? outcome.result : null;
+      if (!result) return { content: 'Nothing was switched.' };
       return { content: '', embeds: [allResultEmbed(result, { names })] };
     } finally {
       context.service.events.off('action', onAction);

@@ -11,7 +11,7 @@ const data = new SlashCommandBuilder()
 const command: Command = {
   data,
   async execute(_interaction, context) {
-    const check = canRead(context.caller);
+    const check = canRead(context.by);
     if (!check.ok) return context.refuse(check, 'status', null);
     await context.respond({
       embeds: [statusEmbed(context.service.status(), { time: new Date().toISOString() })],

@@ -7,9 +7,9 @@ import type {
 import type { DiscordConfig } from '../src/config/schema.js';
 import type { PduError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
-import type { Actor } from '../src/pdu/actor.js';
+import type { Actor, Requester } from '../src/pdu/actor.js';
 import type { PduService } from '../src/pdu/pdu-service.js';
-import type { Caller, Check } from '../src/pdu/permissions.js';
+import type { Check } from '../src/pdu/permissions.js';
 import type { SwitchResult } from '../src/pdu/types.js';
 
 /**
@@ -24,16 +24,23 @@ export interface Command {
   autocomplete?(interaction: AutocompleteInteraction, context: CommandContext): Promise<void>;
 }
 
-/** What the bot hands a command: the service, who is asking, and the bot's reply helpers. */
+/**
+ * What the bot hands a command: the service, who is asking, and the bot's
+ * reply helpers. A command turns the user's words into one PduRequest `by`
+ * the user and submits it; the service decides and audits (it may ask
+ * `service.preview()` first, to know whether to confirm).
+ */
 export interface CommandContext {
   service: PduService;
   config: DiscordConfig;
-  caller: Caller;
+  /** The user as a requester: actor, PiPDU role from their Discord roles, groups; Discord confirms. */
+  by: Requester;
   actor: Actor;
   logger: Logger;
   /**
-   * Refuses with an ephemeral message saying what is needed, and audits the
-   * attempt (action, socket). Nothing is switched.
+   * Refuses a read or an admin command (not a switch: the service refuses
+   * those) with an ephemeral message saying what is needed, and audits the
+   * attempt (action, socket).
    */
   refuse(check: Check & { ok: false }, action: string, socket: number | null): Promise<void>;
   /** Answers a PduError (unknown socket, busy, offline...) with an ephemeral message. */
@@ -60,7 +67,7 @@ export interface CommandContext {
   runDeferred(work: (update: (payload: ReplyPayload) => void) => Promise<ReplyPayload>): Promise<void>;
   /** Answers with the outcome of work that finished at once (or edits the confirmation). */
   respond(payload: ReplyPayload, options?: { ephemeral?: boolean }): Promise<void>;
-  /** Re-reads the configuration file; rejects with the file's errors (the running config stays). */
+  /** The daemon's reload, by this user; rejects with the file's errors (the running config stays). */
   reload(): Promise<string>;
 }
 

@@ -15,6 +15,8 @@ export interface RelayBoardDeps {
   logger: Logger;
   /** Legacy firmware: the relays as last saved, since the board cannot say (default all off). */
   assumedMask?: number;
+  /** Where the built-in simulator keeps its relays, boot id and serial, like a board that stays powered. */
+  simulatorStateFile?: string;
   /** Reopen back-off (default 100 ms doubling to 5 s); tests shorten it. */
   backoff?: BackoffOptions;
 }

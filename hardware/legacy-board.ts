@@ -36,6 +36,7 @@ export const LEGACY_IDENTITY: BoardIdentity = Object.freeze({
   firmware: 'legacy',
   features: Object.freeze(['current'] as const),
   bootId: null,
+  serial: null,
 });
 
 interface TelemetryWaiter {

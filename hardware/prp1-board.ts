@@ -593,7 +593,7 @@ export function parseHello(payload: string): BoardIdentity {
   const features = KNOWN_FEATURES.filter((feature) => featureList.split(',').includes(feature));
   const bootId = values.get('boot') ?? '';
   if (!/^[0-9A-F]{1,8}$/.test(bootId)) throw new Error(`boot="${bootId}" is not 1-8 hex digits`);
-  return { protocol, channels, firmware, features, bootId };
+  return { protocol, channels, firmware, features, bootId, serial: values.get('serial') ?? null };
 }
 
 function parsePong(payload: string): void {

@@ -72,6 +72,8 @@ export interface BoardIdentity {
   features: readonly BoardFeature[];
   /** Changes at every reset of the board; null where the board has none (legacy). */
   bootId: string | null;
+  /** The board's own persistent id (PRP/1 `serial=`); null where it has none (older firmware, legacy). */
+  serial: string | null;
 }
 
 export interface BoardConnectedEvent {

@@ -50,7 +50,7 @@ export async function startInterfaces(setup: Setup, daemon: Daemon): Promise<Int
 
 /** The Discord bot runs when the config has a discord section and DISCORD_TOKEN is set; it never stops the rest. */
 async function startBot(setup: Setup, daemon: Daemon): Promise<DiscordBot | null> {
-  const { config, file, logger } = setup;
+  const { config, logger } = setup;
   if (!config.discord) return null;
   const token = process.env.DISCORD_TOKEN;
   if (!token) {
@@ -64,17 +64,7 @@ async function startBot(setup: Setup, daemon: Daemon): Promise<DiscordBot | null
     service: daemon.service,
     token,
     logger,
-    reload: async () => {
-      if (file === null)
-        throw new PduError(
-          'BAD_CONFIG',
-          'there is no configuration file to reload (running on built-in defaults)',
-        );
-      const { config: next } = await loadConfigIsolated({ file });
-      const summary = daemon.service.reconfigure(next);
-      if (next.discord) discord.updateConfig(next.discord);
-      return summary;
-    },
+    reload: (by) => daemon.reload(by),
   });
   // Logging in runs beside everything else: a slow or unreachable Discord holds nothing up.
   void discord.start();
@@ -123,7 +113,7 @@ async function startApi(setup: Setup, daemon: Daemon): Promise<Stoppable[]> {
     import('./api/metrics.js'),
     import('./api/pdudaemon.js'),
   ]);
-  const metrics = new PduMetrics({ service: daemon.service, pduName: config.name });
+  const metrics = new PduMetrics({ service: daemon.service });
   metrics.start();
   running.push(metrics);
   try {
@@ -131,7 +121,7 @@ async function startApi(setup: Setup, daemon: Daemon): Promise<Stoppable[]> {
       config: config.api,
       service: daemon.service,
       logger,
-      pduName: config.name,
+      reload: (by) => daemon.reload(by),
       metrics,
     });
     await api.start(); // it logs where it listens, and whether with mutual TLS
@@ -144,7 +134,6 @@ async function startApi(setup: Setup, daemon: Daemon): Promise<Stoppable[]> {
       const pdudaemon = new PdudaemonListener({
         config: config.api.pdudaemon,
         service: daemon.service,
-        pduName: config.name,
         logger,
       });
       await pdudaemon.start();

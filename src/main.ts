@@ -61,13 +61,23 @@ async function main(): Promise<void> {
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
 
-  starting = createDaemon(config, { logger }).then(async (daemon) => {
+  starting = createDaemon(config, { logger, file }).then(async (daemon) => {
     await daemon.start();
     return daemon;
   });
   const daemon = await starting;
   if (stopping) return;
+  // SIGHUP re-reads the configuration, as `/pdu reload`, `pipdu reload` and POST /api/v1/reload do.
+  process.on('SIGHUP', () => {
+    daemon
+      .reload({ actor: { kind: 'system', id: 'SIGHUP' }, role: 'admin', groups: [], confirms: false })
+      .catch(() => {
+        // The daemon logged why, and changed nothing.
+      });
+  });
   interfaces = await startInterfaces({ config, file, logger }, daemon);
+  // "Running" once what the first contact started (restores after a reset) has settled.
+  await daemon.service.settled();
   const status = daemon.service.status();
   const on = status.sockets.filter((socket) => socket.on).map((socket) => socket.name ?? socket.number);
   logger.info(

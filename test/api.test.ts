@@ -12,6 +12,7 @@ import { ApiServer } from '../src/api/server.js';
 import type { ApiConfig } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
 import { once, PduFixture, until } from './helpers/pdu-fixture.js';
+import { requests } from './helpers/requests.js';
 
 const run = promisify(execFile);
 const SCRIPT = join(import.meta.dirname, '..', 'scripts', 'make-certs.sh');
@@ -177,7 +178,6 @@ describe('API over mutual TLS', () => {
       config,
       service: fixture.service,
       logger: silentLogger(),
-      pduName: fixture.config.name,
       metrics,
     });
     base = (await server.start()).url;
@@ -326,7 +326,7 @@ describe('API over mutual TLS', () => {
     const { req, lines } = await openStream(base, { client: certs.clients.watcher!, ca: certs.ca });
     assert.equal(fixture.service.events.listenerCount('socketChanged'), before + 1);
     // A change made from another interface (the service directly).
-    await fixture.service.on(2, { kind: 'panel', id: 'button-2' });
+    await requests(fixture.service).on(2, { kind: 'panel', id: 'button-2' });
     const event = await lines.next('socketChanged');
     assert.equal(event.socket.number, 2);
     assert.equal(event.socket.on, true);
@@ -339,7 +339,7 @@ describe('API over mutual TLS', () => {
   });
 
   test('?wait=false answers 202 with the pending work', async () => {
-    await fixture.service.on(3, { kind: 'panel', id: 'button-3' });
+    await requests(fixture.service).on(3, { kind: 'panel', id: 'button-3' });
     const reply = await as('boss', 'POST', '/api/v1/sockets/slow/off?wait=false');
     assert.equal(reply.status, 202, reply.text);
     assert.equal(reply.body.pending.action, 'off');
@@ -381,7 +381,6 @@ describe('API over plain HTTP on loopback', () => {
           config: { listen, clients: {}, loopbackRole: 'operator' },
           service: fixture.service,
           logger: silentLogger(),
-          pduName: fixture.config.name,
         });
         servers.push(server);
         return server;

@@ -17,6 +17,7 @@ import {
   startFakeDiscord,
 } from './helpers/fake-discord.js';
 import { PduFixture } from './helpers/pdu-fixture.js';
+import { requests } from './helpers/requests.js';
 
 // The live status message and the audit channel: the real discord.js client
 // against the fake Discord, the Pdu service on the in-process simulator.
@@ -205,7 +206,7 @@ describe('status message and audit channel, real discord.js client on the fake D
     await statusMessage(ch).start();
     const { id } = only(ch);
     const since = performance.now();
-    await f!.service.on(3, API);
+    await requests(f!.service).on(3, API);
     const edited = await fake.waitForChannelMessage(ch, (m) => shows(m.embeds[0], { 3: 'on', 4: 'off' }));
     assert.equal(edited.id, id, 'the same message, edited');
     assert.equal(only(ch).id, id);
@@ -226,7 +227,7 @@ describe('status message and audit channel, real discord.js client on the fake D
     // first change is sent at once and the rest are coalesced into one more edit.
     await sleep(INTERVAL);
     const since = performance.now();
-    await f!.service.allOn(API);
+    await requests(f!.service).allOn(API);
     // On a loaded machine the burst itself can outlast an interval: each interval it spans allows one more edit.
     const burstMs = performance.now() - since;
     const allowed = 2 + Math.floor(burstMs / INTERVAL);
@@ -266,7 +267,7 @@ describe('status message and audit channel, real discord.js client on the fake D
     const first = only(ch).id;
     fake.deleteMessage(ch, first);
     const since = performance.now();
-    await f!.service.on(5, API);
+    await requests(f!.service).on(5, API);
     const fresh = await fake.waitForChannelMessage(ch, (m) => shows(m.embeds[0], { 5: 'on' }));
     assert.notEqual(fresh.id, first);
     assert.equal(only(ch).id, fresh.id);
@@ -274,7 +275,7 @@ describe('status message and audit channel, real discord.js client on the fake D
     assert.equal(refused?.status, 404);
     assert.equal(refused?.response.code, 10008);
     // The new one is the one kept up to date.
-    await f!.service.on(6, API);
+    await requests(f!.service).on(6, API);
     await fake.waitForChannelMessage(ch, (m) => m.id === fresh.id && shows(m.embeds[0], { 6: 'on' }));
     assert.equal(fake.channelMessages(ch).length, 1);
   });
@@ -287,7 +288,7 @@ describe('status message and audit channel, real discord.js client on the fake D
     const { id } = only(ch);
     await before.stop();
     await client.rest.post(Routes.channelMessages(ch), { body: { content: 'not a status message' } });
-    await f!.service.on(2, API); // while the bot was away
+    await requests(f!.service).on(2, API); // while the bot was away
     const since = performance.now();
     await statusMessage(ch).start();
     assert.equal(writes('POST', ch, since).length, 0, 'nothing posted');
@@ -310,12 +311,12 @@ describe('status message and audit channel, real discord.js client on the fake D
     const { id } = only(ch);
     // discord.js retries a 5xx 3 times: 4 failures make the edit fail.
     fake.failNext({ method: 'PATCH', path: /^\/channels\/\d+\/messages\/\d+$/ }, { status: 500, times: 4 });
-    await f!.service.on(6, API);
+    await requests(f!.service).on(6, API);
     const failed = await log.waitFor(/could not update the Discord status message/);
     assert.equal(failed.level, 50);
     assert.equal(only(ch).id, id);
     assert.equal(socketState(only(ch).embeds[0], 6), 'off', 'that edit was lost');
-    await f!.service.on(7, API);
+    await requests(f!.service).on(7, API);
     await fake.waitForChannelMessage(ch, (m) => m.id === id && shows(m.embeds[0], { 6: 'on', 7: 'on' }));
     await log.waitFor(/up to date again/);
   });
@@ -330,7 +331,7 @@ describe('status message and audit channel, real discord.js client on the fake D
       { method: 'PATCH', path: /^\/channels\/\d+\/messages\/\d+$/ },
       { status: 429, retryAfterMs: 30 },
     );
-    await f!.service.on(8, API);
+    await requests(f!.service).on(8, API);
     await fake.waitForChannelMessage(ch, (m) => m.id === id && shows(m.embeds[0], { 8: 'on' }));
     assert.deepEqual(
       writes('PATCH', ch, since, id)
@@ -348,9 +349,9 @@ describe('status message and audit channel, real discord.js client on the fake D
     await status.start();
     assert.equal(f!.service.events.listenerCount('socketChanged'), listeners + 1);
     const { id } = only(ch);
-    await f!.service.on(9, API);
+    await requests(f!.service).on(9, API);
     await fake.waitForChannelMessage(ch, (m) => shows(m.embeds[0], { 9: 'on' }));
-    await f!.service.on(10, API); // within the interval of that edit: scheduled, not sent
+    await requests(f!.service).on(10, API); // within the interval of that edit: scheduled, not sent
     await status.stop();
     const since = performance.now();
     for (const event of [
@@ -377,7 +378,7 @@ describe('status message and audit channel, real discord.js client on the fake D
     const ch = channel('status-telemetry');
     await statusMessage(ch, { telemetryRefreshMs: 300 }).start();
     const { id } = only(ch);
-    await f!.service.on(1, API);
+    await requests(f!.service).on(1, API);
     const edit = await fake.waitForRequest(
       (r) => r.method === 'PATCH' && r.path.endsWith(id) && shows(r.body.embeds[0], { 1: 'on' }),
     );
@@ -403,8 +404,8 @@ describe('status message and audit channel, real discord.js client on the fake D
     const ch = channel('status-boot');
     await statusMessage(ch).start();
     const { id } = only(ch);
-    await f!.service.on('nas', API);
-    await f!.service.on(3, API);
+    await requests(f!.service).on('nas', API);
+    await requests(f!.service).on(3, API);
     await fake.waitForChannelMessage(ch, (m) => shows(m.embeds[0], { 1: 'off', 2: 'on', 3: 'on' }));
     const since = performance.now();
     (f!.sim as SimulatedBoard).reset();
@@ -426,9 +427,9 @@ describe('status message and audit channel, real discord.js client on the fake D
     await statusMessage('1299999999999999999', { logger: log.logger }).start();
     const failed = await log.waitFor(/could not update/);
     assert.equal(failed.err?.code, 10003);
-    await f!.service.on(4, API);
+    await requests(f!.service).on(4, API);
     await auditChannel('1299999999999999999', { logger: log.logger }).start();
-    await f!.service.off(4, API);
+    await requests(f!.service).off(4, API);
     await log.waitFor(/could not post to the Discord audit channel/);
   });
 
@@ -438,8 +439,8 @@ describe('status message and audit channel, real discord.js client on the fake D
     await daemon('sockets:\n  - { number: 3, name: lamp }\n');
     const ch = channel('audit-actions');
     auditChannel(ch).start();
-    await f!.service.on(3, API);
-    await f!.service.off(3, API, { reason: 'maintenance @everyone' });
+    await requests(f!.service).on(3, API);
+    await requests(f!.service).off(3, API, { reason: 'maintenance @everyone' });
     f!.service.recordRefusal(
       API,
       'off',
@@ -466,7 +467,7 @@ describe('status message and audit channel, real discord.js client on the fake D
     await daemon('sockets:\n  - { number: 2, name: nas, restore: last }\n  - { number: 1, restore: on }\n');
     const ch = channel('audit-boot');
     auditChannel(ch).start();
-    await f!.service.on('nas', API);
+    await requests(f!.service).on('nas', API);
     (f!.sim as SimulatedBoard).reset();
     const restored = await fake.waitForChannelMessage(ch, (m) => m.content.includes('(system)'));
     assert.match(restored.content, /^✅ \*\*pipdu\*\* \(system\) on socket 2 \(nas\) · ok · \d+ ms$/m);
@@ -478,7 +479,7 @@ describe('status message and audit channel, real discord.js client on the fake D
     // Lines wait 10 s before they are posted: only stop() can post them within this test.
     const audit = auditChannel(ch, { batchMs: 10_000 });
     audit.start();
-    await f!.service.allOn(API);
+    await requests(f!.service).allOn(API);
     assert.equal(fake.channelMessages(ch).length, 0);
     const started = performance.now();
     await audit.stop();
@@ -506,10 +507,10 @@ describe('status message and audit channel, real discord.js client on the fake D
       { method: 'POST', path: new RegExp(`^/channels/${ch}/messages$`) },
       { status: 403, body: { message: 'Missing Access', code: 50001 } },
     );
-    await f!.service.on(11, API);
+    await requests(f!.service).on(11, API);
     const failed = await log.waitFor(/could not post to the Discord audit channel/);
     assert.equal(failed.err?.code, 50001);
-    await f!.service.on(12, API);
+    await requests(f!.service).on(12, API);
     const later = await fake.waitForChannelMessage(ch, (m) => m.content.includes('on socket 12'));
     assert.doesNotMatch(later.content, /socket 11/);
   });
@@ -524,7 +525,7 @@ describe('status message and audit channel, real discord.js client on the fake D
       { method: 'POST', path: new RegExp(`^/channels/${ch}/messages$`) },
       { status: 503, times: 4 },
     );
-    await f!.service.on(13, API);
+    await requests(f!.service).on(13, API);
     await log.waitFor(/trying once more/);
     const posted = await fake.waitForChannelMessage(ch, (m) => m.content.includes('on socket 13 · ok'));
     assert.equal(fake.channelMessages(ch).length, 1);

@@ -8,9 +8,11 @@ import { loadConfigFile, parseConfig } from '../src/config/load.js';
 import type { DiscordConfig } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
 import type { PduService } from '../src/pdu/pdu-service.js';
+import { createReloader } from '../src/reload.js';
 import type { FakeDiscord, FakeInteraction, FakeUser } from './helpers/fake-discord.js';
 import { startFakeDiscord } from './helpers/fake-discord.js';
 import { serialDaemon } from './helpers/pdu-fixture.js';
+import { requests } from './helpers/requests.js';
 import { type SimulatorProcess, startSimulator } from './helpers/simulator-process.js';
 
 // The real discord.js client against a fake Discord on 127.0.0.1, the daemon
@@ -69,7 +71,7 @@ before(async () => {
     service,
     token: fake.token,
     logger: silentLogger(),
-    reload: async () => service.reconfigure(await loadConfigFile(join(work, 'reload.yaml'))),
+    reload: createReloader({ service, file: join(work, 'reload.yaml'), logger: silentLogger() }),
     clientOptions: { rest: { globalRequestsPerSecond: 1000 } },
   });
   assert.equal(await bot.start(), true, 'logged in and ready');
@@ -121,7 +123,7 @@ function switchingSince(since: number): string[] {
 }
 
 test('/socket off by an operator reaches the board as SET 4 0, and the reply says so', async () => {
-  await service.on('nas', { kind: 'api', id: 'setup' });
+  await requests(service).on('nas', { kind: 'api', id: 'setup' });
   const since = sim.events.length;
   const interaction = socketCommand(operator, 'off', '5');
   const callback = await interaction.callback();
@@ -187,7 +189,7 @@ test('autocomplete offers the configured sockets with their state', async () => 
 });
 
 test('a protected socket needs an admin and a confirmation only the invoker can give', async () => {
-  await service.on('router', { kind: 'api', id: 'setup' });
+  await requests(service).on('router', { kind: 'api', id: 'setup' });
   const refused = await socketCommand(operator, 'off', 'router').callback();
   assert.match(refused.data.content, /protected/);
 
@@ -244,7 +246,7 @@ test('an unanswered confirmation expires and switches nothing', async () => {
 });
 
 test('a socket with a shutdown hook: deferred at once, the reply follows the step, and Cancel ends it', async () => {
-  await service.on('slow', { kind: 'api', id: 'setup' });
+  await requests(service).on('slow', { kind: 'api', id: 'setup' });
   await sim.command('delay 0');
   const since = sim.events.length;
   const interaction = socketCommand(operator, 'off', 'slow');
@@ -316,10 +318,10 @@ test('an invalid token is reported and the bot stays off without throwing', asyn
 });
 
 test('/sockets off by an admin: confirmed, every unprotected socket cut, one line per socket', async () => {
-  await service.on('nas', { kind: 'api', id: 'setup' });
-  await service.on('router', { kind: 'api', id: 'setup' });
+  await requests(service).on('nas', { kind: 'api', id: 'setup' });
+  await requests(service).on('router', { kind: 'api', id: 'setup' });
   // The slow socket's shutdown hook would hold all-off for 30 s: it is off already.
-  await service.off('slow', { kind: 'api', id: 'setup' }, { force: true });
+  await requests(service).off('slow', { kind: 'api', id: 'setup' }, { force: true });
   await sim.command('delay 0');
   const since = sim.events.length;
   const ask = fake.command({ user: admin, name: 'sockets', subcommand: 'off' });

@@ -11,6 +11,7 @@ import { ApiServer } from '../src/api/server.js';
 import type { ApiConfig } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
 import { PduFixture } from './helpers/pdu-fixture.js';
+import { requests } from './helpers/requests.js';
 
 // The `pipdu` CLI as a child process against a real ApiServer on the simulated board.
 
@@ -83,7 +84,6 @@ describe('pipdu CLI over plain loopback HTTP', () => {
       config,
       service: fixture.service,
       logger: silentLogger(),
-      pduName: fixture.config.name,
     });
     url = (await server.start()).url;
   });
@@ -232,7 +232,7 @@ describe('pipdu CLI over plain loopback HTTP', () => {
           }
         });
       });
-      await fixture.service.on(7, { kind: 'discord', id: 'bob' });
+      await requests(fixture.service).on(7, { kind: 'discord', id: 'bob' });
       const event = (await line) as { data: { socket: { number: number; on: boolean }; cause: string } };
       assert.equal(event.data.socket.number, 7);
       assert.equal(event.data.socket.on, true);
@@ -249,7 +249,6 @@ describe('pipdu CLI over plain loopback HTTP', () => {
       config: { listen: '127.0.0.1:0', clients: {}, loopbackRole: 'viewer' },
       service: fixture.service,
       logger: silentLogger(),
-      pduName: fixture.config.name,
     });
     const otherUrl = (await other.start()).url;
     const listeners = fixture.service.events.listenerCount('socketChanged');
@@ -285,7 +284,6 @@ describe('pipdu CLI over mutual TLS', () => {
       },
       service: fixture.service,
       logger: silentLogger(),
-      pduName: fixture.config.name,
     });
     // The certificate is for localhost.
     url = (await server.start()).url.replace('127.0.0.1', 'localhost');

@@ -75,7 +75,14 @@ function status(overrides: Partial<PduStatus> = {}, sockets?: SocketInfo[]): Pdu
       driver: 'prp1',
       online: true,
       reportsState: true,
-      identity: { protocol: 'PIPDU/1', channels: 16, firmware: '1.4.2', features: [], bootId: 'b1' },
+      identity: {
+        protocol: 'PIPDU/1',
+        channels: 16,
+        firmware: '1.4.2',
+        features: [],
+        bootId: 'b1',
+        serial: null,
+      },
       stats: { requests: 0, timeouts: 0, reconnects: 0, garbageLines: 0, unknownEvents: 0, staleReplies: 0 },
     },
     sockets:

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { PduMetrics } from '../src/api/metrics.js';
 import { ALICE, PduFixture, until } from './helpers/pdu-fixture.js';
+import { requests } from './helpers/requests.js';
 
 let fixture: PduFixture | null = null;
 let metrics: PduMetrics | null = null;
@@ -42,11 +43,11 @@ test('metrics: per-socket state, current and power, board health, switch and hoo
   await fixture.startDaemon();
   metrics = new PduMetrics({ service: fixture.service, pduName: 'rack-a' });
   metrics.start();
-  await fixture.service.on('nas', ALICE);
-  await fixture.service.on(3, ALICE);
-  await fixture.service.off(3, ALICE);
-  await fixture.service.on(4, ALICE);
-  await assert.rejects(() => fixture!.service.off(4, ALICE));
+  await requests(fixture.service).on('nas', ALICE);
+  await requests(fixture.service).on(3, ALICE);
+  await requests(fixture.service).off(3, ALICE);
+  await requests(fixture.service).on(4, ALICE);
+  await assert.rejects(() => requests(fixture!.service).off(4, ALICE));
   await until(fixture.service, 'telemetry', () => (fixture!.service.info('nas').currentMa ?? 0) > 0);
 
   const { contentType, body } = await metrics.render();
@@ -86,7 +87,7 @@ test('promtool (Prometheus itself) accepts the exposition', async () => {
   await fixture.startDaemon();
   metrics = new PduMetrics({ service: fixture.service, pduName: 'rack-a' });
   metrics.start();
-  await fixture.service.on('nas', ALICE);
+  await requests(fixture.service).on('nas', ALICE);
   const { body } = await metrics.render();
   // Debian's prometheus package, installed by .ci/run; `check metrics` reads the text on stdin.
   const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });

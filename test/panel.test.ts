@@ -7,6 +7,7 @@ import { silentLogger } from '../src/log.js';
 import { FakeClock } from './helpers/fake-clock.js';
 import { FakeGpio } from './helpers/fake-gpio.js';
 import { ALICE, PduFixture, until } from './helpers/pdu-fixture.js';
+import { requests } from './helpers/requests.js';
 
 // The front panel with a fake GPIO and a fake clock, against the Pdu service
 // on the in-process board simulator (real time for the service, the clock
@@ -159,7 +160,7 @@ test('shortPress: toggle switches on a short press; none does nothing', async ()
 
 test('a protected socket needs a double hold to switch off from the panel', async () => {
   const r = await start('  shortPress: toggle', 'sockets:\n  - { number: 1, protected: true }\n');
-  await r.f.service.on(1, ALICE);
+  await requests(r.f.service).on(1, ALICE);
   bouncyPress(r, 0, 200); // a short press never switches a protected socket off
   assert.equal(r.f.service.info(1).on, true);
   r.gpio.press(BUTTONS[0]!);
@@ -173,13 +174,13 @@ test('a protected socket needs a double hold to switch off from the panel', asyn
 
 test('LEDs follow changes made elsewhere, blink slowly while work is pending and fast after a failure', async () => {
   const r = await start('', 'sockets:\n  - number: 3\n    offTime: 200ms\n');
-  await r.f.service.on(2, ALICE); // from another interface
+  await requests(r.f.service).on(2, ALICE); // from another interface
   assert.equal(r.gpio.level(LEDS[1]!), true);
-  await r.f.service.off(2, ALICE);
+  await requests(r.f.service).off(2, ALICE);
   assert.equal(r.gpio.level(LEDS[1]!), false);
 
   // Pending (a cycle): slow blink, 500 ms on, 500 ms off.
-  const cycle = r.f.service.cycle(3, ALICE);
+  const cycle = requests(r.f.service).cycle(3, ALICE);
   await until(r.f.service, 'pending', () => r.f.service.info(3).pending !== null);
   r.clock.advance(1000);
   const blinks = r.gpio.history(LEDS[2]!).filter((w) => w.at > 0);
@@ -194,7 +195,7 @@ test('LEDs follow changes made elsewhere, blink slowly while work is pending and
   // A failure: fast blink for 10 s, then the state again.
   r.f.transport.unplug();
   await until(r.f.service, 'boardOffline', () => !r.f.service.status().board.online);
-  await assert.rejects(() => r.f.service.off(3, ALICE));
+  await assert.rejects(() => requests(r.f.service).off(3, ALICE));
   r.clock.advance(1000);
   const fast = r.gpio.history(LEDS[2]!).filter((w) => w.at > r.clock.now() - 1000);
   assert.ok(fast.length >= 8, `fast blink: ${fast.length} changes in a second`);

@@ -8,6 +8,7 @@ import type { SimulatedBoard } from '../hardware/simulated-board.js';
 import type { HookStepError, PduError } from '../src/errors.js';
 import type { StepReport } from '../src/pdu/hooks/phase.js';
 import { ALICE, once, PduFixture } from './helpers/pdu-fixture.js';
+import { requests } from './helpers/requests.js';
 
 // Hook pipelines on the Pdu service, with real steps: real child processes
 // for exec, real TCP listeners playing the hosts, the PRP/1 simulator as the
@@ -75,13 +76,13 @@ test('off runs preOff steps in order, then cuts, then postOff; progress is emitt
     postOff:
       - exec: { argv: [${join(scripts, 'mark')}, ${log}, post] }
 `);
-  await f.service.on('nas', ALICE);
+  await requests(f.service).on('nas', ALICE);
   const progress: string[] = [];
   f.service.events.on('step', ({ step }) =>
     progress.push(`${step.index}/${step.total} ${step.phase} ${step.status}`),
   );
   const from = f.received.length;
-  const result = await f.service.off('nas', ALICE);
+  const result = await requests(f.service).off('nas', ALICE);
   assert.equal(result.socket.on, false);
   assert.deepEqual(statuses(result.steps), ['preOff:exec:ok', 'preOff:exec:ok', 'postOff:exec:ok']);
   assert.equal(result.steps[1]?.output, 'hello from nas');
@@ -109,10 +110,10 @@ test('a failed pre-step aborts: the relay is not touched and the error names the
       - exec: { argv: [${join(scripts, 'fail')}] }
       - exec: { argv: [${join(scripts, 'ok')}, never] }
 `);
-  await f.service.on(3, ALICE);
+  await requests(f.service).on(3, ALICE);
   const from = f.received.length;
   await assert.rejects(
-    () => f.service.off(3, ALICE),
+    () => requests(f.service).off(3, ALICE),
     (error: HookStepError) =>
       error.code === 'COMMAND_FAILED' && /preOff step 2 of 3 \(exec .*fail\) failed/.test(error.message),
   );
@@ -136,8 +137,8 @@ test('onFailure: continue turns a failed pre-step into a warning and switches', 
     preOff:
       - exec: { argv: [${join(scripts, 'fail')}] }
 `);
-  await f.service.on(4, ALICE);
-  const result = await f.service.off(4, ALICE);
+  await requests(f.service).on(4, ALICE);
+  const result = await requests(f.service).off(4, ALICE);
   assert.equal(result.socket.on, false);
   assert.equal(result.warnings.length, 1);
   assert.match(result.warnings[0] ?? '', /preOff step 1 of 1 .* failed/);
@@ -150,7 +151,7 @@ test('a failed post-step is a warning: the switch happened and is reported', asy
       - exec: { argv: [${join(scripts, 'fail')}] }
       - exec: { argv: [${join(scripts, 'ok')}, later] }
 `);
-  const result = await f.service.on(5, ALICE);
+  const result = await requests(f.service).on(5, ALICE);
   assert.equal(result.socket.on, true);
   assert.deepEqual(statuses(result.steps), ['postOn:exec:failed', 'postOn:exec:skipped']);
   assert.match(result.warnings[0] ?? '', /postOn step 1 of 2/);
@@ -164,16 +165,16 @@ test('cancel during waitHostDown ends the pipeline: the relay stays on, and the 
     preOff:
       - waitHostDown: { host: 127.0.0.1, port: ${machine.port}, interval: 50ms, timeout: 1m }
 `);
-  await f.service.on('web', ALICE);
+  await requests(f.service).on('web', ALICE);
   const from = f.received.length;
   const waiting = once(
     f.service,
     'step',
     ({ step }) => step.kind === 'waitHostDown' && step.status === 'running',
   );
-  const off = f.service.off('web', ALICE);
+  const off = requests(f.service).off('web', ALICE);
   await waiting;
-  const pending = f.service.cancel('web', BOB);
+  const pending = await requests(f.service).cancel('web', BOB);
   assert.equal(pending.action, 'off');
   await assert.rejects(
     off,
@@ -182,12 +183,12 @@ test('cancel during waitHostDown ends the pipeline: the relay stays on, and the 
   assert.deepEqual(f.switchingLines(from), []);
   assert.equal(f.service.info('web').on, true);
   assert.equal(f.service.info('web').pending, null);
-  assert.throws(
-    () => f.service.cancel('web', BOB),
+  await assert.rejects(
+    () => requests(f.service).cancel('web', BOB),
     (error: PduError) => error.code === 'BAD_REQUEST',
   );
   // Nothing is left pending: a new off runs (and the host goes down this time).
-  const second = f.service.off('web', ALICE);
+  const second = requests(f.service).off('web', ALICE);
   await machine.down();
   assert.equal((await second).socket.on, false);
   const audit = await f.service.auditLog(3);
@@ -209,14 +210,14 @@ test('while a pipeline runs, the same direction joins it and the other is refuse
     preOff:
       - waitHostDown: { host: 127.0.0.1, port: ${machine.port}, interval: 50ms, timeout: 1m }
 `);
-  await f.service.on('db', ALICE);
+  await requests(f.service).on('db', ALICE);
   const from = f.received.length;
   const running = once(f.service, 'step', ({ step }) => step.status === 'running');
-  const first = f.service.off('db', ALICE);
+  const first = requests(f.service).off('db', ALICE);
   await running;
-  const joined = f.service.off('db', BOB);
+  const joined = requests(f.service).off('db', BOB);
   await assert.rejects(
-    () => f.service.on('db', BOB),
+    () => requests(f.service).on('db', BOB),
     (error: PduError) =>
       error.code === 'BUSY' &&
       /off by api:alice-laptop pending since .*wait for 127\.0\.0\.1:\d+ to go down/.test(error.message),
@@ -249,8 +250,8 @@ test('force skips the preOff steps, also when it joins an off already waiting on
     preOff:
       - waitHostDown: { host: 127.0.0.1, port: ${machine.port}, interval: 50ms, timeout: 1m }
 `);
-  await f.service.on(8, ALICE);
-  const forced = await f.service.off(8, BOB, { force: true, reason: 'hung' });
+  await requests(f.service).on(8, ALICE);
+  const forced = await requests(f.service).off(8, BOB, { force: true, reason: 'hung' });
   assert.equal(forced.socket.on, false);
   assert.deepEqual(statuses(forced.steps), ['preOff:waitHostDown:skipped']);
   assert.deepEqual(forced.forcedBy, BOB);
@@ -258,11 +259,11 @@ test('force skips the preOff steps, also when it joins an off already waiting on
   assert.equal(entry?.details?.force, true);
   assert.equal(entry?.details?.forcedBy, 'discord:bob');
 
-  await f.service.on(8, ALICE);
+  await requests(f.service).on(8, ALICE);
   const running = once(f.service, 'step', ({ step }) => step.status === 'running');
-  const polite = f.service.off(8, ALICE);
+  const polite = requests(f.service).off(8, ALICE);
   await running;
-  const impatient = f.service.off(8, BOB, { force: true });
+  const impatient = requests(f.service).off(8, BOB, { force: true });
   const [a, b] = await Promise.all([polite, impatient]);
   assert.equal(a, b);
   assert.equal(a.socket.on, false);
@@ -285,7 +286,7 @@ ${mark('preOn')}
     postOn:
 ${mark('postOn')}
 `);
-  await f.service.on(9, ALICE);
+  await requests(f.service).on(9, ALICE);
   await rm(log, { force: true });
   const from = f.received.length;
   const order: string[] = [];
@@ -293,7 +294,7 @@ ${mark('postOn')}
     if (step.status === 'ok') order.push(step.phase);
   });
   f.service.events.on('socketChanged', ({ socket }) => order.push(socket.on ? 'on' : 'off'));
-  const result = await f.service.cycle(9, ALICE);
+  const result = await requests(f.service).cycle(9, ALICE);
   assert.deepEqual(order, ['preOff', 'off', 'postOff', 'preOn', 'on', 'postOn']);
   assert.equal((await readFile(log, 'utf8')).trim().split('\n').join(' '), 'preOff postOff preOn postOn');
   assert.equal(result.socket.on, true);
@@ -315,7 +316,7 @@ test('all-off runs hooks in parallel, cuts each socket as its pipeline ends, one
       - waitHostDown: { host: 127.0.0.1, port: ${slow.port}, interval: 50ms, timeout: 1m }
   - { number: 4, protected: true }
 `);
-  await f.service.allOn(ALICE);
+  await requests(f.service).allOn(ALICE);
   let cut1BeforeHost3Down = false;
   f.service.events.on('socketChanged', ({ socket }) => {
     if (socket.number === 1 && socket.on === false) cut1BeforeHost3Down = f.service.info(3).on === true;
@@ -325,9 +326,10 @@ test('all-off runs hooks in parallel, cuts each socket as its pipeline ends, one
     'step',
     ({ socket, step }) => socket.number === 3 && step.status === 'running',
   );
-  const all = f.service.allOff(ALICE);
+  const cut1 = once(f.service, 'socketChanged', ({ socket }) => socket.number === 1 && socket.on === false);
+  const all = requests(f.service).allOff(ALICE);
   await started3;
-  await once(f.service, 'socketChanged', ({ socket }) => socket.number === 1 && socket.on === false);
+  await cut1;
   await slow.down();
   const result = await all;
   assert.ok(cut1BeforeHost3Down, 'socket 1 was cut while socket 3 still waited for its host');
@@ -353,10 +355,10 @@ test('the pipeline timeout (hookTimeout) ends a pipeline whose steps would wait 
     preOff:
       - waitHostDown: { host: 127.0.0.1, port: ${machine.port}, interval: 50ms, timeout: 1m }
 `);
-  await f.service.on(10, ALICE);
+  await requests(f.service).on(10, ALICE);
   const t0 = performance.now();
   await assert.rejects(
-    () => f.service.off(10, ALICE),
+    () => requests(f.service).off(10, ALICE),
     (error: PduError) => error.code === 'TIMEOUT' && /hookTimeout/.test(error.message),
   );
   assert.ok(performance.now() - t0 < 30_000, 'ended by hookTimeout, not by the step timeout (1 min)');
@@ -369,8 +371,8 @@ test('waitPowerBelow follows the board telemetry; a board without current fails 
     preOff:
       - waitPowerBelow: { watts: 5000, for: 120ms, timeout: 5s }
 `);
-  await f.service.on(11, ALICE);
-  const result = await f.service.off(11, ALICE);
+  await requests(f.service).on(11, ALICE);
+  const result = await requests(f.service).off(11, ALICE);
   assert.deepEqual(statuses(result.steps), ['preOff:waitPowerBelow:ok']);
   assert.equal(f.service.info(11).on, false);
   await f.dispose();
@@ -381,9 +383,9 @@ test('waitPowerBelow follows the board telemetry; a board without current fails 
   );
   fixture = g;
   await g.startDaemon();
-  await g.service.on(11, ALICE);
+  await requests(g.service).on(11, ALICE);
   await assert.rejects(
-    () => g.service.off(11, ALICE),
+    () => requests(g.service).off(11, ALICE),
     (error: PduError) => error.code === 'NO_TELEMETRY' && /preOff step 1 of 1/.test(error.message),
   );
   assert.equal(g.service.info(11).on, true);
@@ -396,10 +398,10 @@ test('stopping the daemon cancels a running pipeline and switches nothing', asyn
     preOff:
       - waitHostDown: { host: 127.0.0.1, port: ${machine.port}, interval: 50ms, timeout: 1m }
 `);
-  await f.service.on(12, ALICE);
+  await requests(f.service).on(12, ALICE);
   const from = f.received.length;
   const running = once(f.service, 'step', ({ step }) => step.status === 'running');
-  const off = f.service.off(12, ALICE);
+  const off = requests(f.service).off(12, ALICE);
   await running;
   const stopped = f.service.stop();
   await assert.rejects(off, (error: PduError) => error.code === 'STOPPED');

@@ -12,6 +12,7 @@ import {
   simulatorUnderTest,
   switching,
 } from './helpers/prp1-driver-cases.js';
+import { requests } from './helpers/requests.js';
 import { type SimulatorProcess, startSimulator } from './helpers/simulator-process.js';
 
 // The whole chain with real parts: Pdu service → prp1 driver → real serialport
@@ -39,10 +40,14 @@ test('over a real pty: switch, lose the board mid-call, fail fast, reconnect by 
   const dir = await mkdtemp(join(tmpdir(), 'pipdu-replug-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const sim = await simulator(join(dir, 'ttyPDU'));
-  const service = await daemonOn(sim);
+  // restore: off, so that a board coming back all off has nothing to restore.
+  const service = await daemonOn(
+    sim,
+    'sockets:\n  - { number: 3, restore: off }\n  - { number: 7, restore: off }\n',
+  );
   assert.deepEqual(switching(sim.requests), [], 'connecting sent no SET or MASK');
-  await service.on(3, ALICE);
-  await service.on(7, ALICE);
+  await requests(service).on(3, ALICE);
+  await requests(service).on(7, ALICE);
   assert.deepEqual(
     service
       .list()
@@ -53,14 +58,14 @@ test('over a real pty: switch, lose the board mid-call, fail fast, reconnect by 
 
   await sim.command('delay 300'); // the next reply is late: the call is in flight when the board vanishes
   const offline = once(service, 'boardOffline');
-  const inFlight = service.off(3, ALICE);
+  const inFlight = requests(service).off(3, ALICE);
   await sim.waitFor((event) => event.event === 'request' && String(event.line).endsWith('SET 2 0'), 2000, 0);
   const failed = assert.rejects(inFlight, (error: PduError) => error.code === 'BOARD_OFFLINE');
   const t0 = performance.now();
   await sim.kill();
   await failed;
   await offline;
-  await assert.rejects(service.on(5, ALICE), (error: PduError) => error.code === 'BOARD_OFFLINE');
+  await assert.rejects(requests(service).on(5, ALICE), (error: PduError) => error.code === 'BOARD_OFFLINE');
   // The BOARD_OFFLINE codes already show it: a driver that missed the close would time out (BOARD_TIMEOUT).
   assert.ok(performance.now() - t0 < 1500, 'failed before three reply timeouts could pass');
   assert.equal(service.status().board.online, false);
@@ -77,7 +82,7 @@ test('over a real pty: switch, lose the board mid-call, fail fast, reconnect by 
   assert.deepEqual(switching(again.requests), [], 'reconnecting sent no SET or MASK');
   // A new simulator process is a board that lost power: it reports all off, and that is the truth now.
   assert.ok(service.list().every((s) => s.on === false));
-  assert.equal((await service.on(5, ALICE)).socket.on, true);
+  assert.equal((await requests(service).on(5, ALICE)).socket.on, true);
 });
 
 test('over a real pty: a daemon restart switches nothing; state.json says on, the board off: the board wins', async () =>

@@ -6,6 +6,7 @@ import type { SimulatedBoard } from '../hardware/simulated-board.js';
 import type { PduError } from '../src/errors.js';
 import type { SocketInfo } from '../src/pdu/types.js';
 import { ALICE, once, PduFixture, until } from './helpers/pdu-fixture.js';
+import { requests } from './helpers/requests.js';
 
 const SOCKETS = `
 sockets:
@@ -56,12 +57,17 @@ test('sockets are addressed by number, digits or name; an unknown one is refused
   assert.equal(f.service.info('2').name, 'nas');
   assert.equal(f.service.info(16).channel, 8);
   const before = f.received.length;
-  for (const bad of ['17', 0, 'nsa', 'all', '']) {
+  for (const bad of ['17', 0, 'nsa', '']) {
     await assert.rejects(
-      () => f.service.on(bad, ALICE),
+      () => requests(f.service).on(bad, ALICE),
       (error: PduError) => error.code === 'UNKNOWN_SOCKET' && error.message.includes(String(bad)),
     );
   }
+  // `all` is every socket, for on and off only.
+  await assert.rejects(
+    () => requests(f.service).toggle('all', ALICE),
+    (error: PduError) => error.code === 'BAD_REQUEST' && /on or off/.test(error.message),
+  );
   assert.equal(f.received.length, before, 'nothing reached the board');
 });
 
@@ -72,18 +78,18 @@ test('on, off and toggle drive the configured channel, report the board mask, em
     changes.push({ number: socket.number, on: socket.on, cause }),
   );
 
-  const on = await f.service.on('swapped', ALICE);
+  const on = await requests(f.service).on('swapped', ALICE);
   assert.equal(on.changed, true);
   assert.equal(on.socket.on, true);
   assert.equal(sim(f).relays, 1 << 15, 'socket 9 is wired to channel 15');
 
-  const again = await f.service.on(9, ALICE);
+  const again = await requests(f.service).on(9, ALICE);
   assert.equal(again.changed, false, 'already on: nothing to switch');
 
-  const toggled = await f.service.toggle('9', ALICE);
+  const toggled = await requests(f.service).toggle('9', ALICE);
   assert.equal(toggled.socket.on, false);
-  await f.service.toggle('lamp', ALICE);
-  const off = await f.service.off('lamp', ALICE, { reason: 'bedtime' });
+  await requests(f.service).toggle('lamp', ALICE);
+  const off = await requests(f.service).off('lamp', ALICE, { reason: 'bedtime' });
   assert.equal(off.socket.on, false);
   assert.equal(sim(f).relays, 0);
 
@@ -123,7 +129,8 @@ test('50 concurrent calls on one socket run one at a time, in order, and none is
   });
   const calls = Array.from({ length: 50 }, (_, n) => {
     running++;
-    const call = n % 5 === 4 ? f.service.off('nas', ALICE) : f.service.toggle('nas', ALICE);
+    const call =
+      n % 5 === 4 ? requests(f.service).off('nas', ALICE) : requests(f.service).toggle('nas', ALICE);
     return call.finally(() => running--);
   });
   const results = await Promise.all(calls);
@@ -146,7 +153,7 @@ test('50 concurrent calls on one socket run one at a time, in order, and none is
 test('all-on switches every socket with at least switchSpacingMs between switch-ons', async () => {
   const f = await started();
   const from = f.received.length;
-  const result = await f.service.allOn(ALICE);
+  const result = await requests(f.service).allOn(ALICE);
   assert.equal(result.outcomes.length, 16);
   assert.ok(result.outcomes.every((outcome) => outcome.ok));
   assert.equal(sim(f).relays, 0xffff);
@@ -163,21 +170,21 @@ test('all-on switches every socket with at least switchSpacingMs between switch-
 
 test('all-off leaves protected sockets alone unless asked for explicitly', async () => {
   const f = await started();
-  await f.service.allOn(ALICE);
-  const result = await f.service.allOff(ALICE, { reason: 'maintenance' });
+  await requests(f.service).allOn(ALICE);
+  const result = await requests(f.service).allOff(ALICE, { reason: 'maintenance' });
   assert.deepEqual(result.skipped, [1]);
   assert.deepEqual(onNumbers(f.service.list()), [1]);
-  await f.service.allOff(ALICE, { includeProtected: true });
+  await requests(f.service).allOff(ALICE, { includeProtected: true });
   assert.deepEqual(onNumbers(f.service.list()), []);
   assert.equal(sim(f).relays, 0);
 });
 
 test('cycle switches off, waits the off-time, switches on; a bad off-time is refused', async () => {
   const f = await started();
-  await f.service.on('fan', ALICE);
+  await requests(f.service).on('fan', ALICE);
   const from = f.received.length;
   const started_ = performance.now();
-  const result = await f.service.cycle('fan', ALICE);
+  const result = await requests(f.service).cycle('fan', ALICE);
   const elapsed = performance.now() - started_;
   assert.equal(result.socket.on, true);
   const lines = f.received.slice(from).filter((entry) => entry.line.includes(' SET 3 '));
@@ -188,17 +195,17 @@ test('cycle switches off, waits the off-time, switches on; a bad off-time is ref
   assert.ok(lines[1]!.at - lines[0]!.at >= 49, 'the off-time (50ms) passed between off and on');
   assert.ok(elapsed >= 50);
   await assert.rejects(
-    () => f.service.cycle('fan', ALICE, { offTimeMs: -1 }),
+    () => requests(f.service).cycle('fan', ALICE, { offTimeMs: -1 }),
     (error: PduError) => error.code === 'BAD_DURATION',
   );
 });
 
 test('a board reset applies each socket restore policy, switch-ons staggered, and keeps the power-up mask', async () => {
   const f = await started();
-  await f.service.on('nas', ALICE); // restore: last → back on
-  await f.service.on('lamp', ALICE); // restore: off → stays off
-  await f.service.on('fan', ALICE); // restore: last → back on
-  await f.service.off('router', ALICE); // protected, restore: on → on
+  await requests(f.service).on('nas', ALICE); // restore: last → back on
+  await requests(f.service).on('lamp', ALICE); // restore: off → stays off
+  await requests(f.service).on('fan', ALICE); // restore: last → back on
+  await requests(f.service).off('router', ALICE); // protected, restore: on → on
   const from = f.received.length;
   const resets: boolean[] = [];
   f.service.events.on('boardReset', ({ resetOnOpen }) => resets.push(resetOnOpen));
@@ -230,8 +237,8 @@ test('a board reset applies each socket restore policy, switch-ons staggered, an
 
 test('a daemon restart switches nothing and adopts what the board reports', async () => {
   const f = await started();
-  await f.service.on('nas', ALICE);
-  await f.service.on('lamp', ALICE);
+  await requests(f.service).on('nas', ALICE);
+  await requests(f.service).on('lamp', ALICE);
   await f.service.stop();
   const from = f.received.length;
   await f.startDaemon();
@@ -241,8 +248,8 @@ test('a daemon restart switches nothing and adopts what the board reports', asyn
 
 test('a board that reset while the daemon was away is detected by its boot id and restored', async () => {
   const f = await started();
-  await f.service.on('nas', ALICE);
-  await f.service.on('lamp', ALICE);
+  await requests(f.service).on('nas', ALICE);
+  await requests(f.service).on('lamp', ALICE);
   await f.service.stop();
   sim(f).reset(); // its `! BOOT` goes nowhere: nobody has the port open
   assert.equal(sim(f).relays, 0b1, 'the board came up with its power-up mask');
@@ -261,17 +268,17 @@ function expect1SetLine(f: PduFixture, from: number): string {
 
 test('while the board is offline calls fail at once and change nothing; it comes back by itself', async () => {
   const f = await started();
-  await f.service.on('nas', ALICE);
+  await requests(f.service).on('nas', ALICE);
   const offline = once(f.service, 'boardOffline');
   f.transport.unplug();
   await offline;
   const t0 = performance.now();
   await assert.rejects(
-    () => f.service.off('nas', ALICE),
+    () => requests(f.service).off('nas', ALICE),
     (error: PduError) => error.code === 'BOARD_OFFLINE' && /offline/.test(error.message),
   );
   await assert.rejects(
-    () => f.service.allOff(ALICE),
+    () => requests(f.service).allOff(ALICE),
     (error: PduError) => error.code === 'BOARD_OFFLINE',
   );
   assert.ok(performance.now() - t0 < 500, 'failed without waiting for a reply timeout');
@@ -279,12 +286,12 @@ test('while the board is offline calls fail at once and change nothing; it comes
   const back = once(f.service, 'boardOnline', ({ reconnect }) => reconnect);
   f.transport.plug();
   await back;
-  assert.equal((await f.service.off('nas', ALICE)).socket.on, false);
+  assert.equal((await requests(f.service).off('nas', ALICE)).socket.on, false);
 });
 
 test('telemetry gives current and watts at the configured mains voltage', async () => {
   const f = await started(`${SOCKETS}mainsVoltage: 120\n`);
-  await f.service.on('fan', ALICE);
+  await requests(f.service).on('fan', ALICE);
   await until(f.service, 'telemetry', () => (f.service.info('fan').currentMa ?? 0) > 0);
   const fan = f.service.info('fan');
   assert.ok(fan.currentMa! > 700 && fan.currentMa! < 900, `fan draws about 800 mA, got ${fan.currentMa}`);
@@ -297,9 +304,9 @@ test('telemetry gives current and watts at the configured mains voltage', async 
 test('stop() finishes the call in flight, refuses what waits, and switches nothing itself', async () => {
   const f = await started();
   sim(f).faults.extraDelayMs = 40;
-  const first = f.service.on('nas', ALICE);
-  const second = f.service.on('lamp', ALICE);
-  const queued = f.service.off('nas', ALICE);
+  const first = requests(f.service).on('nas', ALICE);
+  const second = requests(f.service).on('lamp', ALICE);
+  const queued = requests(f.service).off('nas', ALICE);
   assert.equal(f.service.info('nas').pending?.requests, 2, 'one in flight, one waiting');
   const stopping = f.service.stop();
   await assert.rejects(
@@ -311,7 +318,7 @@ test('stop() finishes the call in flight, refuses what waits, and switches nothi
   await stopping;
   assert.equal(sim(f).relays, 0b110, 'the queued off never reached the board');
   await assert.rejects(
-    () => f.service.on('fan', ALICE),
+    () => requests(f.service).on('fan', ALICE),
     (error: PduError) => error.code === 'STOPPED',
   );
 });
@@ -319,7 +326,7 @@ test('stop() finishes the call in flight, refuses what waits, and switches nothi
 test('on a board that cannot report state (legacy) every socket is assumed, from the saved state', async () => {
   const f = await started(SOCKETS, { legacy: true });
   assert.ok(f.service.list().every((socket) => socket.assumed));
-  await f.service.on('nas', ALICE);
+  await requests(f.service).on('nas', ALICE);
   assert.deepEqual(f.switchingLines(), ['B']);
   await f.service.stop();
   await f.startDaemon();

@@ -9,6 +9,7 @@ import { after, afterEach, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { PduError } from '../src/errors.js';
 import { ALICE, once, serialDaemon } from './helpers/pdu-fixture.js';
+import { requests } from './helpers/requests.js';
 import { type SimulatorProcess, startSimulator } from './helpers/simulator-process.js';
 import { type SshServer, startSshd } from './helpers/sshd.js';
 
@@ -69,7 +70,7 @@ ${sshStep(`echo going down > ${marker}`)}
 `,
     cleanups,
   );
-  await service.on('nas', ALICE);
+  await requests(service).on('nas', ALICE);
   await sim.command('delay 0'); // a round trip to the simulator: its request log is up to date
   const since = sim.events.length;
 
@@ -86,7 +87,7 @@ ${sshStep(`echo going down > ${marker}`)}
     'step',
     ({ step }) => step.kind === 'waitHostDown' && step.status === 'running',
   );
-  const off = service.off('nas', ALICE, { reason: 'maintenance' });
+  const off = requests(service).off('nas', ALICE, { reason: 'maintenance' });
   await shutdownRan;
   await waitingForHost;
   assert.equal(service.info('nas').on, true, 'still on while the host is up');
@@ -122,11 +123,11 @@ test('a host key that is not the pinned one is refused and the relay is untouche
 `,
     cleanups,
   );
-  await service.on(2, ALICE);
+  await requests(service).on(2, ALICE);
   await sim.command('delay 0');
   const since = sim.events.length;
   await assert.rejects(
-    () => service.off(2, ALICE),
+    () => requests(service).off(2, ALICE),
     (error: PduError) => error.code === 'SSH_HOST_KEY_MISMATCH' && /preOff step 1 of 1/.test(error.message),
   );
   assert.equal(service.info(2).on, true);
@@ -147,11 +148,11 @@ test('a key the host does not accept fails SSH_AUTH_FAILED and the relay is unto
 `,
     cleanups,
   );
-  await service.on(3, ALICE);
+  await requests(service).on(3, ALICE);
   await sim.command('delay 0');
   const since = sim.events.length;
   await assert.rejects(
-    () => service.off(3, ALICE),
+    () => requests(service).off(3, ALICE),
     (error: PduError) => error.code === 'SSH_AUTH_FAILED',
   );
   assert.equal(service.info(3).on, true);

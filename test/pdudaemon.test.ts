@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PDUDAEMON_INVALID, PDUDAEMON_OK, PdudaemonListener } from '../src/api/pdudaemon.js';
 import { silentLogger } from '../src/log.js';
 import { ALICE, PduFixture } from './helpers/pdu-fixture.js';
+import { requests } from './helpers/requests.js';
 
 // pdudaemon's HTTP interface as LAVA and labgrid call it; the answers are
 // pdudaemon's own (httplistener.py in Debian's pdudaemon 0.0.8 package).
@@ -27,7 +28,6 @@ async function start(
   listener = new PdudaemonListener({
     config: { listen: '127.0.0.1:0', allow, role },
     service: fixture.service,
-    pduName: fixture.config.name,
     logger: silentLogger(),
   });
   return (await listener.start()).url;
@@ -55,7 +55,7 @@ test('on, off and reboot as pdudaemon answers them, and only after the switch ha
   const off = await get(`${base}/power/control/off?hostname=pipdu&port=5`);
   assert.deepEqual(off, { status: 200, body: PDUDAEMON_OK });
   assert.equal(fixture!.service.info(5).on, false);
-  await fixture!.service.on(5, ALICE);
+  await requests(fixture!.service).on(5, ALICE);
   const from = fixture!.received.length;
   const reboot = await get(`${base}/power/control/reboot?hostname=pipdu&port=5&delay=0`);
   assert.deepEqual(reboot, { status: 200, body: PDUDAEMON_OK });

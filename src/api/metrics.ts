@@ -20,10 +20,14 @@ export class PduMetrics {
   private readonly steps: Counter<'kind' | 'status'>;
   private readonly stepSeconds: Histogram<'kind'>;
 
-  constructor(deps: { service: PduService; pduName: string }) {
+  /** A fixed `pdu` label (tests); without it, the name in force (a reload may change it). */
+  private readonly pduName: string | null;
+
+  constructor(deps: { service: PduService; pduName?: string }) {
     this.service = deps.service;
+    this.pduName = deps.pduName ?? null;
     const registry = this.registry;
-    registry.setDefaultLabels({ pdu: deps.pduName });
+    registry.setDefaultLabels({ pdu: this.pduName ?? deps.service.config.name });
     collectDefaultMetrics({ register: registry });
     // prom-client names these gauges `_total`, which Prometheus reserves for counters (promtool flags them).
     for (const name of [
@@ -146,6 +150,7 @@ export class PduMetrics {
 
   /** The exposition text and its content type, for `GET /metrics`. */
   async render(): Promise<{ contentType: string; body: string }> {
+    this.registry.setDefaultLabels({ pdu: this.pduName ?? this.service.config.name });
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 

@@ -2,11 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseListen } from '../config/listen.js';
-import type { ApiConfig, Role } from '../config/schema.js';
+import type { ApiConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { Actor } from '../pdu/actor.js';
+import type { Requester } from '../pdu/actor.js';
 import type { PduService } from '../pdu/pdu-service.js';
-import { canSwitch, forbiddenError } from '../pdu/permissions.js';
 
 /** pdudaemon's answers, byte for byte (its httplistener.py). */
 export const PDUDAEMON_OK = 'OK - accepted request\n';
@@ -34,10 +33,8 @@ export async function handlePdudaemon(
     /** The request's URL, as the listener parsed it. */
     url: URL;
     service: PduService;
-    pduName: string;
-    actor: Actor;
-    role: Role | null;
-    groups: readonly string[];
+    /** Who asks, with the role the listener gives them. */
+    by: Requester;
     logger: Logger;
   },
 ): Promise<void> {
@@ -67,7 +64,8 @@ export async function handlePdudaemon(
   };
   if (request.method !== 'GET' || !action) return invalid('not a pdudaemon route');
   if (url.searchParams.has('alias')) return invalid('aliases are not configured here');
-  if (hostname !== deps.pduName) return invalid(`hostname is not "${deps.pduName}"`);
+  const pduName = deps.service.config.name;
+  if (hostname !== pduName) return invalid(`hostname is not "${pduName}"`);
   if (!port || !/^\d+$/.test(port)) return invalid('port is not a socket number');
   if (delay !== null && (!Number.isInteger(delay) || delay < 0 || delay > MAX_DELAY_S)) {
     return invalid('delay is not a whole number of seconds');
@@ -78,26 +76,25 @@ export async function handlePdudaemon(
   } catch {
     return invalid('no such socket');
   }
-  const kind = action === 'reboot' ? 'cycle' : action;
-  const check = canSwitch(
-    { role: deps.role, groups: deps.groups },
-    socket,
-    kind,
-    deps.service.info(socket.number).on,
-  );
-  if (!check.ok) {
-    deps.service.recordRefusal(deps.actor, kind, socket.number, forbiddenError(check));
-    return invalid(check.message);
-  }
   try {
+    // The service decides whether this requester may, when the request acts (FORBIDDEN is audited there).
     if (action === 'reboot') {
       const offTimeMs = (delay ?? DEFAULT_REBOOT_DELAY_S) * 1000;
-      await deps.service.cycle(socket.number, deps.actor, { offTimeMs, reason: 'pdudaemon reboot' });
+      await deps.service.submit({
+        socket: socket.number,
+        action: 'cycle',
+        by: deps.by,
+        options: { offTimeMs, reason: 'pdudaemon reboot' },
+      });
     } else {
       if (delay) await sleep(delay * 1000, undefined, { signal: gone.signal });
       if (gone.signal.aborted) return;
-      if (action === 'on') await deps.service.on(socket.number, deps.actor);
-      else await deps.service.off(socket.number, deps.actor, { reason: 'pdudaemon off' });
+      await deps.service.submit({
+        socket: socket.number,
+        action,
+        by: deps.by,
+        options: action === 'off' ? { reason: 'pdudaemon off' } : {},
+      });
     }
     answer(true);
   } catch (error) {
@@ -132,7 +129,6 @@ export class PdudaemonListener {
     private readonly deps: {
       config: NonNullable<ApiConfig['pdudaemon']>;
       service: PduService;
-      pduName: string;
       logger: Logger;
     },
   ) {
@@ -201,10 +197,13 @@ export class PdudaemonListener {
     await handlePdudaemon(request, response, {
       url,
       service: this.deps.service,
-      pduName: this.deps.pduName,
-      actor: { kind: 'pdudaemon', id: remote },
-      role: this.config.role,
-      groups: [remote],
+      by: {
+        actor: { kind: 'pdudaemon', id: remote },
+        // The role in force: a reload may change it.
+        role: this.deps.service.config.api?.pdudaemon?.role ?? this.config.role,
+        groups: [remote],
+        confirms: false,
+      },
       logger: this.deps.logger,
     });
   }

@@ -14,20 +14,11 @@ import { isLoopbackHost, parseListen } from '../config/listen.js';
 import type { ApiConfig, Role } from '../config/schema.js';
 import { isPduError, PduError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Actor } from '../pdu/actor.js';
+import type { Actor, Requester } from '../pdu/actor.js';
 import type { PduService } from '../pdu/pdu-service.js';
-import {
-  type Caller,
-  type Check,
-  canAdminister,
-  canCancel,
-  canForce,
-  canRead,
-  canSwitch,
-  canSwitchAll,
-  forbiddenError,
-} from '../pdu/permissions.js';
-import type { CycleOptions, PduEvents, SwitchAction, SwitchResult } from '../pdu/types.js';
+import { type Check, canAdminister, canRead, forbiddenError } from '../pdu/permissions.js';
+import type { PduRequest, RequestOptions, RequestOutcome } from '../pdu/request.js';
+import type { PduEvents, SwitchAction } from '../pdu/types.js';
 import { httpStatusFor } from './http-status.js';
 import type { PduMetrics } from './metrics.js';
 import { handlePdudaemon } from './pdudaemon.js';
@@ -54,7 +45,7 @@ const STREAMED_EVENTS = [
   'boardReset',
 ] as const satisfies readonly (keyof PduEvents)[];
 
-const SWITCH_ACTIONS: readonly SwitchAction[] = ['on', 'off', 'toggle', 'cycle'];
+const REQUEST_ACTIONS: readonly (SwitchAction | 'cancel')[] = ['on', 'off', 'toggle', 'cycle', 'cancel'];
 
 /** Body keys each POST accepts; anything else is a 400. */
 const BODY_KEYS: Record<SwitchAction | 'cancel' | 'all-on' | 'all-off', readonly string[]> = {
@@ -68,11 +59,12 @@ const BODY_KEYS: Record<SwitchAction | 'cancel' | 'all-on' | 'all-off', readonly
 };
 
 export interface ApiServerDeps {
+  /** The api section as the daemon started (listen, tls); clients and roles are read from the service's current config. */
   config: ApiConfig;
   service: PduService;
   logger: Logger;
-  /** This PDU's name: pdudaemon's `hostname=`. */
-  pduName: string;
+  /** The daemon's reload (POST /api/v1/reload); absent: the route answers that reloading is not available here. */
+  reload?: (by: Requester) => Promise<string>;
   /** Served at GET /metrics (readers and up). */
   metrics?: PduMetrics;
   /** Event stream heartbeat period; HEARTBEAT_MS unless a test wants it shorter. */
@@ -94,7 +86,8 @@ interface Context {
   req: IncomingMessage;
   res: ServerResponse;
   url: URL;
-  caller: Caller;
+  /** Who asks: every request to the service carries it. */
+  by: Requester;
   actor: Actor;
 }
 
@@ -116,24 +109,30 @@ interface Stream {
  * admin, with no confirmation step (that is a Discord thing).
  */
 export class ApiServer {
-  private readonly config: ApiConfig;
+  /** The api section as started: where it listens and with which certificates. */
+  private readonly started: ApiConfig;
   private readonly service: PduService;
+  private readonly reload: ((by: Requester) => Promise<string>) | null;
   private readonly logger: Logger;
   private readonly heartbeatMs: number;
   private server: Server | null = null;
   private tls = false;
   private stopping = false;
-  private readonly pduName: string;
   private readonly metrics: PduMetrics | null;
   private readonly streams = new Set<Stream>();
 
   constructor(deps: ApiServerDeps) {
-    this.config = deps.config;
+    this.started = deps.config;
     this.service = deps.service;
+    this.reload = deps.reload ?? null;
     this.logger = deps.logger.child({ component: 'api' });
     this.heartbeatMs = deps.heartbeatMs ?? HEARTBEAT_MS;
-    this.pduName = deps.pduName;
     this.metrics = deps.metrics ?? null;
+  }
+
+  /** The api section in force: a reload changes clients and the loopback role, not where it listens. */
+  private get config(): ApiConfig {
+    return this.service.config.api ?? this.started;
   }
 
   /** Listens on `api.listen`; resolves with the base URL (the real port when `listen` asked for port 0). */
@@ -223,7 +222,8 @@ export class ApiServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const { caller, actor } = this.identify(req);
+    const by = this.identify(req);
+    const { actor } = by;
     res.on('finish', () => {
       this.logger.debug(
         {
@@ -239,26 +239,29 @@ export class ApiServer {
     });
     try {
       const url = new URL(req.url ?? '/', 'http://pipdu');
-      await this.route({ req, res, url, caller, actor });
+      await this.route({ req, res, url, by, actor });
     } catch (error) {
       this.fail(req, res, error);
     }
   }
 
   /** Who is asking: the client certificate's CN over mutual TLS, the loopback role over plain HTTP. */
-  private identify(req: IncomingMessage): { caller: Caller; actor: Actor } {
+  private identify(req: IncomingMessage): Requester {
     if (!this.tls) {
       return {
-        caller: { role: this.config.loopbackRole, groups: [] },
         actor: { kind: 'api', id: 'loopback' },
+        role: this.config.loopbackRole,
+        groups: [],
+        confirms: false,
       };
     }
     const socket = req.socket as TLSSocket;
     const subjectCn: unknown = socket.authorized ? socket.getPeerCertificate()?.subject?.CN : undefined;
     // A certificate with several CNs names no single actor: no role.
     const cn = typeof subjectCn === 'string' && subjectCn.trim() !== '' ? subjectCn : null;
-    if (cn === null) return { caller: { role: null, groups: [] }, actor: { kind: 'api', id: '(no CN)' } };
-    return { caller: { role: this.roleOf(cn), groups: [cn] }, actor: { kind: 'api', id: cn } };
+    if (cn === null)
+      return { actor: { kind: 'api', id: '(no CN)' }, role: null, groups: [], confirms: false };
+    return { actor: { kind: 'api', id: cn }, role: this.roleOf(cn), groups: [cn], confirms: false };
   }
 
   /** `api.clients[cn]`, the CN matched case-insensitively as socket `roles` are. */
@@ -281,7 +284,7 @@ export class ApiServer {
       return send(ctx.res, 200, { ok: true }, this.stopping);
     }
     // An unlisted certificate gets nothing else, not even which routes exist.
-    const readCheck = canRead(ctx.caller);
+    const readCheck = canRead(ctx.by);
     if (!readCheck.ok) this.refuse(ctx, 'request', null, readCheck);
 
     if (path === '/metrics' && this.metrics) {
@@ -296,10 +299,7 @@ export class ApiServer {
       return handlePdudaemon(ctx.req, ctx.res, {
         url,
         service: this.service,
-        pduName: this.pduName,
-        actor: ctx.actor,
-        role: ctx.caller.role,
-        groups: ctx.caller.groups,
+        by: ctx.by,
         logger: this.logger,
       });
     }
@@ -310,6 +310,10 @@ export class ApiServer {
     if (path === '/api/v1/audit') {
       allow(method, ['GET']);
       return this.auditLog(ctx);
+    }
+    if (path === '/api/v1/reload') {
+      allow(method, ['POST']);
+      return this.reloadConfig(ctx);
     }
     const match = /^\/api\/v1\/sockets(?:\/([^/]+)(?:\/([^/]+))?)?\/?$/.exec(path);
     if (match) {
@@ -333,98 +337,74 @@ export class ApiServer {
           this.stopping,
         );
       }
-      if (id === 'all' && (verb === 'on' || verb === 'off')) {
-        allow(method, ['POST']);
-        return this.switchAll(ctx, verb);
-      }
-      if (verb === 'cancel') {
-        allow(method, ['POST']);
-        return this.cancel(ctx, id);
-      }
-      const action = SWITCH_ACTIONS.find((candidate) => candidate === verb);
+      const action = REQUEST_ACTIONS.find((candidate) => candidate === verb);
       if (action) {
         allow(method, ['POST']);
-        return this.switchSocket(ctx, id, action);
+        return this.request(ctx, id, action);
       }
     }
     throw new ApiError('NOT_FOUND', `there is no route ${method} ${path}`);
   }
 
   private readable<T>(ctx: Context, read: () => T): T {
-    const check = canRead(ctx.caller);
+    const check = canRead(ctx.by);
     if (!check.ok) this.refuse(ctx, 'read', null, check);
     return read();
   }
 
-  /** POST /api/v1/sockets/:id/{on,off,toggle,cycle}[?wait=false] */
-  private async switchSocket(ctx: Context, id: string, action: SwitchAction): Promise<void> {
+  /**
+   * POST /api/v1/sockets/:id/{on,off,toggle,cycle,cancel}[?wait=false], `:id`
+   * a number, a name or `all` (on, off): the body becomes one request to the
+   * service, which decides and audits it; this only renders the outcome.
+   * With `wait=false`, work still running after this turn is answered 202.
+   */
+  private async request(ctx: Context, id: string, action: SwitchAction | 'cancel'): Promise<void> {
+    const all = id.trim().toLowerCase() === 'all';
+    const keys = all
+      ? action === 'on' || action === 'off'
+        ? BODY_KEYS[`all-${action}`]
+        : []
+      : BODY_KEYS[action];
     const wait = waitParam(ctx.url);
-    const body = await readJsonBody(ctx.req, BODY_KEYS[action]);
-    const socket = this.service.resolve(id);
-    const options: CycleOptions = {};
+    const body = await readJsonBody(ctx.req, keys);
+    const options: RequestOptions = {};
     const force = optionalBoolean(body, 'force');
     const reason = optionalReason(body);
+    const includeProtected = optionalBoolean(body, 'includeProtected');
     if (force !== undefined) options.force = force;
     if (reason !== undefined) options.reason = reason;
+    if (includeProtected !== undefined) options.includeProtected = includeProtected;
     if (typeof body.offTime === 'string') options.offTimeMs = parseDuration(body.offTime);
     else if (body.offTime !== undefined)
       throw new ApiError('BAD_REQUEST', 'offTime must be a duration string like "10s"');
-
-    let check = canSwitch(ctx.caller, socket, action, this.service.info(socket.number).on);
-    if (check.ok && options.force) check = canForce(ctx.caller, socket);
-    if (!check.ok) this.refuse(ctx, action, socket.number, check);
-
-    const work = this.startSwitch(socket.number, action, ctx.actor, options);
-    if (!wait && !(await settlesAtOnce(work))) {
+    const request: PduRequest = { socket: id, action, by: ctx.by, options };
+    const work = this.service.submit(request);
+    if (!wait && !all && action !== 'cancel' && !(await settlesAtOnce(work))) {
       work.catch((error: unknown) =>
         this.logger.info(
-          { socket: socket.number, action, actor: ctx.actor.id, err: errorText(error) },
+          { socket: id, action, actor: ctx.actor.id, err: errorText(error) },
           'API request answered 202 failed later',
         ),
       );
-      const info = this.service.info(socket.number);
+      const info = this.service.info(id);
       send(ctx.res, 202, { accepted: true, action, socket: info, pending: info.pending }, this.stopping);
       return;
     }
-    send(ctx.res, 200, await work, this.stopping);
+    this.render(ctx, await work);
   }
 
-  private startSwitch(
-    socket: number,
-    action: SwitchAction,
-    actor: Actor,
-    options: CycleOptions,
-  ): Promise<SwitchResult> {
-    switch (action) {
-      case 'on':
-        return this.service.on(socket, actor, options.reason === undefined ? {} : { reason: options.reason });
-      case 'off':
-        return this.service.off(socket, actor, options);
-      case 'toggle':
-        return this.service.toggle(socket, actor, options);
-      case 'cycle':
-        return this.service.cycle(socket, actor, options);
+  /** A request's outcome as the API answers it: 200, or for all sockets the first failure's status. */
+  private render(ctx: Context, outcome: RequestOutcome): void {
+    if (outcome.kind === 'switch') {
+      send(ctx.res, 200, outcome.result, this.stopping);
+      return;
     }
-  }
-
-  /** POST /api/v1/sockets/all/{on,off}: 200 when every socket did it, else the first failure's status. */
-  private async switchAll(ctx: Context, action: 'on' | 'off'): Promise<void> {
-    const body = await readJsonBody(ctx.req, BODY_KEYS[`all-${action}`]);
-    const includeProtected = optionalBoolean(body, 'includeProtected') ?? false;
-    const force = optionalBoolean(body, 'force') ?? false;
-    const reason = optionalReason(body);
-    let check = canSwitchAll(ctx.caller, action, includeProtected);
-    if (check.ok && force) check = canForce(ctx.caller);
-    if (!check.ok) this.refuse(ctx, `all-${action}`, null, check);
-    const result =
-      action === 'on'
-        ? await this.service.allOn(ctx.actor, reason === undefined ? {} : { reason })
-        : await this.service.allOff(ctx.actor, {
-            includeProtected,
-            force,
-            ...(reason === undefined ? {} : { reason }),
-          });
-    const failed = result.outcomes.filter((outcome) => !outcome.ok);
+    if (outcome.kind === 'cancel') {
+      send(ctx.res, 200, { cancelled: outcome.cancelled, socket: outcome.socket }, this.stopping);
+      return;
+    }
+    const { result } = outcome;
+    const failed = result.outcomes.filter((one) => !one.ok);
     const first = failed[0];
     if (!first || first.ok) {
       send(ctx.res, 200, result, this.stopping);
@@ -439,14 +419,11 @@ export class ApiServer {
     );
   }
 
-  /** POST /api/v1/sockets/:id/cancel */
-  private async cancel(ctx: Context, id: string): Promise<void> {
-    await readJsonBody(ctx.req, BODY_KEYS.cancel);
-    const socket = this.service.resolve(id);
-    const check = canCancel(ctx.caller, socket);
-    if (!check.ok) this.refuse(ctx, 'cancel', socket.number, check);
-    const cancelled = this.service.cancel(socket.number, ctx.actor);
-    send(ctx.res, 200, { cancelled, socket: this.service.info(socket.number) }, this.stopping);
+  /** POST /api/v1/reload (admins): the daemon re-reads its configuration file. */
+  private async reloadConfig(ctx: Context): Promise<void> {
+    await readJsonBody(ctx.req, []);
+    if (!this.reload) throw new ApiError('NOT_FOUND', 'reloading is not available on this listener');
+    send(ctx.res, 200, { summary: await this.reload(ctx.by) }, this.stopping);
   }
 
   /** GET /api/v1/audit?limit=N (admin) */
@@ -456,14 +433,14 @@ export class ApiServer {
     if (!/^\d+$/.test(text ?? '1') || limit < 1 || limit > MAX_AUDIT_LIMIT) {
       throw new ApiError('BAD_REQUEST', `limit must be a whole number 1..${MAX_AUDIT_LIMIT}`);
     }
-    const check = canAdminister(ctx.caller, 'reading the audit log');
+    const check = canAdminister(ctx.by, 'reading the audit log');
     if (!check.ok) this.refuse(ctx, 'audit', null, check);
     send(ctx.res, 200, { entries: await this.service.auditLog(limit) }, this.stopping);
   }
 
   /** GET /api/v1/events: server-sent events, one per service event, until the client goes or stop(). */
   private eventStream(ctx: Context): void {
-    const check = canRead(ctx.caller);
+    const check = canRead(ctx.by);
     if (!check.ok) this.refuse(ctx, 'events', null, check);
     const { req, res } = ctx;
     const events = this.service.events;

@@ -19,17 +19,10 @@ import type { Command, CommandContext, ReplyPayload } from '../../commands/types
 import type { DiscordConfig } from '../config/schema.js';
 import { PduError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Actor } from '../pdu/actor.js';
+import type { Actor, Requester } from '../pdu/actor.js';
 import type { StepReport } from '../pdu/hooks/phase.js';
 import type { PduService } from '../pdu/pdu-service.js';
-import {
-  type Caller,
-  canCancel,
-  canForce,
-  forbiddenError,
-  hasRole,
-  roleFromGroups,
-} from '../pdu/permissions.js';
+import { forbiddenError, hasRole, roleFromGroups } from '../pdu/permissions.js';
 import type { SwitchResult } from '../pdu/types.js';
 import { AuditChannel } from './audit-channel.js';
 import { errorMessage, progressEmbed } from './embeds.js';
@@ -41,8 +34,8 @@ export interface DiscordBotDeps {
   /** From DISCORD_TOKEN; never logged. */
   token: string;
   logger: Logger;
-  /** `/pdu reload`: re-reads the configuration, resolves with a summary, rejects with its errors. */
-  reload: () => Promise<string>;
+  /** `/pdu reload`: the daemon's reload (it checks the requester is an admin), resolves with a summary. */
+  reload: (by: Requester) => Promise<string>;
   /** Extra client options (tests raise `rest.globalRequestsPerSecond`). */
   clientOptions?: Partial<ClientOptions>;
 }
@@ -79,7 +72,7 @@ export class DiscordBot {
   private readonly service: PduService;
   private readonly token: string;
   private readonly logger: Logger;
-  private readonly reload: () => Promise<string>;
+  private readonly reload: (by: Requester) => Promise<string>;
   private readonly byName = new Map<string, Command>(commands.map((command) => [command.data.name, command]));
   private readonly confirmations = new Map<string, PendingConfirmation>();
   private readonly statusMessage: StatusMessage | null;
@@ -125,6 +118,8 @@ export class DiscordBot {
           logger: this.logger,
         })
       : null;
+    // A reload's roles and timeouts apply to the next interaction.
+    deps.service.events.on('reloaded', this.onReloaded);
     this.client.on(Events.InteractionCreate, (interaction) => {
       void this.handle(interaction);
     });
@@ -134,6 +129,10 @@ export class DiscordBot {
     );
     this.client.on(Events.ShardResume, () => this.logger.info('Discord gateway resumed'));
   }
+
+  private readonly onReloaded = ({ config }: { config: { discord?: DiscordConfig } }): void => {
+    if (config.discord) this.updateConfig(config.discord);
+  };
 
   /** A reloaded configuration's roles and timeouts apply to the next interaction (channels and API need a restart). */
   updateConfig(config: DiscordConfig): void {
@@ -170,6 +169,7 @@ export class DiscordBot {
   }
 
   async stop(): Promise<void> {
+    this.service.events.off('reloaded', this.onReloaded);
     for (const [id, pending] of this.confirmations) {
       clearTimeout(pending.timer);
       this.confirmations.delete(id);
@@ -244,36 +244,48 @@ export class DiscordBot {
     pending.settle(yes, button);
   }
 
-  /** Cancel and Force on a live progress message. */
+  /**
+   * Cancel and Force on a live progress message: each a request to the
+   * service, which checks the clicker (cancel: an admin or an operator of
+   * that socket; force: an admin) and audits a refusal.
+   */
   private async onWorkButton(
     button: ButtonInteraction,
     kind: 'cancel' | 'force',
     socketNumber: number,
   ): Promise<void> {
-    const caller = this.callerOf(button);
-    const actor = actorOf(button);
-    const socket = this.service.resolve(socketNumber);
-    const check = kind === 'cancel' ? canCancel(caller, socket) : canForce(caller, socket);
-    if (!check.ok) {
-      this.service.recordRefusal(actor, kind, socket.number, forbiddenError(check));
-      await button.reply({ content: `🚫 ${check.message}`, flags: MessageFlags.Ephemeral });
+    const by = this.requesterOf(button);
+    if (kind === 'cancel') {
+      try {
+        await this.service.submit({ socket: socketNumber, action: 'cancel', by });
+        await button.reply({ content: 'Cancelling…', flags: MessageFlags.Ephemeral });
+      } catch (error) {
+        await button.reply({ content: errorMessage(error), flags: MessageFlags.Ephemeral });
+      }
       return;
     }
-    try {
-      if (kind === 'cancel') {
-        this.service.cancel(socket.number, actor);
-        await button.reply({ content: 'Cancelling…', flags: MessageFlags.Ephemeral });
-      } else {
-        // Joins the pending off and skips the rest of its shutdown steps; the progress message shows the end.
-        this.service.off(socket.number, actor, { force: true }).catch(() => undefined);
-        await button.reply({
-          content: 'Forcing the off: skipping the remaining shutdown steps…',
-          flags: MessageFlags.Ephemeral,
-        });
-      }
-    } catch (error) {
-      await button.reply({ content: errorMessage(error), flags: MessageFlags.Ephemeral });
-    }
+    // Joins the pending off and skips the rest of its shutdown steps; the progress
+    // message shows the end. The off itself was confirmed when it was asked for.
+    const forced = this.service.submit({
+      socket: socketNumber,
+      action: 'off',
+      by,
+      options: { force: true, confirmed: true },
+    });
+    forced.catch(() => undefined);
+    // A refusal comes at once (checked on arrival); the joined work takes its time.
+    const refused = await Promise.race([
+      forced.then(
+        () => null,
+        (error: unknown) =>
+          error instanceof PduError && (error.code === 'FORBIDDEN' || error.code === 'BUSY') ? error : null,
+      ),
+      new Promise<null>((resolve) => setImmediate(() => resolve(null))),
+    ]);
+    await button.reply({
+      content: refused ? errorMessage(refused) : 'Forcing the off: skipping the remaining shutdown steps…',
+      flags: MessageFlags.Ephemeral,
+    });
   }
 
   /** An error nobody planned for: logged with an id the user is given. */
@@ -298,7 +310,8 @@ export class DiscordBot {
 
   // --- what a command gets ---------------------------------------------------
 
-  private callerOf(interaction: Interaction): Caller {
+  /** Who clicked or typed: their PiPDU role from their Discord roles; Discord confirms protected offs. */
+  private requesterOf(interaction: Interaction): Requester {
     const member = interaction.member;
     const ids: string[] = member
       ? Array.isArray(member.roles)
@@ -309,12 +322,17 @@ export class DiscordBot {
       .map((id) => interaction.guild?.roles.cache.get(id)?.name)
       .filter((name): name is string => !!name);
     const groups = [...ids, ...names];
-    return { role: roleFromGroups(groups, this.config.roles), groups };
+    return {
+      actor: actorOf(interaction),
+      role: roleFromGroups(groups, this.config.roles),
+      groups,
+      confirms: true,
+    };
   }
 
   private context(interaction: ChatInputCommandInteraction | AutocompleteInteraction): CommandContext {
-    const caller = this.callerOf(interaction);
-    const actor = actorOf(interaction);
+    const by = this.requesterOf(interaction);
+    const { actor } = by;
     const bot = this;
     /** After a confirmation the reply is the confirmation message; edits go there. */
     let holdsReply = false;
@@ -339,7 +357,7 @@ export class DiscordBot {
     return {
       service: this.service,
       config: this.config,
-      caller,
+      by,
       actor,
       logger: this.logger,
       async refuse(check, action, socket) {
@@ -406,7 +424,7 @@ export class DiscordBot {
         if (!interaction.isChatInputCommand()) return;
         const chat = interaction;
         const steps: StepReport[] = [];
-        const admin = hasRole(caller.role, 'admin');
+        const admin = hasRole(by.role, 'admin');
         const buttons = new ActionRowBuilder<ButtonBuilder>().addComponents(
           new ButtonBuilder()
             .setCustomId(`cancel:${socketNumber}`)
@@ -505,7 +523,7 @@ export class DiscordBot {
       async respond(payload, options = {}) {
         await answer({ ...payload, ephemeral: options.ephemeral });
       },
-      reload: () => bot.reload(),
+      reload: () => bot.reload(by),
     };
   }
 }

@@ -21,6 +21,7 @@ commands:
   cycle <socket> [--force] [--off-time 10s]
                                  off, wait, on again
   log [--limit N]                the audit log, newest last (admin)
+  reload                         re-read the daemon's configuration file (admin)
   watch                          follow the event stream, one line per event, until Ctrl-C
 
 options:
@@ -122,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
   only('limit', command === 'log', 'log');
   only('reason', isSwitch(command), 'on, off, toggle and cycle');
 
-  if (command === 'status' || command === 'log' || command === 'watch') {
+  if (command === 'status' || command === 'log' || command === 'watch' || command === 'reload') {
     if (rest.length > 0) throw new UsageError(`${command} takes no arguments`);
   }
 
@@ -144,6 +145,12 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'watch':
       return watch(client, values.json);
+    case 'reload': {
+      const answer = (await client.json('POST', '/api/v1/reload')) as { summary: string };
+      if (values.json) printJson(answer);
+      else print(answer.summary);
+      return 0;
+    }
     default:
       if (!isSwitch(command)) throw new UsageError(`unknown command "${command}"`);
   }

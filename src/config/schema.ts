@@ -282,7 +282,7 @@ const socketSchema = section({
   /** the board's relay channel; default number - 1 */
   channel: z.int().min(0, 'board channels are 0..15').max(15, 'board channels are 0..15').optional(),
   /** applied after the board lost power: on, off, or the state before (`last`) */
-  restore: z.enum(['on', 'off', 'last']).default('off'),
+  restore: z.enum(['on', 'off', 'last']).default('last'),
   /** switching it off needs an admin and a confirmation */
   protected: z.boolean().default(false),
   /** operators holding one of these roles (names/ids or certificate CNs) may switch it */

@@ -2,7 +2,7 @@ import type { Gpio, GpioInput, GpioOutput } from '../../hardware/gpio.js';
 import type { AuditEntry } from '../audit/audit-log.js';
 import type { ControllerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { Actor } from '../pdu/actor.js';
+import type { Requester } from '../pdu/actor.js';
 import type { PduService } from '../pdu/pdu-service.js';
 import { type Clock, systemClock } from './clock.js';
 
@@ -36,6 +36,8 @@ interface Button {
   hold: ReturnType<Clock['setTimeout']> | null;
   /** The long press already fired in this hold: releasing does nothing more. */
   fired: boolean;
+  /** This hold needs twice `longPress`: it confirms a protected socket's off. */
+  confirming: boolean;
 }
 
 interface Led {
@@ -48,13 +50,18 @@ interface Led {
 
 /**
  * The front panel: a button and an LED per socket and a status LED, on GPIO,
- * calling the Pdu service like every other interface (actor `panel`).
+ * making requests to the Pdu service like every other interface (actor
+ * `panel`, with the admin role: whoever stands at the rack can pull the
+ * plug anyway; the double hold is its confirmation).
  *
  * Buttons (button i → socket i + 1), debounced by `controller.debounce`:
  * - A long press fires the moment the hold passes `longPress`, while the
  *   button is still down, and toggles the socket — once per hold; releasing
  *   afterwards does nothing more. Switching a protected socket off needs a
- *   hold of twice `longPress`.
+ *   hold of twice `longPress`, and what that hold confirmed is what is
+ *   requested: an off. A single hold requests an unconfirmed toggle, which
+ *   the service refuses (NEEDS_CONFIRMATION, the LED blinks fast) if it finds
+ *   the protected socket on by the time it acts.
  * - While the socket has pending work, a long press cancels it when
  *   `longPressCancels` is set; otherwise it toggles like any request (and
  *   then joins the pending work or is refused BUSY).
@@ -72,7 +79,8 @@ interface Led {
  * `stop()` releases every line and clears every timer.
  */
 export class FrontPanel {
-  private readonly config: ControllerConfig;
+  /** The controller section as started: its lines. Timings are read from the config in force. */
+  private readonly initial: ControllerConfig;
   private readonly service: PduService;
   private readonly gpio: Gpio;
   private readonly logger: Logger;
@@ -87,17 +95,22 @@ export class FrontPanel {
   private started = false;
 
   constructor(deps: FrontPanelDeps) {
-    this.config = deps.config;
+    this.initial = deps.config;
     this.service = deps.service;
     this.gpio = deps.gpio;
     this.logger = deps.logger.child({ component: 'panel' });
     this.clock = deps.clock ?? systemClock;
   }
 
+  /** The controller section in force: a reload changes timings and press actions, not lines. */
+  private get config(): ControllerConfig {
+    return this.service.config.controller ?? this.initial;
+  }
+
   start(): void {
     try {
-      this.config.buttons.forEach((line, i) => {
-        const input = this.gpio.input(line, { activeLow: this.config.buttonActiveLow });
+      this.initial.buttons.forEach((line, i) => {
+        const input = this.gpio.input(line, { activeLow: this.initial.buttonActiveLow });
         const button: Button = {
           socket: i + 1,
           input,
@@ -106,17 +119,18 @@ export class FrontPanel {
           settling: null,
           hold: null,
           fired: false,
+          confirming: false,
         };
         button.unwatch = input.watch((active) => this.onEdge(button, active));
         this.buttons.push(button);
       });
-      this.config.leds.forEach((line, i) => {
-        const output = this.gpio.output(line, { activeLow: this.config.ledActiveLow, initial: false });
+      this.initial.leds.forEach((line, i) => {
+        const output = this.gpio.output(line, { activeLow: this.initial.ledActiveLow, initial: false });
         this.leds.push({ socket: i + 1, output, lit: false, identifyUntil: 0, failedUntil: 0 });
       });
-      if (this.config.statusLed !== undefined) {
-        this.statusLed = this.gpio.output(this.config.statusLed, {
-          activeLow: this.config.ledActiveLow,
+      if (this.initial.statusLed !== undefined) {
+        this.statusLed = this.gpio.output(this.initial.statusLed, {
+          activeLow: this.initial.ledActiveLow,
           initial: false,
         });
       }
@@ -193,11 +207,12 @@ export class FrontPanel {
     button.pressed = active;
     if (active) {
       button.fired = false;
-      const threshold = this.config.longPress * (this.endsProtectedOff(button.socket) ? 2 : 1);
+      button.confirming = this.endsProtectedOff(button.socket);
+      const threshold = this.config.longPress * (button.confirming ? 2 : 1);
       button.hold = this.clock.setTimeout(() => {
         button.hold = null;
         button.fired = true;
-        this.longPress(button.socket);
+        this.longPress(button.socket, button.confirming);
       }, threshold);
       return;
     }
@@ -212,37 +227,37 @@ export class FrontPanel {
     return info.protected && info.on !== false;
   }
 
-  private actor(socket: number): Actor {
-    return { kind: 'panel', id: `button-${socket}` };
+  private requester(socket: number): Requester {
+    return { actor: { kind: 'panel', id: `button-${socket}` }, role: 'admin', groups: [], confirms: true };
   }
 
-  private longPress(socket: number): void {
+  /** A hold reached its threshold: cancel (if so configured), the confirmed off, or a toggle. */
+  private longPress(socket: number, confirmedOff: boolean): void {
     if (this.config.longPressCancels && this.service.info(socket).pending) {
-      try {
-        this.service.cancel(socket, this.actor(socket));
-      } catch (error) {
-        this.logger.warn({ err: error, socket }, 'long press could not cancel');
-      }
+      this.request(socket, 'cancel', false);
       return;
     }
-    this.toggle(socket);
+    if (confirmedOff) this.request(socket, 'off', true);
+    else this.request(socket, 'toggle', false);
   }
 
   private shortPress(socket: number): void {
     const action = this.config.shortPress;
     if (action === 'none') return;
     if (action === 'toggle' && !this.endsProtectedOff(socket)) {
-      this.toggle(socket);
+      this.request(socket, 'toggle', false);
       return;
     }
     this.identify(socket);
   }
 
-  private toggle(socket: number): void {
-    this.service.toggle(socket, this.actor(socket)).catch((error: unknown) => {
-      // The failure is audited by the service; its LED blinks fast (onAction).
-      this.logger.warn({ err: error, socket }, 'front panel toggle failed');
-    });
+  private request(socket: number, action: 'toggle' | 'off' | 'cancel', confirmed: boolean): void {
+    this.service
+      .submit({ socket, action, by: this.requester(socket), options: confirmed ? { confirmed } : {} })
+      .catch((error: unknown) => {
+        // The failure is audited by the service; its LED blinks fast (onAction).
+        this.logger.warn({ err: error, socket, action }, `front panel ${action} failed`);
+      });
   }
 
   private identify(socket: number): void {

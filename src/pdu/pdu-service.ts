@@ -1,24 +1,34 @@
 import { EventEmitter } from 'node:events';
-import { setTimeout as sleep, setImmediate as yieldTurn } from 'node:timers/promises';
-import PQueue from 'p-queue';
-import type { BoardBootEvent, BoardConnectedEvent, RelayBoard } from '../../hardware/relay-board.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Bottleneck from 'bottleneck';
+import type { RelayBoard } from '../../hardware/relay-board.js';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.js';
-import type { HookStep, PduConfig, SocketConfig } from '../config/schema.js';
+import type { PduConfig, SocketConfig } from '../config/schema.js';
 import { BoardOfflineError, PduError, UnknownSocketError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { SavedState, StateStore } from '../state/state-store.js';
-import { type Actor, describeActor, SYSTEM_ACTOR } from './actor.js';
-import { formatMs } from './hooks/index.js';
+import type { StateStore } from '../state/state-store.js';
+import { type Actor, describeActor, type Requester, SYSTEM } from './actor.js';
+import { AuditRecorder } from './audit-recorder.js';
+import { BoardRecovery } from './board-recovery.js';
 import { type HookPhase, notRun, runPhase, type StepReport } from './hooks/phase.js';
-import type { PowerReadings } from './hooks/step.js';
+import { InrushGate } from './inrush-gate.js';
+import { type Check, canCancel } from './permissions.js';
+import { RelayMirror } from './relay-mirror.js';
+import {
+  directionOf,
+  label,
+  type PduRequest,
+  permitAll,
+  permitSwitch,
+  type RequestOptions,
+  type RequestOutcome,
+  refusal,
+} from './request.js';
+import { type LongWork, SocketLane } from './socket-lane.js';
 import type {
-  AllOffOptions,
   AllResult,
-  CycleOptions,
-  OffOptions,
   PduEvents,
   PduStatus,
-  PendingWork,
   SocketInfo,
   SocketOutcome,
   SwitchAction,
@@ -28,8 +38,8 @@ import type {
 /** The signal of quick work (no hooks): nothing ever aborts it. */
 const NEVER_ABORTED = new AbortController().signal;
 
-/** How much earlier than a switch-on's deadline the timer is set, to be exact despite timer overshoot. */
-const TIMER_SLACK_MS = 12;
+/** The longest off-time a cycle may ask for. */
+const MAX_OFF_TIME_MS = 3_600_000;
 
 export interface PduServiceDeps {
   config: PduConfig;
@@ -39,150 +49,121 @@ export interface PduServiceDeps {
   logger: Logger;
 }
 
-/**
- * Work that takes a while on one socket: a hook pipeline or a cycle. While it
- * is queued or running, requests in its direction join it and others are
- * refused BUSY (Decisions 1).
- */
-interface LongWork {
-  action: SwitchAction;
-  direction: 'on' | 'off' | 'cycle';
-  actor: Actor;
-  since: string;
-  /** Cancel, the pipeline timeout, or the daemon stopping: ends the work with its reason. */
-  abort: AbortController;
-  /** A forced off: skips what is left of preOff. */
-  skip: AbortController;
-  forcedBy: Actor | null;
-  step: StepReport | null;
-  result: Promise<SwitchResult>;
-  /** `hookTimeout`, plus a cycle's off-time: the bound on the whole work. */
-  budgetMs: number;
-}
-
-/** What a plan gets to do its work: hook phases, the relay, waits; all bound to the work's abort signal. */
+/** What a request's work gets: hook phases, the relay, waits; all bound to the work's abort signal. */
 interface WorkContext {
   phase(phase: HookPhase): Promise<void>;
   relay(on: boolean): Promise<boolean>;
   wait(ms: number): Promise<void>;
 }
 
-/** Per-socket bookkeeping: its queue and what is waiting or running on it. */
-interface SocketSlot {
-  config: SocketConfig;
-  queue: PQueue;
-  pending: PendingWork | null;
-  long: LongWork | null;
-  changedAt: string | null;
-  /** Jobs handed to the queue, and jobs done: they run in order, so job n is the (n - done)th in line. */
-  issued: number;
-  done: number;
-  /** Set by stop(): jobs numbered above it were waiting behind another and are refused. */
-  lastAllowed: number;
+/** How a request runs on its lane, beyond what it asked: a restore switches the relay only. */
+interface RunMode {
+  restore?: SocketConfig['restore'];
 }
 
 /**
- * The one service that owns the sockets (SocketArray). Discord, the front
- * panel and the API call these methods with an actor and get results or
- * PduErrors back; none of them talks to the board.
+ * The one service that owns the sockets (SocketArray), and the one way in:
+ * every interface turns its user's words into a PduRequest and hands it to
+ * `submit()`; none talks to the board, maps actions to switching, or checks
+ * a switch's permission itself (docs/decisions.md #12).
  *
  * Rules:
- * - Work on one socket runs in arrival order, one at a time; sockets run in
- *   parallel. Switch-ons across sockets keep `board.switchSpacingMs` apart
- *   (inrush guard); only the relay write goes through that limiter, so slow
- *   work on one socket never holds another's relay.
- * - After each SET the board's reply mask is the truth. Boards that cannot
- *   report state make every socket *assumed*.
- * - Starting, connecting and reconnecting switch nothing. Only a board reset
- *   (`! BOOT`, or a boot id that differs from state.json) applies the
- *   sockets' restore policies, through the same queues and spacing.
- * - A call while the board is offline fails at once with BOARD_OFFLINE.
+ * - A request is decided when it acts, against the state it acts on: a
+ *   toggle's direction, the requester's permission (FORBIDDEN, audited, when
+ *   refused), join or BUSY, quick or long work (hooks get the pipeline timer,
+ *   Cancel and progress). Explicit directions are also checked on arrival.
+ * - Work on one socket runs in arrival order (its SocketLane); sockets run in
+ *   parallel; switch-ons across sockets go through the InrushGate.
+ * - The RelayMirror holds the board's word on the relays; BoardRecovery
+ *   handles connects, resets and restores; the AuditRecorder writes
+ *   everything that was asked, done or refused.
+ * - A request while the board is offline fails at once with BOARD_OFFLINE.
  * - `stop()` lets the work in flight finish, fails what is still waiting
  *   with STOPPED, and switches nothing itself.
  */
 export class PduService {
   /**
    * Typed events for the interfaces (status embeds, LEDs, metrics, the API
-   * stream). A property, not a base class: `on`/`off` are the socket verbs.
+   * stream). A property, not a base class: the socket verbs are requests.
    */
   readonly events = new EventEmitter<PduEvents>();
-  private readonly config: PduConfig;
+  private current: PduConfig;
   private readonly board: RelayBoard;
-  private readonly store: StateStore;
-  private readonly audit: AuditLog;
   private readonly logger: Logger;
-  private readonly slots: SocketSlot[];
-  private readonly byName = new Map<string, SocketSlot>();
-  /** Serializes switch-ons across sockets; `switchOnGate` keeps them apart. */
-  private readonly spacing = new PQueue({ concurrency: 1 });
-  private readonly spacingMs: number;
-  private lastSwitchOnAt = Number.NEGATIVE_INFINITY;
-  /** Channels whose SET is in flight, and why: a mask reply that changes them is that command's doing. */
-  private readonly switching = new Map<number, 'command' | 'restore'>();
-  /** Relay mask by channel as last reported (or, for assumed boards, last sent); null before first contact. */
-  private mask: number | null = null;
-  private currents: readonly number[] | null = null;
-  /** Telemetry for hook steps that wait on power (every `! CURRENT`, whether or not anyone listens to `telemetry`). */
-  private readonly readings = new EventEmitter<{ reading: [] }>();
-  private saved: SavedState | null = null;
-  private bootId: string | null = null;
-  private readonly background = new Set<Promise<unknown>>();
+  private readonly lanes: SocketLane[];
+  private byName = new Map<string, SocketLane>();
+  private readonly gate: InrushGate;
+  private readonly mirror: RelayMirror;
+  private readonly recovery: BoardRecovery;
+  private readonly recorder: AuditRecorder;
+  private readonly audit: AuditLog;
+  private readonly store: StateStore;
   private running = false;
   private stopping = false;
 
   constructor(deps: PduServiceDeps) {
-    this.config = deps.config;
+    this.current = deps.config;
     this.board = deps.board;
     this.store = deps.store;
     this.audit = deps.audit;
     this.logger = deps.logger.child({ component: 'pdu' });
-    this.slots = deps.config.sockets.map((socket) => ({
-      config: socket,
-      queue: new PQueue({ concurrency: 1 }),
-      pending: null,
-      long: null,
-      changedAt: null,
-      issued: 0,
-      done: 0,
-      lastAllowed: Number.POSITIVE_INFINITY,
-    }));
-    for (const slot of this.slots) if (slot.config.name) this.byName.set(slot.config.name, slot);
-    this.spacingMs = deps.config.board.switchSpacingMs;
+    this.lanes = deps.config.sockets.map(
+      (socket) => new SocketLane({ config: socket, onPending: (lane) => this.announcePending(lane) }),
+    );
+    this.indexNames();
+    this.gate = new InrushGate({ spacingMs: deps.config.board.switchSpacingMs });
+    this.mirror = new RelayMirror({ store: deps.store, logger: this.logger });
+    this.recorder = new AuditRecorder({ audit: deps.audit, events: this.events });
+    this.recovery = new BoardRecovery({
+      board: deps.board,
+      boardConfig: deps.config.board,
+      mirror: this.mirror,
+      logger: this.logger,
+      events: this.events,
+      sockets: () => this.current.sockets,
+      observe: (changes) => {
+        for (const change of changes) {
+          this.events.emit('socketChanged', {
+            socket: this.describe(this.laneOf(change.socket)),
+            previous: change.previous,
+            cause: change.cause,
+          });
+        }
+      },
+      telemetry: () => {
+        if (this.events.listenerCount('telemetry') === 0) return;
+        const sockets = this.list();
+        this.events.emit('telemetry', { sockets, totalWatts: this.totalWatts(sockets) ?? 0 });
+      },
+      restore: (socket, on, policy) =>
+        this.runOnLane(this.laneOf(socket), on ? 'on' : 'off', SYSTEM, {}, { restore: policy }),
+    });
   }
 
   async start(): Promise<void> {
-    this.saved = await this.store.load();
-    this.bootId = this.saved?.bootId ?? null;
-    if (!this.board.reportsState && this.saved) this.mask = this.saved.mask;
+    const saved = await this.mirror.load();
+    // A board that cannot report its relays starts from what we last sent it.
+    if (!this.board.reportsState && saved) this.mirror.mask = saved.mask;
     await this.audit.start();
-    this.board.on('connected', this.onConnected);
-    this.board.on('disconnected', this.onDisconnected);
-    this.board.on('boot', this.onBoot);
-    this.board.on('mask', this.onMask);
-    this.board.on('current', this.onCurrent);
-    this.board.on('fault', this.onFault);
+    this.recovery.start();
     this.running = true;
     await this.board.start();
+  }
+
+  /** Resolves once what the latest connect started (restores after a reset, the power-up mask) is done. */
+  settled(): Promise<void> {
+    return this.recovery.settled();
   }
 
   async stop(): Promise<void> {
     if (!this.running) return;
     this.stopping = true;
-    // The job at the head of each queue finishes; those waiting behind it fail with STOPPED.
+    // The job at the head of each lane finishes; those waiting behind it fail with STOPPED.
     // Hook pipelines and cycles are cancelled: stopping must never lead to a switch.
-    for (const slot of this.slots) {
-      slot.lastAllowed = slot.done + 1;
-      slot.long?.abort.abort(new PduError('STOPPED', 'PiPDU is shutting down: pending work was cancelled'));
-    }
-    await Promise.all(this.slots.map((slot) => slot.queue.onIdle()));
-    await Promise.allSettled([...this.background]);
-    await this.spacing.onIdle();
-    this.board.off('connected', this.onConnected);
-    this.board.off('disconnected', this.onDisconnected);
-    this.board.off('boot', this.onBoot);
-    this.board.off('mask', this.onMask);
-    this.board.off('current', this.onCurrent);
-    this.board.off('fault', this.onFault);
+    for (const lane of this.lanes) lane.close();
+    await Promise.all(this.lanes.map((lane) => lane.drained()));
+    await this.recovery.stop();
+    await this.gate.idle();
     await this.board.stop();
     await this.store
       .flush()
@@ -191,44 +172,45 @@ export class PduService {
     this.running = false;
   }
 
+  /** The configuration in force (a reload replaces it): interfaces read what they need from it when they need it. */
+  get config(): PduConfig {
+    return this.current;
+  }
+
   /**
-   * Applies a re-read configuration's socket settings (names, hooks, roles,
-   * protection, restore, timings) and mains voltage while running. What needs
-   * the hardware re-opened (the board section, a socket's channel) needs a
-   * restart, and is refused, as is any change while work is pending.
-   * Resolves with a one-line summary.
+   * Applies a re-read configuration while running. What needs the hardware
+   * or a listener re-opened (the board section, a socket's channel, the state
+   * directory) needs a restart and is refused, as is any change while work is
+   * pending; a refused reload changes nothing. Resolves with a one-line summary.
    */
   reconfigure(next: PduConfig): string {
-    const board = JSON.stringify(this.config.board) !== JSON.stringify(next.board);
-    const moved = next.sockets.filter((socket, i) => socket.channel !== this.slots[i]?.config.channel);
-    if (board || moved.length > 0) {
-      throw new PduError(
-        'BAD_CONFIG',
-        `restart PiPDU to apply ${board ? 'the board section' : `new channels for socket(s) ${moved.map((s) => s.number).join(', ')}`}; nothing was changed`,
-      );
+    const board = JSON.stringify(this.current.board) !== JSON.stringify(next.board);
+    const moved = next.sockets.filter((socket, i) => socket.channel !== this.lanes[i]?.config.channel);
+    const state = JSON.stringify(this.current.state) !== JSON.stringify(next.state);
+    if (board || moved.length > 0 || state) {
+      const what = board
+        ? 'the board section'
+        : state
+          ? 'the state section'
+          : `new channels for socket(s) ${moved.map((s) => s.number).join(', ')}`;
+      throw new PduError('BAD_CONFIG', `restart PiPDU to apply ${what}; nothing was changed`);
     }
-    const busy = this.slots.filter((slot) => slot.pending !== null);
+    const busy = this.lanes.filter((lane) => !lane.idle);
     if (busy.length > 0) {
       throw new PduError(
         'BUSY',
-        `socket(s) ${busy.map((slot) => slot.config.number).join(', ')} have pending work; reload when it is done`,
+        `socket(s) ${busy.map((lane) => lane.config.number).join(', ')} have pending work; reload when it is done`,
       );
     }
     const changed = next.sockets.filter(
-      (socket, i) => JSON.stringify(socket) !== JSON.stringify(this.slots[i]?.config),
+      (socket, i) => JSON.stringify(socket) !== JSON.stringify(this.lanes[i]?.config),
     );
-    this.slots.forEach((slot, i) => {
-      slot.config = next.sockets[i]!;
+    this.lanes.forEach((lane, i) => {
+      lane.config = next.sockets[i] as SocketConfig;
     });
-    this.byName.clear();
-    for (const slot of this.slots) if (slot.config.name) this.byName.set(slot.config.name, slot);
-    Object.assign(this.config, {
-      sockets: next.sockets,
-      mainsVoltage: next.mainsVoltage,
-      hooks: next.hooks,
-      name: next.name,
-    });
-    this.track(this.syncPowerUpMask());
+    this.current = next;
+    this.indexNames();
+    void this.recovery.syncPowerUpMask();
     return changed.length > 0
       ? `configuration reloaded: socket(s) ${changed.map((socket) => socket.number).join(', ')} changed`
       : 'configuration reloaded: no socket changed';
@@ -241,22 +223,22 @@ export class PduService {
 
   /** The socket for a number (1..16, as a number or digits) or a configured name. */
   resolve(id: string | number): SocketConfig {
-    return this.slotFor(id).config;
+    return this.laneFor(id).config;
   }
 
   info(id: string | number): SocketInfo {
-    return this.describe(this.slotFor(id));
+    return this.describe(this.laneFor(id));
   }
 
   list(): SocketInfo[] {
-    return this.slots.map((slot) => this.describe(slot));
+    return this.lanes.map((lane) => this.describe(lane));
   }
 
   status(): PduStatus {
     const sockets = this.list();
     return {
-      name: this.config.name,
-      mainsVoltage: this.config.mainsVoltage,
+      name: this.current.name,
+      mainsVoltage: this.current.mainsVoltage,
       board: {
         driver: this.board.driver,
         online: this.board.online,
@@ -269,145 +251,97 @@ export class PduService {
     };
   }
 
-  /** Switch on: preOn steps, the relay, postOn steps. `reason` goes to the audit log. */
-  async on(id: string | number, actor: Actor, options: { reason?: string } = {}): Promise<SwitchResult> {
-    const slot = this.slotFor(id);
-    return this.run(slot, 'on', actor, { ...options }, (work) => this.switchPlan(slot, work, true));
-  }
-
-  /** Switch off: preOff steps (skipped when forced), the relay, postOff steps. */
-  async off(id: string | number, actor: Actor, options: OffOptions = {}): Promise<SwitchResult> {
-    const slot = this.slotFor(id);
-    return this.run(slot, 'off', actor, { ...options }, (work) => this.switchPlan(slot, work, false));
-  }
-
-  /** The opposite of the socket's state when the work runs, with that direction's steps. */
-  async toggle(id: string | number, actor: Actor, options: OffOptions = {}): Promise<SwitchResult> {
-    const slot = this.slotFor(id);
-    return this.run(slot, 'toggle', actor, { ...options }, (work) =>
-      this.switchPlan(slot, work, !this.isOn(slot)),
-    );
-  }
-
   /**
-   * Decisions 5: preOff → off → postOff → off-time → preOn → on → postOn.
-   * A socket that is off waits the off-time and comes on with its on steps.
+   * The one way in. Resolves with what the request did; rejects with a
+   * PduError (UNKNOWN_SOCKET, FORBIDDEN, NEEDS_CONFIRMATION, BUSY, BAD_*,
+   * BOARD_*, hook failures, CANCELLED, TIMEOUT, STOPPED). Everything but a
+   * malformed request (unknown socket, bad option) is in the audit log.
    */
-  async cycle(id: string | number, actor: Actor, options: CycleOptions = {}): Promise<SwitchResult> {
-    const slot = this.slotFor(id);
-    const offTimeMs = options.offTimeMs ?? slot.config.offTime;
-    if (!Number.isFinite(offTimeMs) || offTimeMs < 0 || offTimeMs > 3_600_000) {
-      throw new PduError('BAD_DURATION', 'the off-time must be between 0 and 1 hour');
+  async submit(request: PduRequest): Promise<RequestOutcome> {
+    const options = request.options ?? {};
+    if (typeof request.socket === 'string' && request.socket.trim().toLowerCase() === 'all') {
+      if (request.action !== 'on' && request.action !== 'off') {
+        throw new PduError('BAD_REQUEST', `"all" takes on or off, not ${request.action}`);
+      }
+      return { kind: 'all', result: await this.switchAll(request.action, request.by, options) };
     }
-    return this.run(slot, 'cycle', actor, { ...options, offTimeMs }, async (work) => {
-      await this.switchPlan(slot, work, false);
-      await work.wait(offTimeMs);
-      await this.switchPlan(slot, work, true);
-      return true;
-    });
+    const lane = this.laneFor(request.socket);
+    if (request.action === 'cancel') return this.cancel(lane, request.by);
+    const result = await this.runOnLane(lane, request.action, request.by, options, {});
+    return { kind: 'switch', result };
   }
 
   /**
-   * Ends the pending pipeline or cycle on a socket (Decisions 1): the step
-   * running is stopped, nothing after it happens, and a relay not yet
-   * switched stays as it is. Resolves with what was cancelled.
+   * Whether the request would be allowed if it acted now (not audited, no
+   * effect): for interfaces that shape buttons or ask for a confirmation
+   * first. The request itself is checked again when it acts.
    */
-  cancel(id: string | number, actor: Actor): PendingWork {
-    const slot = this.slotFor(id);
-    const long = slot.long;
-    if (!long || !slot.pending) {
-      throw new PduError('BAD_REQUEST', `socket ${label(slot.config)} has no pending work to cancel`);
+  preview(request: PduRequest): Check | { ok: false; id: 'needsConfirmation'; message: string } {
+    const options = request.options ?? {};
+    if (typeof request.socket === 'string' && request.socket.trim().toLowerCase() === 'all') {
+      if (request.action !== 'on' && request.action !== 'off') return { ok: true };
+      return permitAll(request.by, request.action, options);
     }
-    const pending = slot.pending;
-    long.abort.abort(
-      new PduError('CANCELLED', `cancelled by ${describeActor(actor)}; nothing more was switched`),
-    );
-    const entry: AuditEntry = {
-      time: new Date().toISOString(),
-      actor,
-      action: 'cancel',
-      socket: slot.config.number,
-      result: 'ok',
-      durationMs: 0,
-      details: { cancelled: long.action, by: describeActor(long.actor), since: long.since },
-    };
-    if (slot.config.name) entry.socketName = slot.config.name;
-    void this.audit.append(entry);
-    this.events.emit('action', entry);
-    return pending;
-  }
-
-  /** Every socket on, staggered by the switch spacing. Sockets already on are left as they are. */
-  async allOn(actor: Actor, options: { reason?: string } = {}): Promise<AllResult> {
-    return this.runAll(
-      'on',
-      actor,
-      this.slots,
-      [],
-      (slot) => this.on(slot.config.number, actor, options),
-      16,
-      { ...options },
-    );
+    const lane = this.laneFor(request.socket);
+    if (request.action === 'cancel') return canCancel(request.by, lane.config);
+    const direction = directionOf(request.action, this.mirror.stateOf(lane.config.channel));
+    return permitSwitch(request.by, lane.config, direction, options);
   }
 
   /**
-   * Every socket off, protected ones only when asked for explicitly
-   * (Decisions 3); each socket's own off, `hooks.allOffConcurrency` at a time.
+   * Whether work in this direction may take a while on the socket: it has
+   * hook steps to run, or it is a cycle (interfaces show such work live).
    */
-  async allOff(actor: Actor, options: AllOffOptions = {}): Promise<AllResult> {
-    const targets = this.slots.filter((slot) => options.includeProtected || !slot.config.protected);
-    const skipped = this.slots.filter((slot) => !targets.includes(slot)).map((slot) => slot.config.number);
-    const { includeProtected: _ignored, ...offOptions } = options;
-    return this.runAll(
-      'off',
-      actor,
-      targets,
-      skipped,
-      (slot) => this.off(slot.config.number, actor, offOptions),
-      this.config.hooks.allOffConcurrency,
-      { ...options },
-    );
+  takesAWhile(id: string | number, action: SwitchAction): boolean {
+    const lane = this.laneFor(id);
+    return isLong(lane.config, directionOf(action, this.mirror.stateOf(lane.config.channel)));
   }
 
   /**
-   * Audits a request an interface refused before it reached a socket (not
-   * allowed, a bad option): everything that was attempted is in the audit log.
+   * Audits a request an interface refused before it became a PduRequest (a
+   * read without the viewer role, an admin command): everything that was
+   * attempted is in the audit log.
    */
   recordRefusal(actor: Actor, action: string, socket: number | null, error: PduError): void {
-    const entry: AuditEntry = {
-      time: new Date().toISOString(),
-      actor,
-      action,
-      result: 'error',
-      code: error.code,
-      message: error.message,
-      durationMs: 0,
-    };
-    if (socket !== null) {
-      const slot = this.slotFor(socket);
-      entry.socket = slot.config.number;
-      if (slot.config.name) entry.socketName = slot.config.name;
-    }
-    void this.audit.append(entry);
-    this.events.emit('action', entry);
+    this.recorder.record(actor, action, socket === null ? null : this.resolve(socket), Date.now(), {}, error);
+  }
+
+  /** Audits an action on the daemon itself (a reload): who, when it started, how it ended. */
+  recordAction(
+    actor: Actor,
+    action: string,
+    started: number,
+    details: Record<string, unknown>,
+    failure?: PduError,
+  ): void {
+    this.recorder.record(actor, action, null, started, details, failure);
   }
 
   /** The latest audit entries, oldest first. */
   auditLog(limit?: number): Promise<AuditEntry[]> {
-    return this.audit.read(limit);
+    return this.recorder.read(limit);
   }
 
-  // --- work on sockets ------------------------------------------------------
+  // --- requests on one socket --------------------------------------------------
 
-  private slotFor(id: string | number): SocketSlot {
-    if (typeof id === 'number' || /^\d+$/.test(id)) {
-      const slot = this.slots[Number(id) - 1];
-      if (slot) return slot;
+  private laneFor(id: string | number): SocketLane {
+    if (typeof id === 'number' || /^\d+$/.test(id.trim())) {
+      const lane = this.lanes[Number(id) - 1];
+      if (lane) return lane;
     } else {
-      const slot = this.byName.get(id.trim().toLowerCase());
-      if (slot) return slot;
+      const lane = this.byName.get(id.trim().toLowerCase());
+      if (lane) return lane;
     }
     throw new UnknownSocketError(id);
+  }
+
+  private laneOf(socket: SocketConfig): SocketLane {
+    return this.lanes[socket.number - 1] as SocketLane;
+  }
+
+  private indexNames(): void {
+    this.byName = new Map();
+    for (const lane of this.lanes) if (lane.config.name) this.byName.set(lane.config.name, lane);
   }
 
   private assertAccepting(): void {
@@ -416,88 +350,88 @@ export class PduService {
   }
 
   private assertOnline(): void {
-    if (!this.board.online) {
-      throw new BoardOfflineError('the relay board is offline; nothing was switched');
-    }
+    if (!this.board.online) throw new BoardOfflineError('the relay board is offline; nothing was switched');
   }
 
   /**
-   * Queues work on the socket, keeps its pending record, audits the outcome.
-   * Work that takes a while (hook steps to run, or a cycle) is *long*: while
-   * it is queued or running, a request in the same direction joins it (and a
-   * forced off skips what is left of its preOff steps), and one in another
-   * direction is refused BUSY, naming what is pending and since when.
-   * `plan` resolves whether the relay changed.
+   * One request on its socket's lane. Checked on arrival for what does not
+   * depend on the state (an explicit direction, the requester's role on the
+   * socket), then when it acts: a toggle takes its direction from the state
+   * it finds, and the permission for that direction is checked then. Work
+   * that takes a while (hooks, a cycle) is *long*: while it is pending, a
+   * request in the same direction joins it (a forced off skips what is left
+   * of its preOff) and one in another direction is refused BUSY.
    */
-  private run(
-    slot: SocketSlot,
+  private runOnLane(
+    lane: SocketLane,
     action: SwitchAction,
-    actor: Actor,
-    options: OffOptions & { offTimeMs?: number; restore?: string },
-    plan: (work: WorkContext) => Promise<boolean>,
+    by: Requester,
+    options: RequestOptions,
+    mode: RunMode,
   ): Promise<SwitchResult> {
+    const arrived = Date.now();
+    const details: Record<string, unknown> = auditOptions(options, mode);
+    const fail = (error: PduError): Promise<never> => {
+      this.recorder.record(by.actor, action, lane.config, arrived, details, error);
+      return Promise.reject(error);
+    };
+    if (action === 'cycle' && options.offTimeMs !== undefined) {
+      const ms = options.offTimeMs;
+      if (!Number.isFinite(ms) || ms < 0 || ms > MAX_OFF_TIME_MS) {
+        return Promise.reject(new PduError('BAD_DURATION', 'the off-time must be between 0 and 1 hour'));
+      }
+    }
     try {
       this.assertAccepting();
       this.assertOnline();
     } catch (error) {
-      // Refused before queueing (offline, stopping): audited all the same.
-      this.record(actor, action, slot, Date.now(), { ...options }, asPduError(error));
-      return Promise.reject(error);
+      return fail(asPduError(error));
     }
-    const direction = action === 'toggle' ? (this.isOn(slot) ? 'off' : 'on') : action;
-    if (slot.long) return this.joinOrRefuse(slot, slot.long, action, direction, actor, options);
+    // On arrival: a toggle is at least an on, whichever way it goes.
+    const arrival = permitSwitch(by, lane.config, action === 'toggle' ? 'on' : action, options);
+    if (!arrival.ok) return fail(refusal(arrival));
 
-    const arrived = Date.now();
-    const ticket = ++slot.issued;
-    const details: Record<string, unknown> = { ...options };
-    const long = this.isLong(slot.config, direction)
-      ? this.newLongWork(action, direction, actor, slot.config.hookTimeout + (options.offTimeMs ?? 0))
-      : null;
-    if (long && options.force) {
-      long.forcedBy = actor;
-      long.skip.abort();
+    const pendingLong = lane.long;
+    if (pendingLong) {
+      const direction = directionOf(action, this.mirror.stateOf(lane.config.channel));
+      const check = permitSwitch(by, lane.config, direction, options);
+      if (!check.ok) return fail(this.refuseAt(lane, action, check));
+      return this.joinOrRefuse(lane, pendingLong, action, direction, by, options, arrived, details);
     }
-    // Set before queueing: a job that fails at once runs its `finally` inside `add()`.
-    if (long) slot.long = long;
-    this.addPending(slot, action, actor);
-    const job = slot.queue.add(async (): Promise<SwitchResult> => {
+
+    // An explicit direction with hooks is long from now: requests after it join or are refused.
+    let long: LongWork | null = null;
+    const budget = (config: SocketConfig): number =>
+      config.hookTimeout + (action === 'cycle' ? (options.offTimeMs ?? config.offTime) : 0);
+    if (action !== 'toggle' && !mode.restore && isLong(lane.config, action)) {
+      long = lane.beginLong(action, action, by.actor, budget(lane.config));
+      if (options.force) lane.force(long, by.actor);
+    }
+    const job = lane.enqueue(action, by.actor, async (resolved) => {
       const started = Date.now();
       const steps: StepReport[] = [];
       const warnings: string[] = [];
-      const timeout = long ? this.startPipelineTimer(slot, long) : null;
+      let timer: NodeJS.Timeout | null = null;
       try {
-        if (ticket > slot.lastAllowed) {
-          throw new PduError(
-            'STOPPED',
-            'PiPDU is shutting down; this request was still waiting and nothing was switched',
-          );
-        }
         this.assertOnline();
-        const signal = long?.abort.signal ?? NEVER_ABORTED;
-        const work: WorkContext = {
-          phase: async (phase) => {
-            const list = slot.config[phase];
-            if (list.length === 0) return;
-            await this.runHookPhase(slot, phase, list, signal, long, warnings, steps);
-          },
-          relay: (on) => {
-            if (signal.aborted) throw signal.reason;
-            return this.switchRelay(slot, on, actor);
-          },
-          wait: async (ms) => {
-            // A timer can fire a fraction of a millisecond early: the off-time is a minimum.
-            const due = performance.now() + ms;
-            for (let left = ms; left > 0; left = due - performance.now()) {
-              await sleep(Math.ceil(left), undefined, { signal }).catch(() => {
-                throw signal.reason;
-              });
-            }
-            this.assertOnline();
-          },
-        };
-        const changed = await plan(work);
+        const config = lane.config;
+        // The moment it acts: its direction from the state it finds, checked for what it does.
+        const direction = directionOf(action, this.mirror.stateOf(config.channel));
+        resolved(direction);
+        const check = permitSwitch(by, config, direction, options);
+        if (!check.ok) throw this.refuseAt(lane, action, check);
+        if (!long && !mode.restore && isLong(config, direction)) {
+          long = lane.beginLong(action, direction, by.actor, budget(config));
+          long.result = job;
+          if (options.force) lane.force(long, by.actor);
+        }
+        if (long) timer = lane.startBudget(long);
+        const work = this.workContext(lane, by.actor, long, steps, warnings);
+        const changed = mode.restore
+          ? await work.relay(direction === 'on')
+          : await this.plan(lane, work, direction, options);
         const result: SwitchResult = {
-          socket: this.describe(slot),
+          socket: this.describe(lane),
           action,
           changed,
           durationMs: Date.now() - arrived,
@@ -505,174 +439,99 @@ export class PduService {
           steps,
         };
         if (long?.forcedBy) result.forcedBy = long.forcedBy;
-        this.record(actor, action, slot, started, {
+        this.recorder.record(by.actor, action, lane.config, started, {
           ...details,
+          ...(action === 'toggle' ? { direction } : {}),
           changed,
-          ...this.stepDetails(steps, warnings, long),
+          ...stepDetails(steps, warnings, long),
         });
         return result;
       } catch (error) {
         const failure = asPduError(error);
-        this.record(
-          actor,
+        this.recorder.record(
+          by.actor,
           action,
-          slot,
+          lane.config,
           started,
-          { ...details, ...this.stepDetails(steps, warnings, long) },
+          { ...details, ...stepDetails(steps, warnings, long) },
           failure,
         );
         throw failure;
       } finally {
-        if (timeout) clearTimeout(timeout);
-        if (slot.long === long) slot.long = null;
-        slot.done++;
-        this.removePending(slot);
+        if (timer) clearTimeout(timer);
+        lane.endLong(long);
       }
     });
     if (long) long.result = job;
     return job;
   }
 
-  /**
-   * Whether work in this direction may take a while: it has hook steps to
-   * run, or it is a cycle. Such work joins or refuses (Decisions 1), and
-   * interfaces show it live.
-   */
-  takesAWhile(id: string | number, direction: 'on' | 'off' | 'cycle'): boolean {
-    return this.isLong(this.slotFor(id).config, direction);
-  }
-
-  private isLong(socket: SocketConfig, direction: 'on' | 'off' | 'cycle'): boolean {
-    const phases: Record<typeof direction, HookPhase[]> = {
-      on: ['preOn', 'postOn'],
-      off: ['preOff', 'postOff'],
-      cycle: ['preOff', 'postOff', 'preOn', 'postOn'],
-    };
-    return direction === 'cycle' || phases[direction].some((phase) => socket[phase].length > 0);
-  }
-
-  private newLongWork(
+  /** A refusal at the moment a request acts, saying what it found when it was a toggle. */
+  private refuseAt(
+    lane: SocketLane,
     action: SwitchAction,
-    direction: LongWork['direction'],
-    actor: Actor,
-    budgetMs: number,
-  ): LongWork {
-    return {
-      action,
-      direction,
-      actor,
-      budgetMs,
-      since: new Date().toISOString(),
-      abort: new AbortController(),
-      skip: new AbortController(),
-      forcedBy: null,
-      step: null,
-      result: Promise.resolve() as unknown as Promise<SwitchResult>,
-    };
+    check: { ok: false; id: string; message: string },
+  ): PduError {
+    const error = refusal(check);
+    if (action !== 'toggle') return error;
+    const state = this.mirror.isOn(lane.config.channel) ? 'on' : 'off';
+    return new PduError(
+      error.code,
+      `the toggle found socket ${label(lane.config)} ${state}, so it would switch it ${state === 'on' ? 'off' : 'on'}: ${error.message}`,
+    );
   }
 
-  /** Decisions 1: the same direction joins (a forced off forces it), another is refused BUSY. */
+  /** The same direction joins the pending long work (a forced off forces it); another is refused BUSY. */
   private joinOrRefuse(
-    slot: SocketSlot,
+    lane: SocketLane,
     long: LongWork,
     action: SwitchAction,
     direction: 'on' | 'off' | 'cycle',
-    actor: Actor,
-    options: OffOptions,
+    by: Requester,
+    options: RequestOptions,
+    arrived: number,
+    details: Record<string, unknown>,
   ): Promise<SwitchResult> {
-    const started = Date.now();
-    const details = { ...options, joined: `${long.action} by ${describeActor(long.actor)}` };
     if (direction !== long.direction) {
-      const step = long.step
-        ? `, at ${long.step.phase} step ${long.step.index} of ${long.step.total} (${long.step.label})`
-        : '';
-      const busy = new PduError(
-        'BUSY',
-        `socket ${label(slot.config)} is busy: ${long.action} by ${describeActor(long.actor)} pending since ${long.since}${step}; cancel it first`,
-      );
-      this.record(actor, action, slot, started, { ...options }, busy);
+      const busy = lane.busy(long);
+      this.recorder.record(by.actor, action, lane.config, arrived, details, busy);
       return Promise.reject(busy);
     }
-    if (options.force && long.direction === 'off' && !long.skip.signal.aborted) {
-      long.forcedBy = actor;
-      long.skip.abort();
+    if (options.force && lane.force(long, by.actor)) {
       this.logger.warn(
-        { socket: slot.config.number, by: describeActor(actor) },
+        { socket: lane.config.number, by: describeActor(by.actor) },
         'pending off forced: skipping the rest of preOff',
       );
     }
+    const joined = { ...details, joined: `${long.action} by ${describeActor(long.actor)}` };
     // The joined request is audited too, with the outcome it shares.
     long.result.then(
-      () => this.record(actor, action, slot, started, details),
-      (error: unknown) => this.record(actor, action, slot, started, details, asPduError(error)),
+      () => this.recorder.record(by.actor, action, lane.config, arrived, joined),
+      (error: unknown) =>
+        this.recorder.record(by.actor, action, lane.config, arrived, joined, asPduError(error)),
     );
     return long.result;
   }
 
-  /** The whole pipeline's bound (`hookTimeout`, plus a cycle's off-time): past it, the work ends with TIMEOUT. */
-  private startPipelineTimer(slot: SocketSlot, long: LongWork): NodeJS.Timeout {
-    return setTimeout(() => {
-      long.abort.abort(
-        new PduError(
-          'TIMEOUT',
-          `socket ${label(slot.config)}: its hooks took longer than hookTimeout (${formatMs(slot.config.hookTimeout)})`,
-        ),
-      );
-    }, long.budgetMs);
-  }
-
-  private async runHookPhase(
-    slot: SocketSlot,
-    phase: HookPhase,
-    steps: readonly HookStep[],
-    signal: AbortSignal,
-    long: LongWork | null,
-    warnings: string[],
-    reports: StepReport[],
-  ): Promise<void> {
-    if (phase === 'preOff' && long?.skip.signal.aborted) {
-      reports.push(...notRun(phase, steps, 'skipped: forced'));
-      return;
-    }
-    return runPhase(phase, steps, {
-      reports,
-      signal,
-      skipSignal: phase === 'preOff' ? long?.skip.signal : undefined,
-      onFailure: slot.config.onFailure,
-      warnings,
-      context: {
-        socket: { number: slot.config.number, name: slot.config.name ?? null },
-        logger: this.logger.child({ socket: slot.config.number, phase }),
-        power: this.powerReadings(slot),
-        env: process.env,
-      },
-      progress: (report) => {
-        if (long) long.step = report.status === 'running' ? report : long.step;
-        if (slot.pending) slot.pending = { ...slot.pending, step: report };
-        this.events.emit('step', { socket: this.describe(slot), step: report });
-        if (report.status === 'running')
-          this.events.emit('pending', { socket: this.describe(slot), pending: slot.pending });
-      },
-    });
-  }
-
-  private stepDetails(
-    steps: StepReport[],
-    warnings: string[],
-    long: LongWork | null,
-  ): Record<string, unknown> {
-    const details: Record<string, unknown> = {};
-    if (steps.length > 0) details.steps = steps;
-    if (warnings.length > 0) details.warnings = warnings;
-    if (long?.forcedBy) details.forcedBy = describeActor(long.forcedBy);
-    return details;
+  /** The work of one direction: preOff → off → postOff, preOn → on → postOn, or a whole cycle (docs/decisions.md #5). */
+  private async plan(
+    lane: SocketLane,
+    work: WorkContext,
+    direction: 'on' | 'off' | 'cycle',
+    options: RequestOptions,
+  ): Promise<boolean> {
+    if (direction !== 'cycle') return this.switchPlan(lane, work, direction === 'on');
+    await this.switchPlan(lane, work, false);
+    await work.wait(options.offTimeMs ?? lane.config.offTime);
+    await this.switchPlan(lane, work, true);
+    return true;
   }
 
   /** One direction's work: its pre-steps, the relay, its post-steps; nothing when it already is there. */
-  private async switchPlan(slot: SocketSlot, work: WorkContext, on: boolean): Promise<boolean> {
+  private async switchPlan(lane: SocketLane, work: WorkContext, on: boolean): Promise<boolean> {
     // Already there: no hooks (no shutting down a machine that has no power). An
     // assumed state (legacy board) is re-sent anyway, as it may be wrong.
-    const already = this.mask !== null && this.isOn(slot) === on;
+    const already = this.mirror.stateOf(lane.config.channel) === on;
     if (already && this.board.reportsState) return false;
     if (!already) await work.phase(on ? 'preOn' : 'preOff');
     const changed = await work.relay(on);
@@ -680,59 +539,147 @@ export class PduService {
     return changed;
   }
 
-  /** The socket's power from telemetry, for `waitPowerBelow`. */
-  private powerReadings(slot: SocketSlot): PowerReadings {
-    const watts = (): number | null => {
-      const milliamps = this.currents?.[slot.config.channel];
-      return milliamps === undefined ? null : (milliamps / 1000) * this.config.mainsVoltage;
-    };
+  private workContext(
+    lane: SocketLane,
+    actor: Actor,
+    long: LongWork | null,
+    steps: StepReport[],
+    warnings: string[],
+  ): WorkContext {
+    const signal = long?.abort.signal ?? NEVER_ABORTED;
     return {
-      available: this.board.identity?.features.includes('current') ?? false,
-      latest: watts,
-      subscribe: (listener) => {
-        const onReading = (): void => {
-          const value = watts();
-          if (value !== null) listener(value);
-        };
-        this.readings.on('reading', onReading);
-        return () => this.readings.off('reading', onReading);
+      phase: async (phase) => {
+        const list = lane.config[phase];
+        if (list.length === 0) return;
+        if (phase === 'preOff' && long?.skip.signal.aborted) {
+          steps.push(...notRun(phase, list, 'skipped: forced'));
+          return;
+        }
+        await runPhase(phase, list, {
+          reports: steps,
+          signal,
+          skipSignal: phase === 'preOff' ? long?.skip.signal : undefined,
+          onFailure: lane.config.onFailure,
+          warnings,
+          context: {
+            socket: { number: lane.config.number, name: lane.config.name ?? null },
+            logger: this.logger.child({ socket: lane.config.number, phase }),
+            power: this.mirror.powerReadings(
+              lane.config.channel,
+              () => this.current.mainsVoltage,
+              () => this.board.identity?.features.includes('current') ?? false,
+            ),
+            env: process.env,
+          },
+          progress: (report) => {
+            lane.report(report);
+            this.events.emit('step', { socket: this.describe(lane), step: report });
+          },
+        });
+      },
+      relay: (on) => {
+        if (signal.aborted) throw signal.reason;
+        return this.switchRelay(lane, on, actor);
+      },
+      wait: async (ms) => {
+        // A timer can fire a fraction of a millisecond early: the off-time is a minimum.
+        const due = performance.now() + ms;
+        for (let left = ms; left > 0; left = due - performance.now()) {
+          await sleep(Math.ceil(left), undefined, { signal }).catch(() => {
+            throw signal.reason;
+          });
+        }
+        this.assertOnline();
       },
     };
   }
 
-  private async runAll(
-    action: 'on' | 'off',
-    actor: Actor,
-    targets: SocketSlot[],
-    skipped: number[],
-    switchOne: (slot: SocketSlot) => Promise<SwitchResult>,
-    concurrency: number,
-    details: Record<string, unknown> = {},
-  ): Promise<AllResult> {
-    this.assertAccepting();
-    this.assertOnline();
+  /** Drives one relay; switch-ons go through the inrush gate. Resolves whether it changed. */
+  private async switchRelay(lane: SocketLane, on: boolean, actor: Actor): Promise<boolean> {
+    const { channel } = lane.config;
+    const before = this.mirror.stateOf(channel);
+    // An observed state that already matches needs no write; an assumed one is re-sent to be sure.
+    if (this.board.reportsState && before === on) return false;
+    const done = this.mirror.switchingOn(channel, actor.kind === 'system' ? 'restore' : 'command');
+    try {
+      const mask = on
+        ? await this.gate.switchOn((onSent) => this.board.set(channel, true, { onSent }))
+        : await this.board.set(channel, false);
+      this.logger.info(
+        { socket: lane.config.number, name: lane.config.name, on, actor: describeActor(actor) },
+        `socket ${label(lane.config)} ${on ? 'on' : 'off'}`,
+      );
+      const changes = this.mirror.take(mask, 'board', this.current.sockets);
+      for (const change of changes) {
+        this.events.emit('socketChanged', {
+          socket: this.describe(this.laneOf(change.socket)),
+          previous: change.previous,
+          cause: change.cause,
+        });
+      }
+    } finally {
+      done();
+    }
+    return before !== on;
+  }
+
+  // --- requests on every socket, and cancel -----------------------------------
+
+  /**
+   * Every socket on (staggered by the inrush gate; those already on are left
+   * as they are) or off (protected ones only when asked for explicitly, each
+   * socket's own off, `hooks.allOffConcurrency` at a time through a
+   * Bottleneck limiter). Each socket's request is checked as its own.
+   */
+  private async switchAll(action: 'on' | 'off', by: Requester, options: RequestOptions): Promise<AllResult> {
     const started = Date.now();
-    const one = (slot: SocketSlot): Promise<SocketOutcome> =>
-      switchOne(slot).then(
-        (result): SocketOutcome => ({ socket: slot.config.number, ok: true, result }),
+    const details: Record<string, unknown> = auditOptions(options, {});
+    const fail = (error: PduError): never => {
+      this.recorder.record(by.actor, `all-${action}`, null, started, details, error);
+      throw error;
+    };
+    const check = permitAll(by, action, options);
+    if (!check.ok) fail(refusal(check));
+    try {
+      this.assertAccepting();
+      this.assertOnline();
+    } catch (error) {
+      fail(asPduError(error));
+    }
+    const targets =
+      action === 'on'
+        ? this.lanes
+        : this.lanes.filter((lane) => options.includeProtected || !lane.config.protected);
+    const skipped = this.lanes.filter((lane) => !targets.includes(lane)).map((lane) => lane.config.number);
+    // The all-sockets request was checked and confirmed as a whole; each socket's is its part of it.
+    const { includeProtected: _all, ...each } = options;
+    const one = (lane: SocketLane): Promise<SocketOutcome> =>
+      this.runOnLane(lane, action, by, { ...each, confirmed: true }, {}).then(
+        (result): SocketOutcome => ({ socket: lane.config.number, ok: true, result }),
         (error: unknown): SocketOutcome => ({
-          socket: slot.config.number,
+          socket: lane.config.number,
           ok: false,
           error: asPduError(error),
         }),
       );
-    const limiter = new PQueue({ concurrency });
-    const outcomes = await Promise.all(targets.map((slot) => limiter.add(() => one(slot))));
+    let outcomes: SocketOutcome[];
+    if (action === 'on') {
+      outcomes = await Promise.all(targets.map(one));
+    } else {
+      const limiter = new Bottleneck({ maxConcurrent: this.current.hooks.allOffConcurrency });
+      outcomes = await Promise.all(targets.map((lane) => limiter.schedule(() => one(lane))));
+      await limiter.stop({ dropWaitingJobs: false });
+    }
     const failed = outcomes.filter((outcome) => !outcome.ok);
     const entry: AuditEntry = {
       time: new Date(started).toISOString(),
-      actor,
+      actor: by.actor,
       action: `all-${action}`,
       result: failed.length === 0 ? 'ok' : 'error',
       durationMs: Date.now() - started,
       details: {
         ...details,
-        sockets: targets.map((slot) => slot.config.number),
+        sockets: targets.map((lane) => lane.config.number),
         skipped,
         failed: failed.length,
       },
@@ -741,320 +688,103 @@ export class PduService {
       entry.code = 'PARTIAL';
       entry.message = `${failed.length} of ${targets.length} sockets failed`;
     }
-    void this.audit.append(entry);
-    this.events.emit('action', entry);
+    this.recorder.write(entry);
     return { action, outcomes, skipped, durationMs: Date.now() - started };
   }
 
-  /** Drives one relay; switch-ons go through the spacing limiter. Resolves whether it changed. */
-  private async switchRelay(slot: SocketSlot, on: boolean, actor: Actor): Promise<boolean> {
-    const before = this.isOn(slot);
-    // An observed state that already matches needs no write; an assumed one is re-sent to be sure.
-    if (this.board.reportsState && this.mask !== null && before === on) return false;
-    const channel = slot.config.channel;
-    const cause = actor.kind === 'system' ? 'restore' : 'command';
-    this.switching.set(channel, cause);
-    try {
-      // Switch-ons take turns through the spacing queue; with no spacing there is nothing to wait for.
-      const mask = !on
-        ? await this.board.set(channel, false)
-        : this.spacingMs > 0
-          ? await this.spacing.add(() =>
-              this.switchOnGate((onSent) => this.board.set(channel, true, { onSent })),
-            )
-          : await this.board.set(channel, true);
-      this.logger.info(
-        { socket: slot.config.number, name: slot.config.name, on, actor: describeActor(actor) },
-        `socket ${label(slot.config)} ${on ? 'on' : 'off'}`,
-      );
-      this.applyMask(mask, cause);
-    } finally {
-      this.switching.delete(channel);
-    }
-    return before !== on;
-  }
-
   /**
-   * Sends a switch-on no sooner than `switchSpacingMs` after the previous one
-   * went out (inrush guard). "Went out" is when the driver's write of that SET
-   * completed (`onSent`), which is when the board drives the relay, give or
-   * take the line's transmission time; a stall before that write (a busy
-   * event loop, the driver waiting on another reply) therefore never shortens
-   * a gap, and a reply's latency never lengthens one. A monotonic clock:
-   * Bottleneck's `minTime` was tried, but its millisecond clock starts jobs
-   * early and each start costs ~3 ms.
+   * Ends the pending pipeline or cycle on a socket (docs/decisions.md #1):
+   * the step running is stopped, nothing after it happens, and a relay not
+   * yet switched stays as it is.
    */
-  private async switchOnGate<T>(send: (onSent: (at: number) => void) => Promise<T>): Promise<T> {
-    const due = this.lastSwitchOnAt + this.spacingMs;
-    // Timers overshoot by a few ms on a busy Pi: sleep to just short of the
-    // deadline, then yield turn by turn (I/O still runs) until it passes.
-    const wait = due - performance.now() - TIMER_SLACK_MS;
-    if (wait > 0) await sleep(wait);
-    while (performance.now() < due) await yieldTurn();
-    this.lastSwitchOnAt = performance.now();
-    return send((at) => {
-      this.lastSwitchOnAt = at;
+  private cancel(lane: SocketLane, by: Requester): RequestOutcome {
+    const started = Date.now();
+    const check = canCancel(by, lane.config);
+    if (!check.ok) {
+      const error = refusal(check);
+      this.recorder.record(by.actor, 'cancel', lane.config, started, {}, error);
+      throw error;
+    }
+    const pending = lane.pending;
+    const long = lane.long;
+    if (!long || !pending) {
+      throw new PduError('BAD_REQUEST', `socket ${label(lane.config)} has no pending work to cancel`);
+    }
+    lane.cancel(
+      new PduError('CANCELLED', `cancelled by ${describeActor(by.actor)}; nothing more was switched`),
+    );
+    this.recorder.record(by.actor, 'cancel', lane.config, started, {
+      cancelled: long.action,
+      by: describeActor(long.actor),
+      since: long.since,
     });
+    return { kind: 'cancel', cancelled: pending, socket: this.describe(lane) };
   }
 
-  private isOn(slot: SocketSlot): boolean {
-    return this.mask !== null && (this.mask & (1 << slot.config.channel)) !== 0;
+  // --- presentation ------------------------------------------------------------
+
+  private announcePending(lane: SocketLane): void {
+    this.events.emit('pending', { socket: this.describe(lane), pending: lane.pending });
   }
 
-  private addPending(slot: SocketSlot, action: PendingWork['action'], actor: Actor): void {
-    slot.pending = slot.pending
-      ? { ...slot.pending, requests: slot.pending.requests + 1 }
-      : { action, actor, since: new Date().toISOString(), requests: 1 };
-    this.events.emit('pending', { socket: this.describe(slot), pending: slot.pending });
-  }
-
-  private removePending(slot: SocketSlot): void {
-    if (!slot.pending) return;
-    slot.pending =
-      slot.pending.requests > 1 ? { ...slot.pending, requests: slot.pending.requests - 1 } : null;
-    this.events.emit('pending', { socket: this.describe(slot), pending: slot.pending });
-  }
-
-  private record(
-    actor: Actor,
-    action: string,
-    slot: SocketSlot,
-    started: number,
-    details: Record<string, unknown>,
-    failure?: PduError,
-  ): void {
-    const entry: AuditEntry = {
-      time: new Date(started).toISOString(),
-      actor,
-      action,
-      socket: slot.config.number,
-      result: failure ? 'error' : 'ok',
-      durationMs: Date.now() - started,
-    };
-    if (slot.config.name) entry.socketName = slot.config.name;
-    if (failure) {
-      entry.code = failure.code;
-      entry.message = failure.message;
-    }
-    const kept = Object.fromEntries(Object.entries(details).filter(([, value]) => value !== undefined));
-    if (Object.keys(kept).length > 0) entry.details = kept;
-    void this.audit.append(entry);
-    this.events.emit('action', entry);
-  }
-
-  // --- what the board tells us --------------------------------------------
-
-  /**
-   * Takes a mask from the board as the truth: emits changes and saves them.
-   * A changed channel whose SET is in flight is that command's doing; any
-   * other change is `fallbackCause`.
-   */
-  private applyMask(mask: number, fallbackCause: 'command' | 'board' | 'restore'): void {
-    const previous = this.mask;
-    this.mask = mask;
-    if (previous === mask) return;
-    const now = new Date().toISOString();
-    const unexpected: string[] = [];
-    for (const slot of this.slots) {
-      const bit = 1 << slot.config.channel;
-      const was = previous === null ? null : (previous & bit) !== 0;
-      const is = (mask & bit) !== 0;
-      if (was === is) continue;
-      slot.changedAt = now;
-      const cause = this.switching.get(slot.config.channel) ?? fallbackCause;
-      if (cause === 'board' && was !== null) unexpected.push(`${label(slot.config)} ${is ? 'on' : 'off'}`);
-      this.events.emit('socketChanged', { socket: this.describe(slot), previous: was, cause });
-    }
-    if (unexpected.length > 0) this.logger.info(`the board reports: ${unexpected.join(', ')}`);
-    this.persist();
-  }
-
-  private persist(): void {
-    if (this.mask === null) return;
-    const mask = this.mask;
-    const sockets: Record<string, boolean> = {};
-    for (const slot of this.slots) sockets[slot.config.number] = (mask & (1 << slot.config.channel)) !== 0;
-    this.saved = { version: 1, bootId: this.bootId, mask, sockets, savedAt: new Date().toISOString() };
-    this.store
-      .save({ bootId: this.bootId, mask, sockets })
-      .catch((error: unknown) =>
-        this.logger.error({ err: error, file: this.store.file }, 'could not save state'),
-      );
-  }
-
-  private readonly onConnected = (event: BoardConnectedEvent): void => {
-    const { identity } = event;
-    const previous = this.saved;
-    const bootIdChanged =
-      previous !== null &&
-      previous.bootId !== null &&
-      identity.bootId !== null &&
-      previous.bootId !== identity.bootId;
-    this.bootId = identity.bootId;
-    this.logger.info(
-      {
-        firmware: identity.firmware,
-        bootId: identity.bootId,
-        features: identity.features,
-        reconnect: event.reconnect,
-      },
-      `relay board online (${identity.protocol}, ${identity.channels} channels)`,
-    );
-    if (!this.board.reportsState) {
-      this.logger.warn('this board cannot report relay state: every socket is shown as assumed');
-    }
-    if (!identity.features.includes('current')) this.warnNoTelemetry();
-    if (event.bootDuringConnect || bootIdChanged) {
-      const lastKnown = previous?.sockets ?? null;
-      this.handleReset(
-        event.mask,
-        lastKnown,
-        event.bootDuringConnect ? 'boot-event' : 'boot-id',
-        event.bootDuringConnect,
-      );
-    } else {
-      if (previous === null)
-        this.logger.info('first contact with this board: adopting its state, switching nothing');
-      this.applyMask(event.mask, 'board');
-      if (previous !== null && previous.bootId !== this.bootId) this.persist();
-    }
-    // Online once the power-up mask is right, so nothing else queues behind that check.
-    this.track(
-      this.syncPowerUpMask().finally(() => {
-        if (this.board.online) this.events.emit('boardOnline', { identity, reconnect: event.reconnect });
-      }),
-    );
-  };
-
-  /** At connect: a board without current telemetry cannot serve waitPowerBelow steps; say which sockets have them. */
-  private warnNoTelemetry(): void {
-    const phases = ['preOn', 'postOn', 'preOff', 'postOff'] as const;
-    const waiting = this.slots.filter((slot) =>
-      phases.some((phase) => slot.config[phase].some((step) => step.kind === 'waitPowerBelow')),
-    );
-    this.logger.warn(
-      waiting.length > 0
-        ? `this board reports no current: watts are not shown, and the waitPowerBelow steps of socket(s) ${waiting.map((slot) => label(slot.config)).join(', ')} will fail with NO_TELEMETRY`
-        : 'this board reports no current: watts are not shown',
-    );
-  }
-
-  private readonly onDisconnected = (reason: PduError): void => {
-    this.logger.warn({ reason: reason.message }, 'relay board offline');
-    this.events.emit('boardOffline', { reason });
-  };
-
-  private readonly onBoot = (event: BoardBootEvent): void => {
-    const lastKnown = this.saved?.sockets ?? null;
-    this.bootId = this.board.identity?.bootId ?? this.bootId;
-    this.handleReset(event.mask, lastKnown, 'boot-event', event);
-    this.track(this.syncPowerUpMask());
-  };
-
-  private readonly onMask = (mask: number): void => {
-    this.applyMask(mask, 'board');
-  };
-
-  private readonly onCurrent = (milliamps: readonly number[]): void => {
-    this.currents = milliamps;
-    this.readings.emit('reading');
-    if (this.events.listenerCount('telemetry') === 0) return;
-    const sockets = this.list();
-    this.events.emit('telemetry', { sockets, totalWatts: this.totalWatts(sockets) ?? 0 });
-  };
-
-  private readonly onFault = (text: string): void => {
-    this.logger.error({ fault: text }, 'the relay board reported a fault');
-  };
-
-  /**
-   * The board lost its state: adopt the mask it powered up with, then bring
-   * each socket to its restore policy (on, off, or what it was before).
-   */
-  private handleReset(
-    bootMask: number,
-    lastKnown: Record<string, boolean> | null,
-    detectedBy: 'boot-event' | 'boot-id',
-    boot: BoardBootEvent | null,
-  ): void {
-    // The driver warns about DTR auto-reset itself: it knows whether its link has a DTR line.
-    const resetOnOpen = boot !== null && boot.msSinceOpen < 2000;
-    const fields = { detectedBy, mask: hex(bootMask), resetOnOpen };
-    if (this.board.driver === 'simulator') this.logger.info(fields, 'applying restore policies');
-    else
-      this.logger.warn(
-        fields,
-        'the relay board lost its state (reset or power loss): applying restore policies',
-      );
-    this.applyMask(bootMask, 'board');
-    this.events.emit('boardReset', { mask: bootMask, detectedBy, resetOnOpen });
-    for (const slot of this.slots) {
-      const policy = slot.config.restore;
-      const wanted =
-        policy === 'on' ? true : policy === 'off' ? false : (lastKnown?.[slot.config.number] ?? false);
-      if (this.isOn(slot) === wanted) continue;
-      // The relay only: a restore puts back what the power loss took, it is not a request to run hooks.
-      const restore = this.run(slot, wanted ? 'on' : 'off', SYSTEM_ACTOR, { restore: policy }, (work) =>
-        work.relay(wanted),
-      ).catch((error: unknown) =>
-        this.logger.error(
-          { err: error, socket: slot.config.number },
-          'could not restore socket after board reset',
-        ),
-      );
-      this.track(restore);
-    }
-  }
-
-  /** Keeps the board's power-up mask equal to the `restore: on` sockets (Decisions 6). */
-  private async syncPowerUpMask(): Promise<void> {
-    if (!this.board.identity?.features.includes('persist')) return;
-    const wanted = this.slots
-      .filter((slot) => slot.config.restore === 'on')
-      .reduce((mask, slot) => mask | (1 << slot.config.channel), 0);
-    try {
-      const stored = await this.board.powerUpMask();
-      if (stored === wanted) return;
-      await this.board.setPowerUpMask(wanted);
-      this.logger.info(
-        { from: hex(stored), to: hex(wanted) },
-        'updated the board power-up mask to the restore: on sockets',
-      );
-    } catch (error) {
-      if (this.stopping) return;
-      this.logger.warn({ err: error }, 'could not check the board power-up mask');
-    }
-  }
-
-  private track(promise: Promise<unknown>): void {
-    this.background.add(promise);
-    void promise.finally(() => this.background.delete(promise));
-  }
-
-  // --- presentation ---------------------------------------------------------
-
-  private describe(slot: SocketSlot): SocketInfo {
-    const { config } = slot;
-    const currentMa = this.currents?.[config.channel] ?? null;
+  private describe(lane: SocketLane): SocketInfo {
+    const { config } = lane;
+    const currentMa = this.mirror.currentOf(config.channel);
     return {
       number: config.number,
       name: config.name ?? null,
       channel: config.channel,
-      on: this.mask === null ? null : this.isOn(slot),
+      on: this.mirror.stateOf(config.channel),
       assumed: !this.board.reportsState,
       protected: config.protected,
       restore: config.restore,
-      pending: slot.pending,
+      pending: lane.pending,
       currentMa,
-      watts: currentMa === null ? null : Math.round((currentMa / 1000) * this.config.mainsVoltage * 10) / 10,
-      changedAt: slot.changedAt,
+      watts: currentMa === null ? null : Math.round((currentMa / 1000) * this.current.mainsVoltage * 10) / 10,
+      changedAt: this.mirror.changedAtOf(config.channel),
     };
   }
 
   private totalWatts(sockets: SocketInfo[]): number | null {
-    if (this.currents === null) return null;
+    if (this.mirror.currents === null) return null;
     return Math.round(sockets.reduce((sum, socket) => sum + (socket.watts ?? 0), 0) * 10) / 10;
   }
+}
+
+/**
+ * Whether work in this direction may take a while: it has hook steps to run,
+ * or it is a cycle. Such work joins or refuses, and interfaces show it live.
+ */
+function isLong(socket: SocketConfig, direction: 'on' | 'off' | 'cycle'): boolean {
+  const phases: Record<typeof direction, HookPhase[]> = {
+    on: ['preOn', 'postOn'],
+    off: ['preOff', 'postOff'],
+    cycle: ['preOff', 'postOff', 'preOn', 'postOn'],
+  };
+  return direction === 'cycle' || phases[direction].some((phase) => socket[phase].length > 0);
+}
+
+/** What of a request's options the audit log keeps (never `confirmed` alone: it is implied by success). */
+function auditOptions(options: RequestOptions, mode: RunMode): Record<string, unknown> {
+  const details: Record<string, unknown> = {};
+  if (options.force) details.force = true;
+  if (options.reason !== undefined) details.reason = options.reason;
+  if (options.offTimeMs !== undefined) details.offTimeMs = options.offTimeMs;
+  if (options.includeProtected) details.includeProtected = true;
+  if (mode.restore) details.restore = mode.restore;
+  return details;
+}
+
+function stepDetails(
+  steps: StepReport[],
+  warnings: string[],
+  long: LongWork | null,
+): Record<string, unknown> {
+  const details: Record<string, unknown> = {};
+  if (steps.length > 0) details.steps = steps;
+  if (warnings.length > 0) details.warnings = warnings;
+  if (long?.forcedBy) details.forcedBy = describeActor(long.forcedBy);
+  return details;
 }
 
 function asPduError(error: unknown): PduError {
@@ -1062,12 +792,4 @@ function asPduError(error: unknown): PduError {
   return new PduError('BOARD_ERROR', error instanceof Error ? error.message : String(error), {
     cause: error,
   });
-}
-
-function label(socket: SocketConfig): string {
-  return socket.name ? `${socket.number} (${socket.name})` : String(socket.number);
-}
-
-function hex(mask: number): string {
-  return mask.toString(16).toUpperCase().padStart(4, '0');
 }

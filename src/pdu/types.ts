@@ -1,5 +1,6 @@
 import type { BoardDriverName, BoardIdentity, RelayBoardStats } from '../../hardware/relay-board.js';
 import type { AuditEntry } from '../audit/audit-log.js';
+import type { PduConfig } from '../config/schema.js';
 import type { PduError } from '../errors.js';
 import type { Actor } from './actor.js';
 import type { StepReport } from './hooks/phase.js';
@@ -8,7 +9,10 @@ export type SwitchAction = 'on' | 'off' | 'toggle' | 'cycle';
 
 /** Work queued or running on a socket, shown while it lasts (Discord, LEDs, API). */
 export interface PendingWork {
+  /** What was asked (a toggle stays a toggle here). */
   action: SwitchAction | 'restore';
+  /** What it does, once it acts: a toggle's direction depends on the state it finds. */
+  direction?: 'on' | 'off' | 'cycle';
   actor: Actor;
   /** ISO time the oldest waiting or running request on this socket arrived. */
   since: string;
@@ -115,6 +119,8 @@ export interface PduEvents {
    */
   boardReset: [event: { mask: number; detectedBy: 'boot-event' | 'boot-id'; resetOnOpen: boolean }];
   telemetry: [event: { sockets: SocketInfo[]; totalWatts: number }];
+  /** The configuration was reloaded: interfaces take what they need from it. */
+  reloaded: [event: { config: PduConfig; summary: string }];
   /** Every finished action, as written to the audit log. */
   action: [entry: AuditEntry];
 }

@@ -5,13 +5,29 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from '../log.js';
 
 /**
- * What the daemon must remember across restarts: the board's last boot id
- * (a different one at the next connect means the board reset while we were
- * away, Decisions 7) and every socket's last switch state (for `restore: last`
- * and, on boards that cannot report state, the assumed state).
+ * Which board a state file describes (docs/decisions.md #13): a file from
+ * another driver, port or board serial is not this board's, and its boot id
+ * says nothing about this board's resets.
+ */
+export interface BoardRecord {
+  driver: string;
+  /** The serial device path; null for the built-in simulator. */
+  port: string | null;
+  /** The board's own persistent id (PRP/1 `serial=`); null where it has none (older firmware, legacy). */
+  serial: string | null;
+}
+
+/**
+ * What the daemon must remember across restarts: the board it talks to, that
+ * board's last boot id (a different one at the next connect means the board
+ * reset while we were away, docs/decisions.md #7) and every socket's last
+ * switch state (for `restore: last` and, on boards that cannot report state,
+ * the assumed state).
  */
 export interface SavedState {
   version: 1;
+  /** Null in files written before boards were recorded: such a file belongs to no board for certain. */
+  board: BoardRecord | null;
   bootId: string | null;
   /** Relay mask by channel, bit i = channel i. */
   mask: number;
@@ -90,6 +106,7 @@ export class StateStore {
       }
       this.latest = {
         version: 1,
+        board: boardRecord(parsed.board),
         bootId: typeof parsed.bootId === 'string' ? parsed.bootId : null,
         mask: parsed.mask,
         sockets: parsed.sockets ?? {},
@@ -106,8 +123,10 @@ export class StateStore {
   }
 
   /** Schedules a write of `state`; resolves once it (or a later state) is on disk. */
-  save(state: Omit<SavedState, 'version' | 'savedAt'>): Promise<void> {
-    this.latest = { version: 1, ...state, savedAt: new Date().toISOString() };
+  save(
+    state: Omit<SavedState, 'version' | 'savedAt' | 'board'> & { board?: BoardRecord | null },
+  ): Promise<void> {
+    this.latest = { version: 1, ...state, board: state.board ?? null, savedAt: new Date().toISOString() };
     this.dirty = true;
     if (!this.writing) this.writing = this.drain();
     return this.writing;
@@ -172,4 +191,15 @@ export class StateStore {
       await dir.close();
     }
   }
+}
+
+function boardRecord(value: unknown): BoardRecord | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const record = value as Record<string, unknown>;
+  if (typeof record.driver !== 'string') return null;
+  return {
+    driver: record.driver,
+    port: typeof record.port === 'string' ? record.port : null,
+    serial: typeof record.serial === 'string' ? record.serial : null,
+  };
 }

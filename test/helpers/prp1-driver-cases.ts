@@ -24,6 +24,7 @@ import type { PduService } from '../../src/pdu/pdu-service.js';
 import { captureLogger, eventWaiter, rejectsWith } from './board-rig.js';
 import { startFirmware } from './firmware-process.js';
 import { ALICE, once, serialDaemon, until } from './pdu-fixture.js';
+import { requests as asRequests } from './requests.js';
 import type { EventProcess, SimulatorProcess } from './simulator-process.js';
 
 /** How much the delivery delay of two lines to the simulator process may differ (see bootRestoreCase). */
@@ -408,8 +409,8 @@ export async function daemonRestartCase(
   const { process: board } = target;
 
   const first = await daemonIn(dir, target.path, sockets, cleanups);
-  await first.on(3, ALICE);
-  await first.on(7, ALICE);
+  await asRequests(first).on(3, ALICE);
+  await asRequests(first).on(7, ALICE);
   await first.stop();
   await target.sync();
   assert.equal(target.relays(), 0x44, 'sockets 3 and 7 (channels 2 and 6) are on');
@@ -486,7 +487,7 @@ export async function bootRestoreCase(
     { switchSpacingMs: spacingMs },
   );
   const sim = target.process;
-  for (const socket of [2, 3, 4, 5]) await service.on(socket, ALICE);
+  for (const socket of [2, 3, 4, 5]) await asRequests(service).on(socket, ALICE);
   await until(service, 'pending', () => service.list().every((s) => s.pending === null));
   await target.sync();
   assert.equal(hex(target.relays()), hex(shownMask(service)), 'the relay pins are as the daemon shows them');
