@@ -1,9 +1,7 @@
 import type { DiscordBot } from './bot/bot.js';
-import { loadConfigIsolated } from './config/load-isolated.js';
 import type { PduConfig } from './config/schema.js';
 import type { FrontPanel } from './controller/panel.js';
 import type { Daemon } from './daemon.js';
-import { PduError } from './errors.js';
 import type { Logger } from './log.js';
 
 /** What the interfaces need from start-up: the config, the file it came from, the logger. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DiscordBot } from '../src/bot/bot.js';
-import { loadConfigFile, parseConfig } from '../src/config/load.js';
+import { parseConfig } from '../src/config/load.js';
 import type { DiscordConfig } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
 import type { PduService } from '../src/pdu/pdu-service.js';
