@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,11 +10,12 @@ import { PduMetrics } from '../src/api/metrics.js';
 import { ApiServer } from '../src/api/server.js';
 import type { ApiConfig } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
+import { type Certs, type Client, call, makeCerts } from './helpers/api-client.js';
 import { once, PduFixture, until } from './helpers/pdu-fixture.js';
 import { requests } from './helpers/requests.js';
 
 const run = promisify(execFile);
-const SCRIPT = join(import.meta.dirname, '..', 'scripts', 'make-certs.sh');
+const _SCRIPT = join(import.meta.dirname, '..', 'scripts', 'make-certs.sh');
 
 const SOCKETS = `
 sockets:
@@ -24,36 +24,6 @@ sockets:
   - { number: 3, name: slow, preOff: [{ delay: 300ms }] }
   - { number: 4, name: nas, roles: [homelab] }
 `;
-
-interface Reply {
-  status: number;
-  headers: IncomingMessage['headers'];
-  // biome-ignore lint/suspicious/noExplicitAny: JSON replies, checked field by field
-  body: any;
-  text: string;
-}
-
-interface Client {
-  cert?: Buffer;
-  key?: Buffer;
-}
-
-interface Certs {
-  ca: Buffer;
-  clients: Record<string, Client>;
-}
-
-async function makeCerts(dir: string, cns: string[]): Promise<Certs> {
-  await run('sh', [SCRIPT, dir, ...cns]);
-  const clients: Record<string, Client> = {};
-  for (const cn of cns) {
-    clients[cn] = {
-      cert: await readFile(join(dir, `${cn}.crt`)),
-      key: await readFile(join(dir, `${cn}.key`)),
-    };
-  }
-  return { ca: await readFile(join(dir, 'ca.crt')), clients };
-}
 
 /** A client certificate for `cn` signed by the CA in `pkiDir`, valid only on 1 January 2020. */
 async function expiredClient(pkiDir: string, cn: string): Promise<Client> {
@@ -104,45 +74,6 @@ async function expiredClient(pkiDir: string, cn: string): Promise<Client> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** One request on a fresh connection; `body` a string is sent as is (content-type json unless given). */
-function call(
-  base: string,
-  method: string,
-  path: string,
-  options: { client?: Client; ca?: Buffer; body?: string; headers?: Record<string, string> } = {},
-): Promise<Reply> {
-  const url = new URL(path, base);
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.body !== undefined) headers['content-type'] ??= 'application/json';
-  return new Promise((resolve, reject) => {
-    const common = { method, headers, agent: false as const };
-    const onResponse = (res: IncomingMessage): void => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = null;
-        try {
-          body = JSON.parse(text);
-        } catch {}
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text });
-      });
-      res.on('error', reject);
-    };
-    const req =
-      url.protocol === 'https:'
-        ? httpsRequest(
-            url,
-            { ...common, ca: options.ca, cert: options.client?.cert, key: options.client?.key },
-            onResponse,
-          )
-        : httpRequest(url, common, onResponse);
-    req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error('request timed out')));
-    req.end(options.body);
-  });
 }
 
 describe('API over mutual TLS', () => {
