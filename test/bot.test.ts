@@ -40,6 +40,7 @@ const SOCKETS = `sockets:
     preOff:
       - exec: { argv: [SCRIPT] }
   - { number: 9, name: lab, roles: [labbers] }
+  - { number: 11, name: guarded, protected: true, roles: [Homelab] }
 `;
 
 function discordConfig(extra = ''): DiscordConfig {
@@ -243,6 +244,41 @@ test('an unanswered confirmation expires and switches nothing', async () => {
   } finally {
     bot.updateConfig(discordConfig());
   }
+});
+
+test("an operator's toggle behind their own on (a slow board) never cuts a protected socket: refused when it acts", async () => {
+  const since = sim.events.length;
+  await sim.command('delay 300'); // replies are late: the on is still in flight when the toggle comes
+  try {
+    const on = socketCommand(operator, 'on', 'guarded');
+    const answered = on.callback(); // a quick switch is answered once the board replied
+    await boardSaw(/ SET 10 1$/, since);
+    assert.equal(service.info('guarded').on, false, 'still shown off: a toggle checked now would be an on');
+    const toggle = socketCommand(operator, 'toggle', 'guarded');
+    const refused = await toggle.callback();
+    assert.equal(refused.data.flags & 64, 64, 'the refusal is ephemeral');
+    assert.match(refused.data.content, /found socket 11 \(guarded\) on.*admin/);
+    await answered;
+    await on.waitForOriginal((m) => /is now \*\*on\*\*/.test(m.content));
+  } finally {
+    await sim.command('delay 0');
+  }
+  assert.deepEqual(
+    switchingSince(since).map((line) => line.split(' ').slice(1).join(' ')),
+    ['SET 10 1'],
+    'never cut',
+  );
+  const [entry] = await service.auditLog(1);
+  assert.deepEqual([entry?.action, entry?.code, entry?.actor.name], ['toggle', 'FORBIDDEN', 'olly']);
+  await requests(service).off('guarded', { kind: 'api', id: 'cleanup' });
+});
+
+test('a lone operator toggle of an off protected socket switches it on, with no confirmation', async () => {
+  const interaction = socketCommand(operator, 'toggle', 'guarded');
+  await interaction.callback();
+  await interaction.waitForOriginal((m) => /is now \*\*on\*\*/.test(m.content));
+  assert.equal(service.info('guarded').on, true);
+  await requests(service).off('guarded', { kind: 'api', id: 'cleanup' });
 });
 
 test('a socket with a shutdown hook: deferred at once, the reply follows the step, and Cancel ends it', async () => {

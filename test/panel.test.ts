@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
+import type { SimulatedBoard } from '../hardware/simulated-board.js';
 import { parseConfig } from '../src/config/load.js';
 import type { ControllerConfig } from '../src/config/schema.js';
 import { FrontPanel } from '../src/controller/panel.js';
 import { silentLogger } from '../src/log.js';
 import { FakeClock } from './helpers/fake-clock.js';
 import { FakeGpio } from './helpers/fake-gpio.js';
-import { ALICE, PduFixture, until } from './helpers/pdu-fixture.js';
+import { ALICE, once, PduFixture, until } from './helpers/pdu-fixture.js';
 import { requests } from './helpers/requests.js';
 
 // The front panel with a fake GPIO and a fake clock, against the Pdu service
@@ -170,6 +171,31 @@ test('a protected socket needs a double hold to switch off from the panel', asyn
   await until(r.f.service, 'socketChanged', () => r.f.service.info(1).on === false);
   r.gpio.release(BUTTONS[0]!);
   r.clock.advance(100);
+});
+
+test('a single hold begun while a protected socket was off never cuts it when an on got there first', async () => {
+  const r = await start('', 'sockets:\n  - { number: 1, protected: true }\n');
+  (r.f.sim as SimulatedBoard).faults.extraDelayMs = 200; // a slow board: the on is in flight
+  const refused = once(r.f.service, 'action', (entry) => entry.code === 'NEEDS_CONFIRMATION');
+  r.gpio.press(BUTTONS[0]!); // shown off: one threshold, a toggle that would switch it on
+  r.clock.advance(31);
+  const apiOn = requests(r.f.service).on(1, ALICE);
+  await until(r.f.service, 'pending', () => r.f.service.info(1).pending !== null);
+  r.clock.advance(3000);
+  const entry = await refused;
+  assert.deepEqual([entry.action, entry.actor.kind, entry.socket], ['toggle', 'panel', 1]);
+  await apiOn;
+  r.gpio.release(BUTTONS[0]!);
+  r.clock.advance(100);
+  assert.equal(r.f.service.info(1).on, true);
+  assert.deepEqual(
+    sets(r).map((l) => l.split(' ').slice(1).join(' ')),
+    ['SET 0 1'],
+    'on once, never cut without the double hold',
+  );
+  r.clock.advance(1000);
+  const fast = r.gpio.history(LEDS[0]!).filter((w) => w.at > r.clock.now() - 1000);
+  assert.ok(fast.length >= 8, `its LED blinks fast: ${fast.length} changes in a second`);
 });
 
 test('LEDs follow changes made elsewhere, blink slowly while work is pending and fast after a failure', async () => {
