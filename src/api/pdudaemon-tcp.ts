@@ -78,8 +78,9 @@ export async function serveTcpRequest(
   // Anything after the request is ignored (pdudaemon reads once); reading on is how the end is seen.
   socket.resume();
   const request = parseTcpRequest(head);
-  const outcome = await deps.run(request, gone.signal);
   const line = head.toString('utf8', 0, 200).trim();
+  deps.logger.info({ remote: deps.remote, request: line }, 'pdudaemon TCP request');
+  const outcome = await deps.run(request, gone.signal);
   if (!outcome.ok) {
     deps.logger.info(
       { remote: deps.remote, request: line, why: outcome.reason },
