@@ -91,5 +91,6 @@ export async function serveTcpRequest(
     socket.destroy();
     return;
   }
-  socket.end(outcome.ok ? PDUDAEMON_ACK : PDUDAEMON_NACK);
+  // As pdudaemon: answer, then close both ways (a client that never closes its side holds nothing).
+  socket.end(outcome.ok ? PDUDAEMON_ACK : PDUDAEMON_NACK, () => socket.destroy());
 }
