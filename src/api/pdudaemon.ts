@@ -1,30 +1,28 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { BlockList, isIPv4, isIPv6, type Socket } from 'node:net';
 import { parseListen } from '../config/listen.js';
-import type { ApiConfig } from '../config/schema.js';
+import type { ApiConfig, Role } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Requester } from '../pdu/actor.js';
 import type { PduService } from '../pdu/pdu-service.js';
+import { type PdudaemonOutcome, runPdudaemonCommand } from './pdudaemon-command.js';
+import { MAX_TCP_REQUEST_BYTES, serveTcpRequest, sniffProtocol, type TcpRequest } from './pdudaemon-tcp.js';
+import { hasDotSegment } from './request-path.js';
 
 /** pdudaemon's answers, byte for byte (its httplistener.py). */
 export const PDUDAEMON_OK = 'OK - accepted request\n';
 export const PDUDAEMON_INVALID = 'Invalid request\n';
-/** pdudaemon's default reboot delay, in seconds. */
-const DEFAULT_REBOOT_DELAY_S = 5;
-/** A delay longer than this is refused (pdudaemon would hold the request that long). */
-const MAX_DELAY_S = 3600;
+/** A connection that has not said which protocol it speaks within this long is closed. */
+const FIRST_BYTES_TIMEOUT_MS = 10_000;
 
 /**
  * pdudaemon's HTTP interface, for LAVA and labgrid:
  * `GET /power/control/{on,off,reboot}?hostname=<pdu name>&port=<socket>[&delay=<s>]`.
  *
- * As pdudaemon: `port` is the 1-based socket, `reboot` is off, `delay`
- * seconds (default 5), on; a `delay` on on/off waits that long first; success
- * is 200 "OK - accepted request", anything else 500 "Invalid request".
- * Unlike pdudaemon it answers 200 only once the switch happened, and a
- * request whose client went away before it ran (during its delay) never
- * switches later. The caller's role decides as in Decisions 2 and 3.
+ * As pdudaemon: success is 200 "OK - accepted request", anything else 500
+ * "Invalid request". The request itself is runPdudaemonCommand's (its rules
+ * are written there); the answer comes once the switch happened, and a
+ * client that hung up gets none.
  */
 export async function handlePdudaemon(
   request: IncomingMessage,
@@ -43,80 +41,44 @@ export async function handlePdudaemon(
   response.on('close', () => {
     if (!response.writableFinished) gone.abort();
   });
-  const answer = (ok: boolean): void => {
-    if (response.headersSent || gone.signal.aborted) return;
-    response.writeHead(ok ? 200 : 500, { 'content-type': 'text/plain; charset=utf-8' });
-    response.end(ok ? PDUDAEMON_OK : PDUDAEMON_INVALID);
-  };
   const { url } = deps;
-  const action = /^\/power\/control\/(on|off|reboot)$/.exec(url.pathname)?.[1] as
-    | 'on'
-    | 'off'
-    | 'reboot'
-    | undefined;
-  const hostname = url.searchParams.get('hostname');
-  const port = url.searchParams.get('port');
-  const delayText = url.searchParams.get('delay');
-  const delay = delayText === null ? null : Number(delayText);
-  const invalid = (why: string): void => {
-    deps.logger.info({ url: request.url, why }, 'pdudaemon request refused');
-    answer(false);
-  };
-  if (request.method !== 'GET' || !action) return invalid('not a pdudaemon route');
-  if (url.searchParams.has('alias')) return invalid('aliases are not configured here');
-  const pduName = deps.service.config.name;
-  if (hostname !== pduName) return invalid(`hostname is not "${pduName}"`);
-  if (!port || !/^\d+$/.test(port)) return invalid('port is not a socket number');
-  if (delay !== null && (!Number.isInteger(delay) || delay < 0 || delay > MAX_DELAY_S)) {
-    return invalid('delay is not a whole number of seconds');
+  const command = /^\/power\/control\/([^/]+)$/.exec(url.pathname)?.[1];
+  let outcome: PdudaemonOutcome;
+  if (request.method !== 'GET' || command === undefined) {
+    outcome = { ok: false, kind: 'invalid', reason: 'not a pdudaemon route' };
+  } else if (url.searchParams.has('alias')) {
+    outcome = { ok: false, kind: 'invalid', reason: 'aliases are not configured here' };
+  } else {
+    outcome = await runPdudaemonCommand({
+      service: deps.service,
+      by: deps.by,
+      hostname: url.searchParams.get('hostname'),
+      command,
+      port: url.searchParams.get('port'),
+      delay: url.searchParams.get('delay'),
+      signal: gone.signal,
+    });
   }
-  let socket: ReturnType<PduService['resolve']>;
-  try {
-    socket = deps.service.resolve(Number(port));
-  } catch {
-    return invalid('no such socket');
-  }
-  try {
-    // The service decides whether this requester may, when the request acts (FORBIDDEN is audited there).
-    if (action === 'reboot') {
-      const offTimeMs = (delay ?? DEFAULT_REBOOT_DELAY_S) * 1000;
-      await deps.service.submit({
-        socket: socket.number,
-        action: 'cycle',
-        by: deps.by,
-        options: { offTimeMs, reason: 'pdudaemon reboot' },
-      });
-    } else {
-      if (delay) await sleep(delay * 1000, undefined, { signal: gone.signal });
-      if (gone.signal.aborted) return;
-      await deps.service.submit({
-        socket: socket.number,
-        action,
-        by: deps.by,
-        options: action === 'off' ? { reason: 'pdudaemon off' } : {},
-      });
-    }
-    answer(true);
-  } catch (error) {
-    if (gone.signal.aborted) {
-      deps.logger.info(
-        { url: request.url },
-        'pdudaemon client went away before its request ran: nothing switched',
-      );
-      return;
-    }
-    deps.logger.warn(
-      { url: request.url, err: error instanceof Error ? error.message : String(error) },
-      'pdudaemon request failed',
+  if (!outcome.ok) {
+    deps.logger.info(
+      { url: request.url, why: outcome.reason },
+      outcome.kind === 'gone' ? 'pdudaemon client went away' : 'pdudaemon request refused',
     );
-    answer(false);
   }
+  if (response.headersSent || gone.signal.aborted) return;
+  response.writeHead(outcome.ok ? 200 : 500, { 'content-type': 'text/plain; charset=utf-8' });
+  response.end(outcome.ok ? PDUDAEMON_OK : PDUDAEMON_INVALID);
 }
 
 /**
- * The optional plain-HTTP listener (`api.pdudaemon`) for clients that speak
- * no TLS: only the pdudaemon route, only for source addresses in `allow`
- * (others get 403), with `role` for everyone allowed.
+ * The optional plain listener (`api.pdudaemon`) for pdudaemon's clients,
+ * which speak no TLS. One port serves both of pdudaemon's protocols: a
+ * connection whose first bytes are an HTTP request line gets the HTTP route
+ * (`pduclient --http`, labgrid's PDUDaemonDriver); anything else is
+ * pdudaemon's TCP protocol (`pduclient` without `--http`, as LAVA device
+ * dictionaries call it): `<pdu> <port> <command> [delay]`, answered `ack` or
+ * `nack`. Only source addresses in `allow` are served (others get 403, or
+ * `nack`), with `role` for everyone allowed.
  */
 export class PdudaemonListener {
   private readonly server: Server;
@@ -124,6 +86,8 @@ export class PdudaemonListener {
   /** allow-list answers by source address: BlockList.check costs more than the rest of the routing. */
   private readonly allowed = new Map<string, boolean>();
   private readonly config: NonNullable<ApiConfig['pdudaemon']>;
+  /** Open connections, whichever protocol: stop() closes them. */
+  private readonly sockets = new Set<Socket>();
 
   constructor(
     private readonly deps: {
@@ -142,6 +106,14 @@ export class PdudaemonListener {
     this.server = createServer((request, response) => {
       void this.handle(request, response);
     });
+    // The HTTP server's own connection handling runs only for connections that speak HTTP.
+    const httpConnection = this.server.listeners('connection') as Array<(socket: Socket) => void>;
+    this.server.removeAllListeners('connection');
+    this.server.on('connection', (socket: Socket) =>
+      this.accept(socket, () => {
+        for (const listener of httpConnection) listener.call(this.server, socket);
+      }),
+    );
   }
 
   async start(): Promise<{ url: string }> {
@@ -165,6 +137,64 @@ export class PdudaemonListener {
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
+      for (const socket of this.sockets) socket.destroy();
+    });
+  }
+
+  /** Reads a connection's first bytes and gives it to the protocol they speak. */
+  private accept(socket: Socket, http: () => void): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    const onError = (): void => {
+      socket.destroy();
+    };
+    socket.on('error', onError);
+    const onTimeout = (): void => {
+      socket.destroy();
+    };
+    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, onTimeout);
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk]);
+      const protocol = sniffProtocol(head);
+      if (protocol === 'more') return;
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.setTimeout(0);
+      socket.off('timeout', onTimeout);
+      if (protocol === 'http') {
+        // Given back as though never read: the HTTP server parses the request from its first byte.
+        socket.pause();
+        socket.unshift(head);
+        http();
+        socket.resume();
+        return;
+      }
+      void this.serveTcp(socket, head);
+    };
+    socket.on('data', onData);
+  }
+
+  private async serveTcp(socket: Socket, head: Buffer): Promise<void> {
+    const remote = normalize(socket.remoteAddress ?? '');
+    const allowed = this.isAllowed(remote);
+    await serveTcpRequest(socket, head, {
+      remote,
+      logger: this.deps.logger,
+      run: async (request: TcpRequest | null, signal) => {
+        if (!allowed) {
+          return { ok: false, kind: 'invalid', reason: 'the source address is not in api.pdudaemon.allow' };
+        }
+        if (request === null || head.length > MAX_TCP_REQUEST_BYTES) {
+          return { ok: false, kind: 'invalid', reason: 'not "<pdu> <port> <command> [delay]"' };
+        }
+        return runPdudaemonCommand({
+          service: this.deps.service,
+          by: this.requester(remote),
+          ...request,
+          signal,
+        });
+      },
     });
   }
 
@@ -182,7 +212,7 @@ export class PdudaemonListener {
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://pdudaemon');
-    if (!/^\/power\/control\/(on|off|reboot)$/.test(url.pathname)) {
+    if (hasDotSegment(request.url ?? '/') || !/^\/power\/control\/(on|off|reboot)$/.test(url.pathname)) {
       // As pdudaemon's aiohttp router does for any other path.
       response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
       response.end('404: Not Found');
@@ -197,15 +227,19 @@ export class PdudaemonListener {
     await handlePdudaemon(request, response, {
       url,
       service: this.deps.service,
-      by: {
-        actor: { kind: 'pdudaemon', id: remote },
-        // The role in force: a reload may change it.
-        role: this.deps.service.config.api?.pdudaemon?.role ?? this.config.role,
-        groups: [remote],
-        confirms: false,
-      },
+      by: this.requester(remote),
       logger: this.deps.logger,
     });
+  }
+
+  /** A client of this listener: its address, and the role in force (a reload may change it). */
+  private requester(remote: string): Requester {
+    return {
+      actor: { kind: 'pdudaemon', id: remote },
+      role: this.deps.service.config.api?.pdudaemon?.role ?? this.config.role,
+      groups: [remote],
+      confirms: false,
+    };
   }
 }
 

@@ -22,6 +22,7 @@ import type { PduEvents, SwitchAction } from '../pdu/types.js';
 import { httpStatusFor } from './http-status.js';
 import type { PduMetrics } from './metrics.js';
 import { handlePdudaemon } from './pdudaemon.js';
+import { hasDotSegment } from './request-path.js';
 
 /** Request bodies larger than this are refused with 413. */
 export const MAX_BODY_BYTES = 4096;
@@ -238,6 +239,10 @@ export class ApiServer {
       if (this.stopping) this.server?.closeIdleConnections();
     });
     try {
+      // URL parsing would resolve them: a path means what it says, or it is refused.
+      if (hasDotSegment(req.url ?? '/')) {
+        throw new ApiError('BAD_REQUEST', 'a request path may not have "." or ".." segments');
+      }
       const url = new URL(req.url ?? '/', 'http://pipdu');
       await this.route({ req, res, url, by, actor });
     } catch (error) {

@@ -413,6 +413,9 @@ export class PduService {
       const warnings: string[] = [];
       let timer: NodeJS.Timeout | null = null;
       try {
+        if (options.signal?.aborted) {
+          throw new PduError('CANCELLED', 'the caller went away before the request started; nothing was switched');
+        }
         this.assertOnline();
         const config = lane.config;
         // The moment it acts: its direction from the state it finds, checked for what it does.

@@ -29,6 +29,12 @@ export interface RequestOptions {
   confirmed?: boolean;
   /** All-off: protected sockets too (docs/decisions.md #3). */
   includeProtected?: boolean;
+  /**
+   * The caller went away (a pdudaemon client hanging up): aborted before the
+   * request acts, it never acts (CANCELLED, nothing switched). Work already
+   * started is not stopped by it.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a request did, by kind; interfaces render it. */
