@@ -19,6 +19,7 @@ import { benchFirmware } from './firmware.js';
 import { benchPanel } from './panel.js';
 import { benchPdudaemonPeer } from './pdudaemon-peer.js';
 import { benchPipeline } from './pipeline.js';
+import { benchRequestPath } from './request-path.js';
 import { benchSsh } from './ssh.js';
 import { residentMb, startFlags, waitForPath } from './support.js';
 
@@ -218,6 +219,7 @@ async function main(): Promise<void> {
     await closeLink(link);
   }
 
+  await benchRequestPath();
   await benchPipeline();
   await benchSsh();
   await benchPanel();

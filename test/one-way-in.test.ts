@@ -243,6 +243,20 @@ describe('the service decides when the request acts', () => {
     assert.equal(outcome.kind === 'switch' && outcome.result.socket.on, false);
   });
 
+  test('a request whose caller went away while it waited in the lane never acts', async () => {
+    slowBoard(f, 200);
+    const from = f.received.length;
+    const first = f.service.submit({ socket: 6, action: 'on', by: admin });
+    const left = new AbortController();
+    const queued = f.service.submit({ socket: 6, action: 'off', by: admin, options: { signal: left.signal } });
+    left.abort();
+    await first;
+    slowBoard(f, 0);
+    await assert.rejects(queued, (error: PduError) => error.code === 'CANCELLED' && /went away/.test(error.message));
+    assert.deepEqual(setsFor(f, 5, from), ['SET 5 1'], 'only the first request reached the board');
+    assert.equal(f.service.info(6).on, true);
+  });
+
   test('joining pending work is checked for the direction joined', async () => {
     await f.service.submit({ socket: 5, action: 'on', by: admin });
     const off = f.service.submit({ socket: 5, action: 'off', by: admin });
