@@ -36,6 +36,7 @@ export const LEGACY_IDENTITY: BoardIdentity = Object.freeze({
   firmware: 'legacy',
   features: Object.freeze(['current'] as const),
   bootId: null,
+  serial: null,
 });
 
 interface TelemetryWaiter {
@@ -45,7 +46,7 @@ interface TelemetryWaiter {
 }
 
 /**
- * The original PiPDU firmware (end of shared/relay-board-protocol.md): one
+ * The original PiPDU firmware (end of docs/relay-board-protocol.md): one
  * letter per command, no replies, a line of 16 currents in amps every 500 ms.
  *
  * It never reports its relays, so every mask here is *assumed*: what this
@@ -55,7 +56,8 @@ interface TelemetryWaiter {
  * vanish unnoticed); `start()` resolves at that first line or after
  * `telemetryTimeoutMs` without one. After `telemetryTimeoutMs` of silence the
  * port is closed and reopened with back-off, as for PRP/1. A board reset
- * cannot be seen (no `boot` events, `bootId` null).
+ * cannot be seen (no `boot` events, `bootId` null), nor which board it is
+ * (`serial` null).
  *
  * The port, sessions and reopening are a `LinkKeeper`'s (hardware/link-keeper.ts);
  * its `linked` phase is this driver's wait for the first telemetry line.

@@ -1,4 +1,4 @@
-// PRP/1 (shared/relay-board-protocol.md): line assembly, parsing and execution.
+// PRP/1 (docs/relay-board-protocol.md): line assembly, parsing and execution.
 // Hardware-free apart from the relays/store/current interfaces, so it also
 // compiles on a host for tests.
 #pragma once

@@ -1,5 +1,5 @@
 /**
- * A PRP/1 conformance suite (../shared/relay-board-protocol.md) for any board
+ * A PRP/1 conformance suite (docs/relay-board-protocol.md) for any board
  * reachable on a serial path: the project's simulator, the firmware in the
  * emulator, a real board. It talks to the board through the real serialport
  * package at 115200 baud, one request outstanding at a time, and checks every
