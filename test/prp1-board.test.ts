@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { createRelayBoard } from '../hardware/index.js';
 import { LineSplitter } from '../hardware/line-transport.js';
@@ -528,6 +531,35 @@ describe('createRelayBoard', () => {
     assert.equal((await board.current()).length, 16);
     assert.ok(!lines.some((line) => line.msg === RESET_ON_OPEN_WARNING), 'no DTR warning for the simulator');
     await board.stop();
+  });
+
+  test('simulator with a state file: a restarted daemon finds the same board, relays and boot id', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'pipdu-simfile-'));
+    try {
+      const file = path.join(dir, 'simulator.json');
+      const start = async () => {
+        const board = createRelayBoard(
+          { driver: 'simulator', baudRate: 115200, switchSpacingMs: 0, replyTimeout: 500 },
+          { logger: captureLogger().logger, simulatorStateFile: file },
+        );
+        const connected = next(board, 'connected');
+        await board.start();
+        return { board, event: (await connected)[0] };
+      };
+      const first = await start();
+      assert.match(first.event.identity.serial ?? '', /^[0-9A-F]{16}$/);
+      assert.equal(await first.board.setMask(0x0108), 0x0108);
+      await first.board.stop();
+
+      const second = await start();
+      assert.equal(second.event.mask, 0x0108, 'the relays as the first daemon left them');
+      assert.equal(second.event.bootDuringConnect, null, 'no power-up: the board stayed powered');
+      assert.equal(second.event.identity.bootId, first.event.identity.bootId);
+      assert.equal(second.event.identity.serial, first.event.identity.serial);
+      await second.board.stop();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
