@@ -5,10 +5,11 @@ import type { BoardFeature } from './relay-board.js';
 
 /**
  * A relay board that speaks PRP/1 (docs/relay-board-protocol.md), entirely
- * in memory: no globals, and no I/O except its optional state file. Bytes from the host go in through
- * `receive()`, everything the board sends comes out as `output` events (one
- * complete line each, ending in `\n`). The daemon's `simulator` driver runs it
- * in-process; `hardware/simulator-cli.ts` puts it on the far side of a pty.
+ * in memory: no globals, and no I/O but its optional state file. Bytes from
+ * the host go in through `receive()`, everything the board sends comes out
+ * as `output` events (one complete line each, ending in `\n`). The daemon's
+ * `simulator` driver runs it in-process; `hardware/simulator-cli.ts` puts it
+ * on the far side of a pty.
  *
  * Obligations it keeps (the conformance expectations a real firmware meets):
  * - Nothing is emitted before `start()` or after `stop()`; `receive()` while
@@ -16,7 +17,7 @@ import type { BoardFeature } from './relay-board.js';
  * - Replies are never emitted synchronously inside `receive()`: each one is
  *   queued and sent on a later tick (setImmediate, or setTimeout when a delay
  *   is configured), strictly in request order. Requests are applied at once;
- *   only their replies wait.
+ *   only their replies wait (except behind a slow SET/MASK, below).
  * - Events (`! BOOT`, `! CURRENT`, injected lines) are emitted asynchronously
  *   too, as whole lines, so they can never land inside a reply.
  * - `request` is emitted for every complete non-empty line received (without
