@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { BoardReplyError, BoardTimeoutError, PduError } from '../src/errors.js';
+import { BoardOfflineError, BoardReplyError, BoardTimeoutError, PduError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import { type BackoffOptions, LineSplitter, type LineTransport } from './line-transport.js';
 import { emptyStats, LinkKeeper } from './link-keeper.js';
@@ -382,12 +382,13 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
       if (!request.internal && isSwitchVerb(request.line) && error.code !== 'STOPPED') {
         // Sent, never answered: the reconnect's handshake re-reads STATE.
         this.relaysInDoubt = true;
+        const message = `${error.message}; the relay may have switched — its state is re-read when the board is back`;
         request.reject(
-          new PduError(
-            error.code,
-            `${error.message}; the relay may have switched — its state is re-read when the board is back`,
-            { cause: error },
-          ),
+          error instanceof BoardOfflineError
+            ? new BoardOfflineError(message)
+            : error instanceof BoardTimeoutError
+              ? new BoardTimeoutError(message)
+              : new PduError(error.code, message, { cause: error }),
         );
       } else {
         request.reject(error);
