@@ -15,10 +15,15 @@ export interface RelayBoardDeps {
   logger: Logger;
   /** Legacy firmware: the relays as last saved, since the board cannot say (default all off). */
   assumedMask?: number;
-  /** Where the built-in simulator keeps its relays, boot id and serial, like a board that stays powered. */
-  simulatorStateFile?: string;
   /** Reopen back-off (default 100 ms doubling to 5 s); tests shorten it. */
   backoff?: BackoffOptions;
+  /**
+   * The built-in simulator's state file (the daemon passes `<state dir>/simulator.json`):
+   * it keeps the simulated board's relays, power-up mask, boot id and serial, so a
+   * restarted daemon finds the same board as it left it, as with a board that stayed
+   * powered. Absent: a brand-new board at every start. Only the `simulator` driver uses it.
+   */
+  simulatorStateFile?: string;
 }
 
 export const BOARD_DRIVERS: readonly BoardDriverName[] = ['prp1', 'legacy', 'simulator'];
@@ -42,13 +47,18 @@ export function createRelayBoard(config: BoardConfig, deps: RelayBoardDeps): Rel
         assumedMask: deps.assumedMask,
         backoff: deps.backoff,
       });
-    case 'simulator':
+    case 'simulator': {
+      const device = new SimulatedBoard(
+        deps.simulatorStateFile === undefined ? {} : { stateFile: deps.simulatorStateFile },
+      );
+      device.on('stateFileError', (error) =>
+        deps.logger.warn(
+          { file: deps.simulatorStateFile },
+          `built-in simulator state file: ${error.message}`,
+        ),
+      );
       return new Prp1Board({
-        transport: new MemoryTransport({
-          device: new SimulatedBoard(),
-          ownDevice: true,
-          description: 'built-in simulator',
-        }),
+        transport: new MemoryTransport({ device, ownDevice: true, description: 'built-in simulator' }),
         logger: deps.logger,
         driver: 'simulator',
         replyTimeoutMs: config.replyTimeout,
@@ -56,6 +66,7 @@ export function createRelayBoard(config: BoardConfig, deps: RelayBoardDeps): Rel
         // The simulator powers up as the daemon opens it: a real reset, but no DTR to blame.
         warnResetOnOpen: false,
       });
+    }
     default:
       throw new PduError(
         'BAD_CONFIG',

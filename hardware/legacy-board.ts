@@ -46,7 +46,7 @@ interface TelemetryWaiter {
 }
 
 /**
- * The original PiPDU firmware (end of shared/relay-board-protocol.md): one
+ * The original PiPDU firmware (end of docs/relay-board-protocol.md): one
  * letter per command, no replies, a line of 16 currents in amps every 500 ms.
  *
  * It never reports its relays, so every mask here is *assumed*: what this
@@ -56,7 +56,8 @@ interface TelemetryWaiter {
  * vanish unnoticed); `start()` resolves at that first line or after
  * `telemetryTimeoutMs` without one. After `telemetryTimeoutMs` of silence the
  * port is closed and reopened with back-off, as for PRP/1. A board reset
- * cannot be seen (no `boot` events, `bootId` null).
+ * cannot be seen (no `boot` events, `bootId` null), nor which board it is
+ * (`serial` null).
  *
  * The port, sessions and reopening are a `LinkKeeper`'s (hardware/link-keeper.ts);
  * its `linked` phase is this driver's wait for the first telemetry line.

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 
 /**
  * The ORIGINAL PiPDU firmware (2022/2023, before PRP/1), in memory, no I/O:
- * see "The original PiPDU firmware" in shared/relay-board-protocol.md.
+ * see "The original PiPDU firmware" in docs/relay-board-protocol.md.
  *
  * - 16 channels. Single-byte commands, never answered: `'A'+i` turns channel
  *   i on, `'a'+i` off, `'q'` all off, `'r'` all on. Every other byte

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { BoardReplyError, BoardTimeoutError, PduError } from '../src/errors.js';
+import { BoardOfflineError, BoardReplyError, BoardTimeoutError, PduError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import { type BackoffOptions, LineSplitter, type LineTransport } from './line-transport.js';
 import { emptyStats, LinkKeeper } from './link-keeper.js';
@@ -50,6 +50,8 @@ interface Request {
   reject: (error: PduError) => void;
   /** Driver-internal requests (handshake, probes) may go out before `online` and jump the queue. */
   internal: boolean;
+  /** The STATE re-read after a SET/MASK whose outcome is unknown: goes first, its mask is emitted. */
+  reread?: boolean;
   onSent?: (at: number) => void;
 }
 
@@ -60,7 +62,7 @@ interface InFlight {
 }
 
 /**
- * The PRP/1 client (shared/relay-board-protocol.md) over any `LineTransport`.
+ * The PRP/1 client (docs/relay-board-protocol.md) over any `LineTransport`.
  *
  * - One request outstanding; ids 1..65535, wrapping; a reply whose id is not
  *   the outstanding one is discarded and counted as stale.
@@ -69,6 +71,11 @@ interface InFlight {
  *   driver's own pending re-read after a `! BOOT`). The third timeout in a
  *   row (probes included) makes the board offline: the port is closed — which
  *   also ends the bindings-cpp #162 busy-read — and reopened with back-off.
+ * - A `SET`/`MASK` that timed out or failed in flight may still have switched
+ *   its relay (a board that answers late did): the caller's error says so,
+ *   and the next contact re-reads `STATE` before anything else is sent — at
+ *   once as the probe while the link is up (again after each timeout), else
+ *   the reconnect's handshake — and that mask is emitted as `mask`.
  * - On every (re)connect: `HELLO` then `STATE`, the reply taken as truth, and
  *   nothing else; the handshake is redone if a `! BOOT` arrives during it.
  *   While connecting, a HELLO timeout is retried on the open port (an
@@ -102,6 +109,8 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
   private consecutiveTimeouts = 0;
   private openedAt = 0;
   private bootDuringHandshake: BoardBootEvent | null = null;
+  /** A SET/MASK's outcome is unknown: STATE must be re-read before anything else goes out. */
+  private relaysInDoubt = false;
 
   constructor(deps: Prp1BoardDeps) {
     super();
@@ -194,6 +203,7 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     const result = await this.handshake(session);
     if (!result || session !== this.link.session) return;
     this.currentIdentity = result.identity;
+    this.relaysInDoubt = false; // the handshake's STATE is the truth, emitted as `mask` below
     const reconnect = this.link.online();
     if (reconnect) this.counters.reconnects++;
     const event: BoardConnectedEvent = {
@@ -207,6 +217,7 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
         port: this.link.description,
         firmware: result.identity.firmware,
         bootId: result.identity.bootId,
+        serial: result.identity.serial,
         mask: formatMask(result.mask, result.identity.channels),
         reconnect,
       },
@@ -275,12 +286,15 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     parse: (payload: string) => unknown,
     internal: boolean,
     onSent?: (at: number) => void,
+    reread = false,
   ): Promise<unknown> {
     const refusal = this.link.refusal(true);
     if (refusal) return Promise.reject(refusal);
     return new Promise((resolve, reject) => {
-      const request: Request = { line, parse, resolve, reject, internal, onSent };
-      if (internal) {
+      const request: Request = { line, parse, resolve, reject, internal, onSent, reread };
+      if (reread) {
+        this.queue.unshift(request); // before anything else
+      } else if (internal) {
         // Internal requests go before callers' ones, in the order they were made.
         const at = this.queue.findIndex((queued) => !queued.internal);
         this.queue.splice(at === -1 ? this.queue.length : at, 0, request);
@@ -315,13 +329,19 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     this.inFlight = null;
     this.counters.timeouts++;
     this.consecutiveTimeouts++;
-    const verb = inFlight.request.line.split(' ')[0];
+    const { request } = inFlight;
+    const verb = request.line.split(' ')[0];
+    const switching = !request.internal && isSwitchVerb(request.line);
+    if (switching) this.relaysInDoubt = true;
     this.logger.warn(
       { id: inFlight.id, verb, inARow: this.consecutiveTimeouts },
-      `relay board did not answer within ${this.replyTimeoutMs} ms`,
+      `relay board did not answer within ${this.replyTimeoutMs} ms${switching ? ': re-reading its relays' : ''}`,
     );
-    inFlight.request.reject(
-      new BoardTimeoutError(`the relay board did not answer ${verb} within ${this.replyTimeoutMs} ms`),
+    request.reject(
+      new BoardTimeoutError(
+        `the relay board did not answer ${verb} within ${this.replyTimeoutMs} ms` +
+          (switching ? '; the relay may have switched — its state is being re-read' : ''),
+      ),
     );
     // Callers' requests fail at once; the driver's own (a re-read after `! BOOT`) stay and probe instead.
     this.failQueue(new BoardTimeoutError('the relay board did not answer the request before this one'), true);
@@ -333,11 +353,18 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
       );
       return;
     }
-    if (this.link.phase === 'online' && this.queue.length === 0) {
+    if (this.link.phase === 'online') {
       // Probe: the next timeout in a row counts towards going offline.
-      this.send('PING', parsePong, true).catch(() => {});
+      if (this.relaysInDoubt) this.reread();
+      else if (this.queue.length === 0) this.send('PING', parsePong, true).catch(() => {});
     }
     this.pump();
+  }
+
+  /** Queues the STATE re-read first (once); its mask is emitted by onReply and clears the doubt. */
+  private reread(): void {
+    if (this.queue.some((request) => request.reread)) return;
+    this.send('STATE', (payload) => this.parseRelayMask(payload), true, undefined, true).catch(() => {});
   }
 
   private failQueue(error: PduError, keepInternal = false): void {
@@ -351,7 +378,21 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     this.inFlight = null;
     if (inFlight) {
       clearTimeout(inFlight.timer);
-      inFlight.request.reject(error);
+      const { request } = inFlight;
+      if (!request.internal && isSwitchVerb(request.line) && error.code !== 'STOPPED') {
+        // Sent, never answered: the reconnect's handshake re-reads STATE.
+        this.relaysInDoubt = true;
+        const message = `${error.message}; the relay may have switched — its state is re-read when the board is back`;
+        request.reject(
+          error instanceof BoardOfflineError
+            ? new BoardOfflineError(message)
+            : error instanceof BoardTimeoutError
+              ? new BoardTimeoutError(message)
+              : new PduError(error.code, message, { cause: error }),
+        );
+      } else {
+        request.reject(error);
+      }
     }
     this.failQueue(error);
   }
@@ -422,7 +463,9 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
         this.pump();
         return;
       }
-      if (!request.internal && isRelayVerb(request.line)) this.emit('mask', value as number);
+      if (request.reread) this.relaysInDoubt = false;
+      if (request.reread || (!request.internal && isRelayVerb(request.line)))
+        this.emit('mask', value as number);
       request.resolve(value);
     } else {
       request.reject(new BoardReplyError(reply.code, reply.payload));
@@ -571,7 +614,10 @@ export function parseCurrents(text: string, channels: number): number[] {
 
 const KNOWN_FEATURES: readonly BoardFeature[] = ['current', 'persist'];
 
-/** `PIPDU/1 channels=<n> fw=<semver> features=<list> boot=<bootid>`; unknown keys and features ignored. */
+/**
+ * `PIPDU/1 channels=<n> fw=<semver> features=<list> boot=<bootid> [serial=<hex>]`;
+ * unknown keys and features ignored, and so is a malformed `serial=` (taken as none).
+ */
 export function parseHello(payload: string): BoardIdentity {
   const [protocol, ...pairs] = payload.split(' ');
   if (protocol !== 'PIPDU/1') throw new Error(`protocol "${protocol}" is not PIPDU/1`);
@@ -593,11 +639,17 @@ export function parseHello(payload: string): BoardIdentity {
   const features = KNOWN_FEATURES.filter((feature) => featureList.split(',').includes(feature));
   const bootId = values.get('boot') ?? '';
   if (!/^[0-9A-F]{1,8}$/.test(bootId)) throw new Error(`boot="${bootId}" is not 1-8 hex digits`);
-  return { protocol, channels, firmware, features, bootId, serial: values.get('serial') ?? null };
+  const serialText = values.get('serial');
+  const serial = serialText !== undefined && /^[0-9A-F]{8,16}$/.test(serialText) ? serialText : null;
+  return { protocol, channels, firmware, features, bootId, serial };
 }
 
 function parsePong(payload: string): void {
   if (payload !== 'PONG') throw new Error(`"${payload}" is not PONG`);
+}
+
+function isSwitchVerb(line: string): boolean {
+  return line.startsWith('SET ') || line.startsWith('MASK ');
 }
 
 function isRelayVerb(line: string): boolean {

@@ -72,7 +72,11 @@ export interface BoardIdentity {
   features: readonly BoardFeature[];
   /** Changes at every reset of the board; null where the board has none (legacy). */
   bootId: string | null;
-  /** The board's own persistent id (PRP/1 `serial=`); null where it has none (older firmware, legacy). */
+  /**
+   * The board's own identity, kept for its life (PRP/1 `serial=`, 8..16
+   * upper-case hex digits): a different serial is a different board. Null
+   * where the board has none (PRP/1 firmware older than `serial=`, legacy).
+   */
   serial: string | null;
 }
 

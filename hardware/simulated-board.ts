@@ -1,13 +1,15 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { BoardFeature } from './relay-board.js';
 
 /**
- * A relay board that speaks PRP/1 (shared/relay-board-protocol.md), entirely
- * in memory: no I/O, no globals. Bytes from the host go in through
- * `receive()`, everything the board sends comes out as `output` events (one
- * complete line each, ending in `\n`). The daemon's `simulator` driver runs it
- * in-process; `hardware/simulator-cli.ts` puts it on the far side of a pty.
+ * A relay board that speaks PRP/1 (docs/relay-board-protocol.md), entirely
+ * in memory: no globals, and no I/O but its optional state file. Bytes from
+ * the host go in through `receive()`, everything the board sends comes out
+ * as `output` events (one complete line each, ending in `\n`). The daemon's
+ * `simulator` driver runs it in-process; `hardware/simulator-cli.ts` puts it
+ * on the far side of a pty.
  *
  * Obligations it keeps (the conformance expectations a real firmware meets):
  * - Nothing is emitted before `start()` or after `stop()`; `receive()` while
@@ -15,7 +17,7 @@ import type { BoardFeature } from './relay-board.js';
  * - Replies are never emitted synchronously inside `receive()`: each one is
  *   queued and sent on a later tick (setImmediate, or setTimeout when a delay
  *   is configured), strictly in request order. Requests are applied at once;
- *   only their replies wait.
+ *   only their replies wait (except behind a slow SET/MASK, below).
  * - Events (`! BOOT`, `! CURRENT`, injected lines) are emitted asynchronously
  *   too, as whole lines, so they can never land inside a reply.
  * - `request` is emitted for every complete non-empty line received (without
@@ -23,6 +25,13 @@ import type { BoardFeature } from './relay-board.js';
  *   limit is reported as the first 128 bytes the board kept.
  * - Strings are taken as bytes: one character = one byte (the CLI decodes
  *   the wire as latin1). Hosts only send ASCII anyway.
+ * - A slow board (`setDelayMs`): a `SET` or `MASK` is carried out only when
+ *   its reply leaves, and requests after it wait their turn (a board handles
+ *   requests strictly in order), so a `STATE` sent after a late `SET` sees it.
+ * - With a `stateFile` the board stays powered across processes: `start()`
+ *   takes up the relays, boot id, serial and power-up mask saved there (no
+ *   `! BOOT`: nothing was lost) and every change is written back atomically.
+ *   `reset()` is still a power loss. Without a valid file `start()` powers up.
  */
 
 export interface SimulatedBoardOptions {
@@ -42,6 +51,36 @@ export interface SimulatedBoardOptions {
   random?: () => number;
   /** Delay before every reply; default 0 (the next tick, never synchronously). */
   replyDelayMs?: number;
+  /**
+   * A slow board: `SET` and `MASK` are carried out and answered this long
+   * after they arrive (on top of the other delays); default 0. See `setDelayMs`.
+   */
+  setDelayMs?: number;
+  /**
+   * HELLO's `serial=`: 8..16 upper-case hex digits; null = none (an older
+   * firmware); default 16 random hex digits, generated once per instance
+   * (and kept in the state file, if any, which an explicit value overrides).
+   */
+  serial?: string | null;
+  /**
+   * Keeps the board "powered" across instances and processes: relays, power-up
+   * mask, boot id and serial are read from this JSON file at `start()` and
+   * written (atomically, synchronously) whenever they change.
+   */
+  stateFile?: string;
+}
+
+/** PRP/1 `serial=`: 8 to 16 upper-case hex digits. */
+export const SERIAL_PATTERN = /^[0-9A-F]{8,16}$/;
+
+/** What a state file holds (`version: 1`). */
+interface SavedState {
+  version: 1;
+  channels: number;
+  serial: string | null;
+  bootId: string;
+  relays: string;
+  powerUpMask: string | null;
 }
 
 /** Faults a test can inject at any time; reset() leaves them as they are. */
@@ -73,6 +112,10 @@ export interface SimulatedBoardEvents {
   powerUpMaskStored: [mask: number];
   /** The board powered up (start() or reset()): the mask it powered up with and its new boot id. */
   boot: [mask: number, bootId: string];
+  /** start() took up the state saved in the state file: the board never lost power. */
+  resumed: [mask: number, bootId: string];
+  /** The state file could not be read (it is then ignored) or written; the board carries on. */
+  stateFileError: [error: Error];
 }
 
 /** PRP/1: a line is at most 128 bytes including the `\n`. */
@@ -83,7 +126,8 @@ const DEFAULT_LOADS_MA = [120, 350, 45, 800, 2500, 60, 1500, 230, 90, 410, 1800,
 const NOISE = 0.02;
 
 interface QueuedReply {
-  line: string;
+  /** The reply, or (a slow SET/MASK and anything behind it) the request to carry out when it is due. */
+  line: string | (() => string | null);
   delayMs: number;
 }
 
@@ -93,8 +137,17 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
   readonly firmware: string;
   /** Injected faults; change its fields (or replace it) at any time. */
   faults: SimulatedBoardFaults = { muted: false, dropProbability: 0, extraDelayMs: 0 };
+  /**
+   * A slow board: each `SET`/`MASK` is carried out (relays switched) and
+   * answered this many ms after it arrived, the requests after it in turn.
+   * Taken when the request arrives; change it at any time.
+   */
+  setDelayMs: number;
 
   private readonly telemetryIntervalMs: number;
+  private readonly stateFile: string | null;
+  private readonly explicitSerial: boolean;
+  private currentSerial: string | null;
   private readonly replyDelayMs: number;
   private readonly random: () => number;
   private readonly loads: number[];
@@ -141,7 +194,27 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
     }
     this.telemetryIntervalMs = options.telemetryIntervalMs ?? 1000;
     this.replyDelayMs = options.replyDelayMs ?? 0;
+    this.setDelayMs = options.setDelayMs ?? 0;
+    for (const [name, ms] of [
+      ['replyDelayMs', this.replyDelayMs],
+      ['setDelayMs', this.setDelayMs],
+    ] as const) {
+      if (!Number.isFinite(ms) || ms < 0)
+        throw new RangeError(`${name} must be milliseconds >= 0, got ${ms}`);
+    }
     this.random = options.random ?? Math.random;
+    this.explicitSerial = options.serial !== undefined;
+    const serial = options.serial === undefined ? newSerial() : options.serial;
+    if (serial !== null && !SERIAL_PATTERN.test(serial)) {
+      throw new RangeError(`serial must be 8 to 16 upper-case hex digits, got "${serial}"`);
+    }
+    this.currentSerial = serial;
+    this.stateFile = options.stateFile ?? null;
+  }
+
+  /** HELLO's `serial=`, null when the board has none (an older firmware). */
+  get serial(): string | null {
+    return this.currentSerial;
   }
 
   /** The relays energized now (bit i = channel i). */
@@ -168,23 +241,36 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
     return this.loads;
   }
 
-  /** Power on: relays = stored power-up mask (or 0), a new boot id, `! BOOT <mask>`, telemetry starts. */
+  /**
+   * Power on: relays = stored power-up mask (or 0), a new boot id, `! BOOT <mask>`,
+   * telemetry starts. With a valid state file it resumes instead: the saved
+   * relays and boot id, no `! BOOT`.
+   */
   start(): void {
     if (this.running) return;
+    this.powerOn(this.readStateFile());
+  }
+
+  private powerOn(resume: { relays: number; bootId: string } | null): void {
     this.running = true;
     this.generation++;
     this.lineBuffer = '';
     this.discarding = false;
     let bootId: string;
-    do bootId = randomInt(1, 0x1_0000_0000).toString(16).toUpperCase();
-    while (bootId === this.currentBootId);
+    if (resume) bootId = resume.bootId;
+    else {
+      do bootId = randomInt(1, 0x1_0000_0000).toString(16).toUpperCase();
+      while (bootId === this.currentBootId);
+    }
     this.currentBootId = bootId;
-    const mask = this.powerUpMask ?? 0;
+    const mask = resume ? resume.relays : (this.powerUpMask ?? 0);
     const previous = this.relayMask;
     this.relayMask = mask;
-    this.emit('boot', mask, bootId);
+    this.saveState();
+    if (resume) this.emit('resumed', mask, bootId);
+    else this.emit('boot', mask, bootId);
     if (mask !== previous) this.emit('relays', mask);
-    if (!this.faults.muted) this.emitEventLine(`! BOOT ${this.formatMask(mask)}\n`);
+    if (!resume && !this.faults.muted) this.emitEventLine(`! BOOT ${this.formatMask(mask)}\n`);
     if (this.telemetryIntervalMs > 0 && this.features.includes('current')) {
       // Armed once the boot line is out, so `! BOOT` always comes first.
       this.afterPendingEvents(() => {
@@ -210,10 +296,10 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
     this.discarding = false;
   }
 
-  /** Power loss or watchdog: stop() then start(): a new boot id, relays back to the power-up mask, `! BOOT`. */
+  /** Power loss or watchdog: a new boot id, relays back to the power-up mask, `! BOOT` (state file or not). */
   reset(): void {
     this.stop();
-    this.start();
+    this.powerOn(null);
   }
 
   /** Bytes from the host: any fragment, partial lines and several lines allowed. */
@@ -239,7 +325,7 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
       from = newline + 1;
       if (tooLong) {
         this.emit('request', line);
-        if (!this.faults.muted) this.queueReply('0 ERR BADREQ line too long');
+        if (!this.faults.muted) this.queueReply(this.inTurn(() => '0 ERR BADREQ line too long'));
       } else {
         this.handleLine(line.endsWith('\r') ? line.slice(0, -1) : line);
       }
@@ -284,9 +370,26 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
     if (line === '') return; // an empty line is ignored, not even reported
     this.emit('request', line);
     if (this.faults.muted) return;
+    const drop = () => this.faults.dropProbability > 0 && this.random() < this.faults.dropProbability;
+    const slow = this.setDelayMs > 0 && /^[0-9]+ (SET|MASK)( |$)/.test(line);
+    if (slow || this.replyQueue.some((reply) => typeof reply.line !== 'string')) {
+      // A slow SET/MASK, or a request behind one: carried out when its turn comes.
+      this.queueReply(
+        () => {
+          const reply = this.execute(line);
+          return drop() ? null : reply;
+        },
+        slow ? this.setDelayMs : 0,
+      );
+      return;
+    }
     const reply = this.execute(line);
-    const dropped = this.faults.dropProbability > 0 && this.random() < this.faults.dropProbability;
-    if (!dropped) this.queueReply(reply);
+    if (!drop()) this.queueReply(reply);
+  }
+
+  /** `make` as a deferred reply when one is queued (so it keeps its turn), else its line now. */
+  private inTurn(make: () => string): string | (() => string | null) {
+    return this.replyQueue.some((reply) => typeof reply.line !== 'string') ? make : make();
   }
 
   /** Parses and applies one request line; returns the reply line (without `\n`). */
@@ -312,7 +415,8 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
         return (
           arity(0) ??
           ok(
-            `PIPDU/1 channels=${this.channels} fw=${this.firmware} features=${this.features.join(',')} boot=${this.currentBootId}`,
+            `PIPDU/1 channels=${this.channels} fw=${this.firmware} features=${this.features.join(',')} boot=${this.currentBootId}` +
+              (this.currentSerial === null ? '' : ` serial=${this.currentSerial}`),
           )
         );
       case 'STATE':
@@ -354,6 +458,7 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
         const mask = this.parseMask(args[0]!);
         if (typeof mask === 'string') return err('BADREQ', mask);
         this.powerUpMask = mask;
+        this.saveState();
         this.emit('powerUpMaskStored', mask);
         return ok(this.formatMask(mask));
       }
@@ -381,12 +486,69 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
   private changeRelays(mask: number): void {
     if (mask === this.relayMask) return;
     this.relayMask = mask;
+    this.saveState();
     this.emit('relays', mask);
   }
 
-  private queueReply(line: string): void {
-    this.replyQueue.push({ line: `${line}\n`, delayMs: this.replyDelayMs + this.faults.extraDelayMs });
+  private queueReply(line: string | (() => string | null), extraMs = 0): void {
+    this.replyQueue.push({ line, delayMs: this.replyDelayMs + this.faults.extraDelayMs + extraMs });
     if (this.replyTimer === null) this.armReplyTimer();
+  }
+
+  /** The state file's board, or null when there is none (or it is not a valid one: then it is reported). */
+  private readStateFile(): { relays: number; bootId: string } | null {
+    if (this.stateFile === null) return null;
+    let text: string;
+    try {
+      text = readFileSync(this.stateFile, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      this.emit('stateFileError', error as Error);
+      return null;
+    }
+    try {
+      const saved = JSON.parse(text) as Partial<SavedState>;
+      if (saved.version !== 1) throw new Error('not a version 1 simulator state');
+      if (saved.channels !== this.channels)
+        throw new Error(`it is a board of ${saved.channels} channels, not ${this.channels}`);
+      if (typeof saved.bootId !== 'string' || !/^[0-9A-F]{1,8}$/.test(saved.bootId))
+        throw new Error('bad bootId');
+      if (saved.serial !== null && (typeof saved.serial !== 'string' || !SERIAL_PATTERN.test(saved.serial)))
+        throw new Error('bad serial');
+      const relays = this.parseMask(String(saved.relays));
+      const powerUpMask = saved.powerUpMask === null ? null : this.parseMask(String(saved.powerUpMask));
+      if (typeof relays === 'string') throw new Error(`relays: ${relays}`);
+      if (typeof powerUpMask === 'string') throw new Error(`powerUpMask: ${powerUpMask}`);
+      this.powerUpMask = powerUpMask;
+      if (!this.explicitSerial) this.currentSerial = saved.serial;
+      return { relays, bootId: saved.bootId };
+    } catch (error) {
+      this.emit(
+        'stateFileError',
+        new Error(`${this.stateFile} ignored (the board powers up afresh): ${(error as Error).message}`),
+      );
+      return null;
+    }
+  }
+
+  /** Writes the state file, if any: to a temporary file, then renamed over it. */
+  private saveState(): void {
+    if (this.stateFile === null || !this.running) return;
+    const state: SavedState = {
+      version: 1,
+      channels: this.channels,
+      serial: this.currentSerial,
+      bootId: this.currentBootId,
+      relays: this.formatMask(this.relayMask),
+      powerUpMask: this.powerUpMask === null ? null : this.formatMask(this.powerUpMask),
+    };
+    const temporary = `${this.stateFile}.${process.pid}.tmp`;
+    try {
+      writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`);
+      renameSync(temporary, this.stateFile);
+    } catch (error) {
+      this.emit('stateFileError', error as Error);
+    }
   }
 
   /** Sends the queue's head after its delay, then the next: replies leave strictly in request order. */
@@ -398,7 +560,10 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
       this.replyTimer = null;
       if (generation !== this.generation) return;
       const reply = this.replyQueue.shift();
-      if (reply) this.emit('output', reply.line);
+      if (reply) {
+        const line = typeof reply.line === 'string' ? reply.line : reply.line();
+        if (line !== null && generation === this.generation) this.emit('output', `${line}\n`);
+      }
       if (generation === this.generation) this.armReplyTimer();
     };
     this.replyTimer =
@@ -425,4 +590,9 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
     });
     this.eventImmediates.add(immediate);
   }
+}
+
+/** A board serial as a new chip generates it once: 16 random upper-case hex digits. */
+function newSerial(): string {
+  return randomBytes(8).toString('hex').toUpperCase();
 }

@@ -39,7 +39,12 @@ const USAGE = `usage: simulator-cli (--pty <path> | --stdio) [options]
   --format comma|space    legacy telemetry format (default comma)
   --crlf                  legacy: end telemetry lines with \\r\\n
   --power-up-mask <hex>   the stored power-up mask (default: none stored = all off)
-  --eeprom <file>         keep the stored power-up mask in <file> (read at start, written on DEFAULT)
+  --eeprom <file>         keep the stored power-up mask and the serial in <file> (read at start,
+                          written at start and on DEFAULT): the same board across processes
+  --serial <hex>          HELLO serial=, 8..16 hex digits (default: generated, kept with --eeprom)
+  --no-serial             no serial= in HELLO, as a firmware older than serial=
+  --set-delay <ms>        a slow board: SET and MASK switch and answer only after <ms>, and
+                          later requests wait their turn (default 0)
   --telemetry <ms>        telemetry period, e.g. 1000, 250ms, 1s; 0 = none (default 1000, legacy 500)
   --seed <n>              seed the noise on current readings and reply drops
   --channels <n>          PRP/1 channels, 1..32 (default 16)
@@ -51,8 +56,9 @@ const USAGE = `usage: simulator-cli (--pty <path> | --stdio) [options]
 --pty: stdout has one JSON event per line (ready, boot, request, relays, default,
 control); the power-up ! BOOT is not written to the pty (nobody listens yet), later
 resets' are. Control lines on stdin: mute, unmute, drop <0..1>, delay <ms>,
-garbage <text>, event <text>, reset, load <channel> <mA>, exit; each is acknowledged
-with a {"event":"control"} line. SIGUSR1 (to the pid in "ready") resets the board.`;
+set-delay <ms>, garbage <text>, event <text>, reset, load <channel> <mA>, exit; each is
+acknowledged with a {"event":"control"} line. SIGUSR1 (to the pid in "ready") resets
+the board.`;
 
 type Board = SimulatedBoard | LegacySimulatedBoard;
 type Json = Record<string, unknown>;
@@ -73,6 +79,9 @@ interface CliOptions {
   features: BoardFeature[] | undefined;
   firmware: string | undefined;
   replyDelayMs: number;
+  setDelayMs: number;
+  /** undefined: generated (or the --eeprom file's); null: none. */
+  serial: string | null | undefined;
   exitWithStdin: boolean;
 }
 
@@ -95,6 +104,9 @@ function parseCli(argv: string[]): CliOptions | 'help' {
       features: { type: 'string' },
       firmware: { type: 'string' },
       'reply-delay': { type: 'string' },
+      'set-delay': { type: 'string' },
+      serial: { type: 'string' },
+      'no-serial': { type: 'boolean', default: false },
       'exit-with-stdin': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -110,12 +122,19 @@ function parseCli(argv: string[]): CliOptions | 'help' {
       'features',
       'firmware',
       'reply-delay',
+      'set-delay',
+      'serial',
     ] as const) {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} is for the PRP/1 board, not --legacy`);
     }
+    if (values['no-serial']) throw new UsageError('--no-serial is for the PRP/1 board, not --legacy');
   } else if (values.format !== undefined || values.crlf) {
     throw new UsageError('--format and --crlf are for --legacy');
   }
+  if (values.serial !== undefined && values['no-serial'])
+    throw new UsageError('give --serial <hex> or --no-serial, not both');
+  if (values.serial !== undefined && !SERIAL.test(values.serial))
+    throw new UsageError(`--serial must be 8 to 16 hex digits, got "${values.serial}"`);
   const format = values.format ?? 'comma';
   if (format !== 'comma' && format !== 'space') throw new UsageError('--format must be comma or space');
   let ptyPath = '';
@@ -147,6 +166,8 @@ function parseCli(argv: string[]): CliOptions | 'help' {
     features: features as BoardFeature[] | undefined,
     firmware: values.firmware,
     replyDelayMs: values['reply-delay'] === undefined ? 0 : parseMs(values['reply-delay'], '--reply-delay'),
+    setDelayMs: values['set-delay'] === undefined ? 0 : parseMs(values['set-delay'], '--set-delay'),
+    serial: values['no-serial'] ? null : values.serial?.toUpperCase(),
     exitWithStdin: values['exit-with-stdin'],
   };
 }
@@ -168,23 +189,55 @@ function parseMs(text: string, what: string): number {
   return Math.round(Number(match[1]) * (match[2] === 's' ? 1000 : 1));
 }
 
-function readEeprom(file: string): number | null {
+/** HELLO serial=, as the --serial option takes it (any case). */
+const SERIAL = /^[0-9A-Fa-f]{8,16}$/;
+
+/**
+ * The --eeprom file: the stored power-up mask on the first line (empty: none
+ * stored), then optionally `serial=<hex>`.
+ */
+interface Eeprom {
+  powerUpMask: number | null;
+  serial: string | null;
+}
+
+function readEeprom(file: string): Eeprom {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8').trim();
+    text = readFileSync(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { powerUpMask: null, serial: null };
     throw error;
   }
-  if (text === '') return null;
-  return parseHexMask(text, `eeprom file ${file}`);
+  const [first = '', ...rest] = text.split('\n').map((line) => line.trim());
+  const powerUpMask = first === '' ? null : parseHexMask(first, `eeprom file ${file}`);
+  let serial: string | null = null;
+  for (const line of rest) {
+    if (line === '') continue;
+    const match = /^serial=([0-9A-F]{8,16})$/.exec(line);
+    if (!match) throw new UsageError(`eeprom file ${file}: "${line}" is not serial=<8..16 hex digits>`);
+    serial = match[1]!;
+  }
+  return { powerUpMask, serial };
 }
 
 /** Atomic, synchronous: the file holds the mask before the DEFAULT reply leaves. */
-function writeEeprom(file: string, mask: string): void {
+function writeEeprom(file: string, eeprom: { powerUpMask: string | null; serial: string | null }): void {
   const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${mask}\n`);
+  const serial = eeprom.serial === null ? '' : `serial=${eeprom.serial}\n`;
+  writeFileSync(temporary, `${eeprom.powerUpMask ?? ''}\n${serial}`);
   renameSync(temporary, file);
+}
+
+/** `serial` for the ready event (PRP/1 boards only; null = none). */
+function serialOf(board: Board): { serial?: string | null } {
+  return board instanceof SimulatedBoard ? { serial: board.serial } : {};
+}
+
+/** The board's non-volatile memory as the --eeprom file keeps it. */
+function saveEeprom(file: string, board: SimulatedBoard): void {
+  const mask = board.storedPowerUpMask;
+  writeEeprom(file, { powerUpMask: mask === null ? null : board.formatMask(mask), serial: board.serial });
 }
 
 function formatMask(board: Board, mask: number): string {
@@ -220,17 +273,25 @@ async function main(): Promise<number> {
     });
   } else {
     let powerUpMask = opts.powerUpMask;
-    if (opts.eeprom !== null) powerUpMask = readEeprom(opts.eeprom) ?? powerUpMask;
+    let serial = opts.serial;
     try {
+      if (opts.eeprom !== null) {
+        const stored = readEeprom(opts.eeprom);
+        powerUpMask = stored.powerUpMask ?? powerUpMask;
+        if (serial === undefined && stored.serial !== null) serial = stored.serial;
+      }
       board = new SimulatedBoard({
         channels: opts.channels,
         powerUpMask,
         random,
         replyDelayMs: opts.replyDelayMs,
+        setDelayMs: opts.setDelayMs,
+        ...(serial === undefined ? {} : { serial }),
         ...(opts.features === undefined ? {} : { features: opts.features }),
         ...(opts.firmware === undefined ? {} : { firmware: opts.firmware }),
         ...(opts.telemetryMs === undefined ? {} : { telemetryIntervalMs: opts.telemetryMs }),
       });
+      if (opts.eeprom !== null) saveEeprom(opts.eeprom, board);
     } catch (error) {
       process.stderr.write(`simulator: ${(error as Error).message}\n`);
       return 2;
@@ -265,7 +326,7 @@ class SimulatorProcess {
         const text = board.formatMask(mask);
         if (this.options.eeprom !== null) {
           try {
-            writeEeprom(this.options.eeprom, text);
+            saveEeprom(this.options.eeprom, board);
           } catch (error) {
             this.diagnostic(`could not write ${this.options.eeprom}: ${(error as Error).message}`);
           }
@@ -295,7 +356,7 @@ class SimulatorProcess {
     process.stdin.on('end', () => this.shutdown(0));
     process.stdin.on('error', () => this.shutdown(0));
     board.start();
-    this.json({ event: 'ready', path: null, bootId: board.bootId, pid: process.pid });
+    this.json({ event: 'ready', path: null, bootId: board.bootId, ...serialOf(board), pid: process.pid });
   }
 
   private async runPty(): Promise<void> {
@@ -360,13 +421,13 @@ class SimulatorProcess {
     setImmediate(() => {
       swallowStartupBoot = false; // the boot line, if any, was emitted by now
     });
-    this.json({ event: 'ready', path: link, bootId: board.bootId, pid: process.pid });
+    this.json({ event: 'ready', path: link, bootId: board.bootId, ...serialOf(board), pid: process.pid });
     const legacy = board instanceof LegacySimulatedBoard;
     process.stderr.write(
       `${legacy ? 'legacy firmware' : 'PRP/1 board'} simulator on ${link} (pid ${process.pid})\n` +
         `  point the daemon at it:  board: { driver: ${legacy ? 'legacy' : 'prp1'}, port: ${link}${legacy ? ', baudRate: 9600' : ''} }\n` +
         `  power loss: kill -USR1 ${process.pid}, or type "reset"; other control lines: mute, unmute,\n` +
-        '  drop <0..1>, delay <ms>, garbage <text>, event <text>, load <channel> <mA>, exit\n',
+        '  drop <0..1>, delay <ms>, set-delay <ms>, garbage <text>, event <text>, load <channel> <mA>, exit\n',
     );
   }
 
@@ -403,6 +464,13 @@ class SimulatorProcess {
         else prp1.faults.extraDelayMs = ms;
         break;
       }
+      case 'set-delay': {
+        const ms = number(args[0]);
+        if (!prp1) error = 'set-delay is for the PRP/1 board';
+        else if (args.length !== 1 || !(ms >= 0)) error = 'usage: set-delay <ms>';
+        else prp1.setDelayMs = ms;
+        break;
+      }
       case 'garbage':
         board.sendGarbage(rest);
         break;
@@ -428,7 +496,7 @@ class SimulatorProcess {
         this.shutdown(0);
         return;
       default:
-        error = `unknown control line (mute, unmute, drop, delay, garbage, event, reset, load, exit)`;
+        error = `unknown control line (mute, unmute, drop, delay, set-delay, garbage, event, reset, load, exit)`;
     }
     this.json(
       error === null ? { event: 'control', line, ok: true } : { event: 'control', line, ok: false, error },

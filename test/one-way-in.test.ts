@@ -248,11 +248,19 @@ describe('the service decides when the request acts', () => {
     const from = f.received.length;
     const first = f.service.submit({ socket: 6, action: 'on', by: admin });
     const left = new AbortController();
-    const queued = f.service.submit({ socket: 6, action: 'off', by: admin, options: { signal: left.signal } });
+    const queued = f.service.submit({
+      socket: 6,
+      action: 'off',
+      by: admin,
+      options: { signal: left.signal },
+    });
     left.abort();
     await first;
     slowBoard(f, 0);
-    await assert.rejects(queued, (error: PduError) => error.code === 'CANCELLED' && /went away/.test(error.message));
+    await assert.rejects(
+      queued,
+      (error: PduError) => error.code === 'CANCELLED' && /went away/.test(error.message),
+    );
     assert.deepEqual(setsFor(f, 5, from), ['SET 5 1'], 'only the first request reached the board');
     assert.equal(f.service.info(6).on, true);
   });

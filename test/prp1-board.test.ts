@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { createRelayBoard } from '../hardware/index.js';
 import { LineSplitter } from '../hardware/line-transport.js';
@@ -98,9 +101,17 @@ describe('PRP/1 parsing', () => {
         firmware: '1.0.0',
         features: ['current', 'persist'],
         bootId: '3F2A91C0',
+        serial: null,
       },
     );
     assert.deepEqual(parseHello('PIPDU/1 channels=8 fw=2.1.0 features= boot=A').features, []);
+    const withSerial = (serial: string) =>
+      parseHello(`PIPDU/1 channels=16 fw=1.0.0 features= boot=1 serial=${serial}`).serial;
+    assert.equal(withSerial('0123456789ABCDEF'), '0123456789ABCDEF');
+    assert.equal(withSerial('C0FFEE00'), 'C0FFEE00');
+    for (const bad of ['c0ffee00', 'C0FFEE0', '0123456789ABCDEF0', 'XYZ12345', '']) {
+      assert.equal(withSerial(bad), null, `a malformed serial=${bad} is taken as none`);
+    }
     assert.throws(() => parseHello('PIPDU/2 channels=16 fw=1 features= boot=A'), /PIPDU\/1/);
     assert.throws(() => parseHello('PIPDU/1 channels=16 fw=1 features= boot=xyz'), /boot/);
     assert.throws(() => parseHello('PIPDU/1 fw=1 features= boot=A'), /channels/);
@@ -268,6 +279,72 @@ describe('Prp1Board over an in-memory link', () => {
     await until(() => board.stats.staleReplies > 0);
     assert.equal(await board.set(0, true), 0x0001);
     assert.equal(board.online, true);
+  });
+
+  test('a SET answered late: the caller hears the relay may have switched, STATE is re-read at once and emitted', async () => {
+    const { board, sim, requests, lines } = await rig({ replyTimeoutMs: 80 });
+    sim.setDelayMs = 150; // a slow board: the relay switches when the late reply leaves
+    const masks: number[] = [];
+    board.on('mask', (mask) => masks.push(mask));
+    const reread = next(board, 'mask', 1000);
+    const before = requests.length;
+    const error = await rejectsWith(board.set(11, true), 'BOARD_TIMEOUT');
+    assert.match(
+      error.message,
+      /^the relay board did not answer SET within 80 ms; the relay may have switched — its state is being re-read$/,
+    );
+    const queuedBehind = board.ping(); // made after the timeout: waits for the re-read, then goes out
+    assert.deepEqual(await reread, [0x0800], 'the board did switch: its real state is emitted');
+    assert.deepEqual(masks, [0x0800]);
+    assert.equal(sim.relays, 0x0800);
+    await queuedBehind;
+    assert.deepEqual(
+      requests.slice(before).map(verb),
+      ['SET', 'STATE', 'PING'],
+      'the probe was STATE, and it went out before anything else',
+    );
+    assert.equal(board.stats.staleReplies, 1, 'the late SET reply itself is stale');
+    assert.equal(board.online, true);
+    sim.setDelayMs = 0;
+    assert.equal(await board.state(), 0x0800, 'state() agrees');
+    assert.ok(lines.some((line) => /re-reading its relays/.test(String(line.msg))));
+  });
+
+  test('a MASK whose re-read times out too: STATE again as the next probe, the third timeout goes offline', async () => {
+    const { board, sim, requests } = await rig({ replyTimeoutMs: 60 });
+    sim.faults.muted = true;
+    const masks: number[] = [];
+    board.on('mask', (mask) => masks.push(mask));
+    const before = requests.length;
+    const disconnected = next(board, 'disconnected');
+    const error = await rejectsWith(board.setMask(0x00f0), 'BOARD_TIMEOUT');
+    assert.match(error.message, /did not answer MASK .*may have switched/);
+    await disconnected;
+    assert.deepEqual(requests.slice(before, before + 3).map(verb), ['MASK', 'STATE', 'STATE']);
+    assert.deepEqual(masks, []);
+    const reconnected = next(board, 'connected');
+    const reread = next(board, 'mask');
+    sim.faults.muted = false;
+    const [event] = await reconnected;
+    assert.equal(event.mask, 0, 'the muted board never switched');
+    assert.deepEqual(await reread, [0], "the reconnect's STATE is emitted as mask");
+    assert.deepEqual(masks, [0]);
+  });
+
+  test('a SET in flight when the link vanishes: the caller hears the relay may have switched', async () => {
+    const { board, sim, transport } = await rig();
+    sim.setDelayMs = 50; // within the reply timeout: only the lost link keeps the reply from the driver
+    const received = new Promise<string>((resolve) => sim.once('request', resolve));
+    const inFlight = board.set(2, true);
+    assert.match(await received, / SET 2 1$/, 'the SET reached the board (which holds its reply)');
+    transport.unplug();
+    const error = await rejectsWith(inFlight, 'BOARD_OFFLINE');
+    assert.match(error.message, /the relay may have switched — its state is re-read when the board is back$/);
+    const reread = next(board, 'mask');
+    transport.plug();
+    // The board handles requests in order: the handshake's STATE comes after the slow SET switched.
+    assert.deepEqual(await reread, [0x0004], "the reconnect's STATE is emitted as mask");
+    assert.equal(sim.relays, 0x0004);
   });
 
   test('a vanished link fails calls at once and reconnects when it is back', async () => {
@@ -454,6 +531,35 @@ describe('createRelayBoard', () => {
     assert.equal((await board.current()).length, 16);
     assert.ok(!lines.some((line) => line.msg === RESET_ON_OPEN_WARNING), 'no DTR warning for the simulator');
     await board.stop();
+  });
+
+  test('simulator with a state file: a restarted daemon finds the same board, relays and boot id', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'pipdu-simfile-'));
+    try {
+      const file = path.join(dir, 'simulator.json');
+      const start = async () => {
+        const board = createRelayBoard(
+          { driver: 'simulator', baudRate: 115200, switchSpacingMs: 0, replyTimeout: 500 },
+          { logger: captureLogger().logger, simulatorStateFile: file },
+        );
+        const connected = next(board, 'connected');
+        await board.start();
+        return { board, event: (await connected)[0] };
+      };
+      const first = await start();
+      assert.match(first.event.identity.serial ?? '', /^[0-9A-F]{16}$/);
+      assert.equal(await first.board.setMask(0x0108), 0x0108);
+      await first.board.stop();
+
+      const second = await start();
+      assert.equal(second.event.mask, 0x0108, 'the relays as the first daemon left them');
+      assert.equal(second.event.bootDuringConnect, null, 'no power-up: the board stayed powered');
+      assert.equal(second.event.identity.bootId, first.event.identity.bootId);
+      assert.equal(second.event.identity.serial, first.event.identity.serial);
+      await second.board.stop();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -70,9 +70,16 @@ describeConformance(
 );
 
 describeConformance(
-  'a 14-channel simulator without features',
-  () => simulatorBoard('simulator, 14 channels, no features', ['--channels', '14', '--features', '']),
-  { channels: 14, features: [] },
+  'a 14-channel simulator without features, and without serial= (an older firmware)',
+  () =>
+    simulatorBoard('simulator, 14 channels, no features, no serial', [
+      '--channels',
+      '14',
+      '--features',
+      '',
+      '--no-serial',
+    ]),
+  { channels: 14, features: [], serial: false },
 );
 
 describeConformance('the firmware in the emulator (firmware/build/pipdu-sim)', () => startFirmwareBoard(), {
@@ -164,8 +171,17 @@ describe('the conformance parsers', () => {
         firmware: '1.0.0',
         features: ['current', 'persist'],
         bootId: '3F2A91C0',
+        serial: null,
         extra: { color: 'blue', x: '' },
       },
+    );
+    assert.equal(
+      parseHello('PIPDU/1 channels=4 fw=1.0.0 features= boot=1 serial=00C0FFEE').serial,
+      '00C0FFEE',
+    );
+    assert.equal(
+      parseHello('PIPDU/1 channels=4 fw=1.0.0 features= boot=1 serial=0123456789ABCDEF').serial,
+      '0123456789ABCDEF',
     );
     assert.deepEqual(parseHello('PIPDU/1 boot=1 features= fw=2.10.3-sim channels=4').features, []);
     for (const bad of [
@@ -180,6 +196,10 @@ describe('the conformance parsers', () => {
       'PIPDU/1 channels=16 fw=1.0.0 features=current,,persist boot=1',
       'PIPDU/1 channels=16 fw=1.0.0 features= boot=1 boot=2',
       'PIPDU/1 channels=16 fw=1.0.0 features= boot=1 extra',
+      'PIPDU/1 channels=16 fw=1.0.0 features= boot=1 serial=00c0ffee',
+      'PIPDU/1 channels=16 fw=1.0.0 features= boot=1 serial=C0FFEE',
+      'PIPDU/1 channels=16 fw=1.0.0 features= boot=1 serial=0123456789ABCDEF0',
+      'PIPDU/1 channels=16 fw=1.0.0 features= boot=1 serial=',
     ]) {
       assert.throws(() => parseHello(bad), /malformed/, bad);
     }

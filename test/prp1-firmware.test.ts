@@ -8,8 +8,12 @@
  * `request` events.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { buildFirmware } from './helpers/firmware-process.js';
+import { buildFirmware, startFirmware } from './helpers/firmware-process.js';
+import { Prp1LineClient, parseHello } from './helpers/prp1-conformance.js';
 import {
   badChannelCase,
   bootRestoreCase,
@@ -17,6 +21,7 @@ import {
   DriverRig,
   daemonRestartCase,
   driverRestartCase,
+  lateSetCase,
   powerLossCase,
   type SerialBoardUnderTest,
   startFirmwareUnderTest,
@@ -54,6 +59,9 @@ describe('the prp1 driver against the firmware in the emulator', () => {
 
   test('BADCH replies become typed errors', () => badChannelCase(rig!));
 
+  test('a SET answered late (the runner holds the reply): STATE re-read at once, its mask emitted', () =>
+    lateSetCase(rig!));
+
   test('reset (SIGUSR1): boot with the stored power-up mask, identity re-read with the new boot id', async () => {
     await powerLossCase(rig!);
     const boot = rig!.target.process.events.findLast((e) => e.event === 'boot');
@@ -81,4 +89,61 @@ describe('the daemon on the prp1 driver against the firmware in the emulator', (
 
   test('`! BOOT` restores restore: on/last sockets and leaves restore: off ones off', async () =>
     bootRestoreCase(await firmware(), cleanups, 40));
+});
+
+describe('the firmware serial (HELLO serial=)', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'pipdu-fw-serial-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  /** Runs the firmware on `eeprom` (a file kept between runs) and resolves with HELLO's serial after each step. */
+  async function run(eeprom: string, steps: Array<'hello' | 'reset'>): Promise<Array<string | null>> {
+    const runner = await startFirmware({ path: path.join(dir, 'board'), args: ['--eeprom', eeprom] });
+    let client: Prp1LineClient | null = null;
+    const serials: Array<string | null> = [];
+    try {
+      client = await Prp1LineClient.open(runner.path);
+      const booted = (since: number) =>
+        runner.waitFor((e) => e.event === 'output' && String(e.line).startsWith('! BOOT '), 10_000, since);
+      await booted(0);
+      let id = 1;
+      for (const step of steps) {
+        if (step === 'reset') {
+          const since = runner.events.length;
+          client.expectReset();
+          await runner.command('reset');
+          await booted(since);
+          await client.nextEvent((event) => event.event.kind === 'BOOT', 5000);
+          continue;
+        }
+        const reply = await client.request(`${id} HELLO`, id);
+        id++;
+        assert.ok(reply.ok, reply.text);
+        serials.push(parseHello(reply.text).serial);
+      }
+      assert.deepEqual(client.takeProblems(), []);
+    } finally {
+      await client?.close();
+      await runner.stop();
+    }
+    return serials;
+  }
+
+  test('generated at the first HELLO, stored in the EEPROM, the same after resets and runner restarts', async () => {
+    const eeprom = path.join(dir, 'eeprom.bin');
+    const first = await run(eeprom, ['hello', 'hello', 'reset', 'hello']);
+    const serial = first[0];
+    assert.match(serial ?? '', /^[0-9A-F]{16}$/, 'serial= is 16 upper-case hex digits');
+    assert.deepEqual(first, [serial, serial, serial], 'the same before and after a reset');
+    // The EEPROM image holds it at 0x20, most significant byte first (firmware/README.md).
+    const image = await readFile(eeprom);
+    assert.equal(image.subarray(0x20, 0x28).toString('hex').toUpperCase(), serial);
+    assert.deepEqual(
+      await run(eeprom, ['hello', 'reset', 'hello']),
+      [serial, serial],
+      'a new runner, the same chip',
+    );
+  });
 });

@@ -19,6 +19,7 @@ import {
   connectCase,
   DriverRig,
   driverRestartCase,
+  lateSetCase,
   powerLossCase,
   serialBoard as serialBoardWith,
   simulatorUnderTest,
@@ -85,6 +86,9 @@ describe('PRP/1 over a real pty, simulator in its own process', () => {
       await other.stop();
     }
   });
+
+  test('a SET answered late (the board switched): STATE re-read at once, its mask emitted, state() agrees', () =>
+    lateSetCase(rig));
 
   test('garbage lines and unknown events are ignored and counted; calls still work', async () => {
     const { board } = rig;

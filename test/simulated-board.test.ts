@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { afterEach, describe, mock, test } from 'node:test';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import { LegacySimulatedBoard } from '../hardware/legacy-simulated-board.js';
 import { SimulatedBoard, type SimulatedBoardOptions } from '../hardware/simulated-board.js';
 
@@ -88,19 +91,44 @@ describe('SimulatedBoard (PRP/1)', () => {
     board.stop();
   });
 
-  test('HELLO names protocol, channels, firmware, features and boot id', async () => {
+  test('HELLO names protocol, channels, firmware, features, boot id and serial', async () => {
     const { board, ask } = await booted();
+    assert.match(board.serial ?? '', /^[0-9A-F]{16}$/, 'a generated serial: 16 hex digits');
     assert.equal(
       await ask('1 HELLO'),
-      `1 OK PIPDU/1 channels=16 fw=1.0.0-sim features=current,persist boot=${board.bootId}`,
+      `1 OK PIPDU/1 channels=16 fw=1.0.0-sim features=current,persist boot=${board.bootId} serial=${board.serial}`,
     );
     board.stop();
-    const custom = await booted({ firmware: '2.1.0', features: ['persist', 'current'], channels: 8 });
+    const custom = await booted({
+      firmware: '2.1.0',
+      features: ['persist', 'current'],
+      channels: 8,
+      serial: '00C0FFEE',
+    });
     assert.equal(
       await custom.ask('7 HELLO'),
-      `7 OK PIPDU/1 channels=8 fw=2.1.0 features=current,persist boot=${custom.board.bootId}`,
+      `7 OK PIPDU/1 channels=8 fw=2.1.0 features=current,persist boot=${custom.board.bootId} serial=00C0FFEE`,
     );
     custom.board.stop();
+    const older = await booted({ serial: null });
+    assert.equal(older.board.serial, null);
+    assert.equal(
+      await older.ask('2 HELLO'),
+      `2 OK PIPDU/1 channels=16 fw=1.0.0-sim features=current,persist boot=${older.board.bootId}`,
+      'serial: null is an older firmware without serial=',
+    );
+  });
+
+  test('the serial stays across resets; two boards get different ones', async () => {
+    const { board, ask, lines } = await booted();
+    const serial = board.serial;
+    const bootId = board.bootId;
+    board.reset();
+    assert.match(await lines.take(), /^! BOOT /);
+    assert.notEqual(board.bootId, bootId);
+    assert.equal(board.serial, serial);
+    assert.match(await ask('1 HELLO'), new RegExp(` serial=${serial}$`));
+    assert.notEqual(new SimulatedBoard().serial, new SimulatedBoard().serial);
   });
 
   test('STATE, SET and MASK reply with the mask; relays events follow every change', async () => {
@@ -190,7 +218,7 @@ describe('SimulatedBoard (PRP/1)', () => {
     assert.equal(board.relays, 0xa5);
     assert.equal(await ask('6 STATE'), '6 OK 00A5');
     assert.equal(await ask('7 DEFAULT'), '7 OK 00A5', 'the stored mask survives the reset');
-    assert.match(await ask('8 HELLO'), new RegExp(` boot=${board.bootId}$`));
+    assert.match(await ask('8 HELLO'), new RegExp(` boot=${board.bootId} serial=${board.serial}$`));
     board.stop();
   });
 
@@ -382,7 +410,7 @@ describe('SimulatedBoard (PRP/1)', () => {
     const { board, ask } = await booted({ features: [], telemetryIntervalMs: 5 });
     assert.equal(
       await ask('1 HELLO'),
-      `1 OK PIPDU/1 channels=16 fw=1.0.0-sim features= boot=${board.bootId}`,
+      `1 OK PIPDU/1 channels=16 fw=1.0.0-sim features= boot=${board.bootId} serial=${board.serial}`,
     );
     assert.match(await ask('2 CURRENT'), /^2 ERR UNSUPPORTED \S/);
     assert.match(await ask('3 DEFAULT'), /^3 ERR UNSUPPORTED \S/);
@@ -523,6 +551,37 @@ describe('SimulatedBoard (PRP/1)', () => {
       board.stop();
     });
 
+    test('setDelayMs: a slow SET/MASK switches when it answers, and what came after waits its turn', async () => {
+      const { board, lines } = await booted({ setDelayMs: 60 });
+      const changes: Array<[number, number]> = [];
+      const started = performance.now();
+      board.on('relays', (mask) => changes.push([mask, performance.now() - started]));
+      board.receive('1 SET 11 1\n2 STATE\n');
+      assert.equal(board.relays, 0, 'not switched on arrival');
+      assert.equal(await lines.take(), '1 OK 0800\n');
+      const answeredAt = performance.now() - started;
+      assert.ok(answeredAt >= 60, `answered after ${answeredAt} ms`);
+      assert.equal(changes.length, 1);
+      assert.ok(changes[0]![1] >= 60, 'the relay switched when the reply left');
+      assert.equal(await lines.take(), '2 OK 0800\n', 'STATE behind the slow SET sees it');
+      board.receive('3 MASK 00F0\n');
+      assert.equal(await lines.take(), '3 OK 00F0\n');
+      board.setDelayMs = 0;
+      board.receive('4 SET 0 1\n');
+      assert.equal(board.relays, 0x00f1, 'a fast board switches at once');
+      assert.equal(await lines.take(), '4 OK 00F1\n');
+      assert.throws(() => new SimulatedBoard({ setDelayMs: -1 }), RangeError);
+    });
+
+    test('setDelayMs: a power loss before the slow SET answered leaves the relay as it was', async () => {
+      const { board, lines } = await booted({ setDelayMs: 30 });
+      board.receive('1 SET 2 1\n');
+      board.reset();
+      assert.equal(await lines.take(), '! BOOT 0000\n');
+      board.receive('2 STATE\n');
+      assert.equal(await lines.take(), '2 OK 0000\n');
+    });
+
     test('garbage and events go out as whole lines', async () => {
       const { board, lines } = await booted();
       board.sendGarbage('#$%^ noise');
@@ -565,7 +624,101 @@ describe('SimulatedBoard (PRP/1)', () => {
     }
   });
 
+  describe('state file (a board that stays powered)', () => {
+    let dir: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(path.join(os.tmpdir(), 'pipdu-simstate-'));
+    });
+    afterEach(() => rm(dir, { recursive: true, force: true }));
+
+    test('two boards on the same file see the same relays, boot id, serial and power-up mask', async () => {
+      const file = path.join(dir, 'simulator.json');
+      const first = await booted({ stateFile: file });
+      assert.equal(await first.ask('1 MASK 0A05'), '1 OK 0A05');
+      assert.equal(await first.ask('2 DEFAULT 0003'), '2 OK 0003');
+      first.board.stop();
+      const saved = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+      assert.deepEqual(saved, {
+        version: 1,
+        channels: 16,
+        serial: first.board.serial,
+        bootId: first.board.bootId,
+        relays: '0A05',
+        powerUpMask: '0003',
+      });
+
+      const second = new SimulatedBoard({ stateFile: file, telemetryIntervalMs: 0 });
+      started.add(second);
+      const lines = new Lines(second);
+      const resumed: Array<[number, string]> = [];
+      second.on('resumed', (mask, bootId) => resumed.push([mask, bootId]));
+      second.on('boot', () => assert.fail('a board that stayed powered does not boot'));
+      second.start();
+      assert.equal(second.relays, 0x0a05);
+      assert.equal(second.bootId, first.board.bootId);
+      assert.equal(second.serial, first.board.serial);
+      assert.equal(second.storedPowerUpMask, 0x0003);
+      assert.deepEqual(resumed, [[0x0a05, first.board.bootId]]);
+      second.receive('3 HELLO\n');
+      assert.equal(
+        await lines.take(),
+        `3 OK PIPDU/1 channels=16 fw=1.0.0-sim features=current,persist boot=${first.board.bootId} serial=${first.board.serial}\n`,
+        'no ! BOOT: the reply is the first line',
+      );
+    });
+
+    test('a reset is still a power loss: a new boot id, the power-up mask, ! BOOT; the serial stays', async () => {
+      const file = path.join(dir, 'simulator.json');
+      const { board, lines, ask } = await booted({ stateFile: file, powerUpMask: 0x0010 });
+      const { bootId, serial } = board;
+      await ask('1 SET 0 1');
+      board.reset();
+      assert.equal(await lines.take(), '! BOOT 0010\n');
+      assert.notEqual(board.bootId, bootId);
+      assert.equal(board.serial, serial);
+      board.stop();
+      const again = new SimulatedBoard({ stateFile: file, telemetryIntervalMs: 0 });
+      started.add(again);
+      again.start();
+      assert.equal(again.bootId, board.bootId, 'the new boot id was saved');
+      assert.equal(again.relays, 0x0010);
+      assert.equal(again.serial, serial);
+    });
+
+    test('an explicit serial overrides the saved one; a file for another board is ignored and reported', async () => {
+      const file = path.join(dir, 'simulator.json');
+      const first = await booted({ stateFile: file });
+      first.board.stop();
+      const named = new SimulatedBoard({ stateFile: file, serial: 'ABCDEF0123', telemetryIntervalMs: 0 });
+      started.add(named);
+      named.start();
+      assert.equal(named.serial, 'ABCDEF0123');
+      assert.equal(named.bootId, first.board.bootId);
+      named.stop();
+      const errors: Error[] = [];
+      const eight = new SimulatedBoard({ stateFile: file, channels: 8, telemetryIntervalMs: 0 });
+      started.add(eight);
+      eight.on('stateFileError', (error) => errors.push(error));
+      const lines = new Lines(eight);
+      eight.start();
+      assert.equal(await lines.take(), '! BOOT 00\n', 'powered up afresh');
+      assert.equal(errors.length, 1);
+      assert.match(errors[0]!.message, /ignored .*16 channels, not 8/);
+      await writeFile(file, '{ not json');
+      const broken = new SimulatedBoard({ stateFile: file, telemetryIntervalMs: 0 });
+      started.add(broken);
+      const brokenErrors: Error[] = [];
+      broken.on('stateFileError', (error) => brokenErrors.push(error));
+      broken.start();
+      assert.equal(brokenErrors.length, 1);
+      assert.equal(broken.relays, 0);
+      assert.equal((JSON.parse(await readFile(file, 'utf8')) as { bootId: string }).bootId, broken.bootId);
+    });
+  });
+
   test('the constructor refuses nonsense', () => {
+    assert.throws(() => new SimulatedBoard({ serial: 'abcdef01' }), RangeError);
+    assert.throws(() => new SimulatedBoard({ serial: '1234567' }), RangeError);
     assert.throws(() => new SimulatedBoard({ channels: 0 }), RangeError);
     assert.throws(() => new SimulatedBoard({ channels: 33 }), RangeError);
     assert.throws(() => new SimulatedBoard({ powerUpMask: 0x10000 }), RangeError);

@@ -116,11 +116,12 @@ describe('simulator CLI --pty', () => {
   test('HELLO, STATE, SET round trip through a real pty; requests and relays are reported', async (t) => {
     const sim = await simulator(t);
     assert.match(sim.bootId, /^[0-9A-F]{1,8}$/);
+    assert.match(sim.serial ?? '', /^[0-9A-F]{16}$/, 'a generated serial, announced in ready');
     assert.ok((await lstat(sim.path)).isSymbolicLink());
     const client = await Client.open(t, sim.path);
     assert.equal(
       await client.ask('1 HELLO'),
-      `1 OK PIPDU/1 channels=16 fw=1.0.0-sim features=current,persist boot=${sim.bootId}`,
+      `1 OK PIPDU/1 channels=16 fw=1.0.0-sim features=current,persist boot=${sim.bootId} serial=${sim.serial}`,
     );
     assert.equal(await client.ask('2 STATE'), '2 OK 0000');
     assert.equal(await client.ask('3 SET 4 1'), '3 OK 0010');
@@ -181,33 +182,93 @@ describe('simulator CLI --pty', () => {
     assert.notEqual(sim.bootId, before);
     assert.equal(
       await client.ask('2 HELLO'),
-      `2 OK PIPDU/1 channels=16 fw=1.0.0-sim features=current,persist boot=${sim.bootId}`,
+      `2 OK PIPDU/1 channels=16 fw=1.0.0-sim features=current,persist boot=${sim.bootId} serial=${sim.serial}`,
+      'a new boot id, the same serial',
     );
     assert.equal(await client.ask('3 STATE'), '3 OK 8001');
     await client.close();
     await sim.stop();
   });
 
-  test('--eeprom keeps the power-up mask across simulator processes', async (t) => {
+  test('--eeprom keeps the power-up mask and the serial across simulator processes', async (t) => {
     const dir = await tempDir(t);
     const eeprom = path.join(dir, 'eeprom');
     const first = await simulator(t, { args: ['--eeprom', eeprom] });
+    const serial = first.serial;
+    assert.match(serial ?? '', /^[0-9A-F]{16}$/);
+    assert.equal(await readFile(eeprom, 'utf8'), `\nserial=${serial}\n`, 'no mask stored yet, the serial is');
     const client = await Client.open(t, first.path);
     assert.equal(await client.ask('1 DEFAULT'), '1 OK 0000');
     assert.equal(await client.ask('2 DEFAULT 0a05'), '2 OK 0A05');
     await first.waitFor((event) => event.event === 'default' && event.mask === '0A05', 3000, 0);
-    assert.equal((await readFile(eeprom, 'utf8')).trim(), '0A05', 'written by the time the reply left');
+    assert.equal(
+      await readFile(eeprom, 'utf8'),
+      `0A05\nserial=${serial}\n`,
+      'written by the time the reply left',
+    );
     await client.close();
     await first.kill(); // even a hard kill keeps it
 
     const second = await simulator(t, { args: ['--eeprom', eeprom] });
     const boot = second.events.find((event) => event.event === 'boot');
     assert.equal(boot?.mask, '0A05');
+    assert.equal(second.serial, serial, 'the same board');
     const again = await Client.open(t, second.path);
     assert.equal(await again.ask('1 STATE'), '1 OK 0A05');
     assert.equal(await again.ask('2 DEFAULT'), '2 OK 0A05');
+    assert.match(await again.ask('3 HELLO'), new RegExp(` serial=${serial}$`));
     await again.close();
     await second.stop();
+  });
+
+  test('--serial sets serial= (and overrides the --eeprom one); --no-serial acts as an older firmware', async (t) => {
+    const dir = await tempDir(t);
+    const eeprom = path.join(dir, 'eeprom');
+    const named = await simulator(t, { args: ['--serial', 'c0ffee0012', '--eeprom', eeprom] });
+    assert.equal(named.serial, 'C0FFEE0012');
+    const client = await Client.open(t, named.path);
+    assert.match(await client.ask('1 HELLO'), / boot=[0-9A-F]{1,8} serial=C0FFEE0012$/);
+    await client.close();
+    await named.stop();
+    assert.equal(await readFile(eeprom, 'utf8'), '\nserial=C0FFEE0012\n');
+
+    const older = await simulator(t, { args: ['--no-serial'] });
+    assert.equal(older.serial, null);
+    const plain = await Client.open(t, older.path);
+    assert.equal(
+      await plain.ask('1 HELLO'),
+      `1 OK PIPDU/1 channels=16 fw=1.0.0-sim features=current,persist boot=${older.bootId}`,
+    );
+    await plain.close();
+    await older.stop();
+  });
+
+  test('--set-delay and control set-delay: SET and MASK answer late, switching as they answer', async (t) => {
+    const sim = await simulator(t, { args: ['--set-delay', '150ms'] });
+    const client = await Client.open(t, sim.path);
+    assert.equal(await client.ask('1 PING'), '1 OK PONG', 'other verbs answer at once');
+    const since = sim.events.length;
+    const started = performance.now();
+    client.port.write('2 SET 11 1\n3 STATE\n');
+    await sim.waitFor((event) => event.event === 'request' && event.line === '3 STATE', 3000, since);
+    assert.equal(
+      sim.events.slice(since).filter((event) => event.event === 'relays').length,
+      0,
+      'not switched on arrival',
+    );
+    assert.equal(await client.nextNonTelemetry(), '2 OK 0800');
+    assert.ok(performance.now() - started >= 140, 'SET answered after --set-delay');
+    assert.equal(await client.nextNonTelemetry(), '3 OK 0800', 'STATE waited its turn and sees the switch');
+    const relays = await sim.waitFor((event) => event.event === 'relays', 3000, since);
+    assert.equal(relays.mask, '0800');
+    await sim.command('set-delay 0');
+    const fast = performance.now();
+    assert.equal(await client.ask('4 MASK 0001'), '4 OK 0001');
+    assert.ok(performance.now() - fast < 140, 'set-delay 0: answered at once');
+    await assert.rejects(sim.command('set-delay -5'), /refused "set-delay -5"/);
+    await assert.rejects(sim.command('set-delay'), /refused "set-delay"/);
+    await client.close();
+    await sim.stop();
   });
 
   test('control mute: requests are seen but not answered; unmute answers again', async (t) => {
@@ -305,7 +366,7 @@ describe('simulator CLI --pty', () => {
     const client = await Client.open(t, sim.path);
     assert.equal(
       await client.ask('1 HELLO'),
-      `1 OK PIPDU/1 channels=8 fw=9.9.9 features= boot=${sim.bootId}`,
+      `1 OK PIPDU/1 channels=8 fw=9.9.9 features= boot=${sim.bootId} serial=${sim.serial}`,
     );
     assert.match(await client.ask('2 CURRENT'), /^2 ERR UNSUPPORTED /);
     assert.equal(await client.ask('3 MASK 81'), '3 OK 81');
@@ -391,14 +452,14 @@ describe('simulator CLI --stdio', () => {
       err += text;
     });
     const ready = await waitUntil(() => err, /\{"event":"ready".*\}\n/);
-    const readyEvent = JSON.parse(ready[0]) as { bootId: string; pid: number };
+    const readyEvent = JSON.parse(ready[0]) as { bootId: string; serial: string; pid: number };
     assert.equal(readyEvent.pid, child.pid);
     await waitUntil(() => out, /^! BOOT 0000\n/);
     child.stdin.write('1 HELLO\n2 SET 1 1\n');
     await waitUntil(
       () => out,
       new RegExp(
-        `1 OK PIPDU/1 channels=16 fw=1.0.0-sim features=current,persist boot=${readyEvent.bootId}\n2 OK 0002\n`,
+        `1 OK PIPDU/1 channels=16 fw=1.0.0-sim features=current,persist boot=${readyEvent.bootId} serial=${readyEvent.serial}\n2 OK 0002\n`,
       ),
     );
     await waitUntil(() => err, /\{"event":"request","line":"2 SET 1 1","at":[\d.]+\}/);
@@ -435,11 +496,15 @@ describe('simulator CLI --stdio', () => {
       assert.ok(Date.now() < deadline, `no ready event: ${err}`);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    const ready = JSON.parse(/\{"event":"ready".*\}/.exec(err)![0]) as { bootId: string; pid: number };
+    const ready = JSON.parse(/\{"event":"ready".*\}/.exec(err)![0]) as {
+      bootId: string;
+      serial: string;
+      pid: number;
+    };
     const client = await Client.open(t, link);
     assert.equal(
       await client.ask('1 HELLO'),
-      `1 OK PIPDU/1 channels=16 fw=1.0.0-sim features=current,persist boot=${ready.bootId}`,
+      `1 OK PIPDU/1 channels=16 fw=1.0.0-sim features=current,persist boot=${ready.bootId} serial=${ready.serial}`,
     );
     assert.equal(await client.ask('2 SET 15 1'), '2 OK 8000');
     process.kill(ready.pid, 'SIGUSR1');
@@ -449,8 +514,10 @@ describe('simulator CLI --stdio', () => {
     }
     await client.take((line) => line === '! BOOT 0000');
     const hello = await client.ask('3 HELLO');
-    assert.match(hello, / boot=[0-9A-F]{1,8}$/);
-    assert.ok(!hello.endsWith(`boot=${ready.bootId}`), 'a new boot id after the reset');
+    const bootId = / boot=([0-9A-F]{1,8}) serial=([0-9A-F]{16})$/.exec(hello);
+    assert.ok(bootId, hello);
+    assert.notEqual(bootId[1], ready.bootId, 'a new boot id after the reset');
+    assert.equal(bootId[2], ready.serial, 'the same serial');
     // Close first: a far side hanging up under a pending read can send serialport
     // into its busy loop (bindings-cpp #162); the kill case is tested above.
     await client.close();
@@ -486,6 +553,40 @@ describe('simulator CLI --stdio', () => {
     assert.equal(code, 2);
     assert.match(err, /exactly one of --pty <path> or --stdio/);
     assert.match(err, /usage: simulator-cli/);
+  });
+  test('--serial, --no-serial and --set-delay: bad values exit 2 with one clear line; --help lists them', async () => {
+    const run = async (args: string[]) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'hardware/simulator-cli.ts', ...args], {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
+      child.stderr.setEncoding('utf8').on('data', (text: string) => (err += text));
+      const [code] = await once(child, 'exit');
+      return { code, out, firstLine: err.split('\n')[0] };
+    };
+    const cases: Array<[string[], RegExp]> = [
+      [['--serial', 'C0FFEE'], /^simulator: --serial must be 8 to 16 hex digits, got "C0FFEE"$/],
+      [['--serial', '0123456789ABCDEF0'], /--serial must be 8 to 16 hex digits/],
+      [['--serial', 'ABCDEF12', '--no-serial'], /^simulator: give --serial <hex> or --no-serial, not both$/],
+      [
+        ['--set-delay', 'soon'],
+        /^simulator: --set-delay must be a duration like 250, 250ms or 1s, got "soon"$/,
+      ],
+      [['--legacy', '--set-delay', '10'], /--set-delay is for the PRP\/1 board, not --legacy/],
+      [['--legacy', '--no-serial'], /--no-serial is for the PRP\/1 board, not --legacy/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => run(['--stdio', ...args])));
+    results.forEach((result, i) => {
+      assert.equal(result.code, 2, cases[i]![0].join(' '));
+      assert.match(result.firstLine!, cases[i]![1]);
+    });
+    const help = await run(['--help']);
+    assert.equal(help.code, 0);
+    for (const option of ['--serial <hex>', '--no-serial', '--set-delay <ms>', 'set-delay <ms>'])
+      assert.ok(help.out.includes(option), `--help mentions ${option}`);
   });
 });
 

@@ -127,7 +127,7 @@ static void usage(FILE *f)
 		"stdout: one JSON object per line: ready, boot (cause power|reset|watchdog), relays,\n"
 		"request (a host line), output (a firmware line), control (acknowledgement), crash.\n"
 		"Times t_us are simulated microseconds since power-up.\n"
-		"stdin: control lines: reset | load <channel> <mA> | hang | exit.\n"
+		"stdin: control lines: reset | load <channel> <mA> | hang | hold <ms> | exit.\n"
 		"SIGUSR1 resets the CPU (EEPROM kept); SIGTERM/SIGINT exit cleanly.\n");
 }
 
@@ -505,6 +505,8 @@ static void uart_out_hook(struct avr_irq_t *irq, uint32_t value, void *param)
 	}
 }
 
+static int feed_idle = 1; /* nothing to feed since the last byte: the next one starts a burst */
+
 /* Cycle timer: one host byte per UART byte time, only when the firmware's receiver can take it. */
 static avr_cycle_count_t uart_feed_timer(struct avr_t *a, avr_cycle_count_t when, void *param)
 {
@@ -513,8 +515,18 @@ static avr_cycle_count_t uart_feed_timer(struct avr_t *a, avr_cycle_count_t when
 	/* Never faster than 10 bits at 115200 baud, whatever the firmware configured. */
 	if (period < FREQUENCY / 11520)
 		period = FREQUENCY / 11520;
-	if (inq.len == 0)
+	if (inq.len == 0) {
+		feed_idle = 1;
 		return when + period;
+	}
+	if (feed_idle) {
+		/* The host's UART is not clocked by the board's crystal: a burst's first start bit
+		 * comes at any phase of the board's clock, not on a grid since power-up. */
+		feed_idle = 0;
+		avr_cycle_count_t phase = (avr_cycle_count_t)(random() % (long)period);
+		if (phase)
+			return when + phase;
+	}
 	int rx_enabled = avr_regbit_get(a, uart0->rxen);
 	unsigned fill = ((unsigned)uart0->input.write + uart_fifo_fifo_size - uart0->input.read) &
 			(uart_fifo_fifo_size - 1);
@@ -781,6 +793,8 @@ static void on_signal(int sig)
 
 static int quit_requested;
 static int cpu_started; /* a client opened the pty and the CPU runs */
+static double hold_until; /* wall ms: the firmware's output waits until then (control `hold`) */
+static double wall_ms(void);
 
 static void control_ack(const char *line, const char *error)
 {
@@ -843,13 +857,19 @@ static void control(char *raw)
 		} else {
 			opt.loads_mA[(int)ch] = mA;
 		}
+	} else if (!strcmp(argv[0], "hold")) {
+		double ms;
+		if (argc != 2 || parse_number(argv[1], &ms) || ms < 0)
+			error = "usage: hold <ms>";
+		else
+			hold_until = wall_ms() + ms;
 	} else if (!strcmp(argv[0], "exit")) {
 		if (argc != 1)
 			error = "usage: exit";
 		else
 			quit_requested = 1;
 	} else {
-		error = "unknown control line (reset, load <channel> <mA>, hang, exit)";
+		error = "unknown control line (reset, load <channel> <mA>, hang, hold <ms>, exit)";
 	}
 	control_ack(line, error);
 }
@@ -1005,6 +1025,8 @@ static void read_master(void)
 
 static void flush_output(void)
 {
+	if (wall_ms() < hold_until)
+		return;
 	while (outq.len) {
 		ssize_t n = write(pty_master, outq.p + outq.head, outq.len);
 		if (n <= 0)
@@ -1168,6 +1190,9 @@ static void shutdown_and_exit(int code)
 int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	srandom((unsigned)(now.tv_nsec ^ now.tv_sec ^ ((unsigned)getpid() << 16)));
 
 	/* JSON goes to a private copy of stdout; whatever libsimavr printf()s lands on stderr. */
 	fflush(stdout);
@@ -1267,8 +1292,14 @@ int main(int argc, char **argv)
 		struct pollfd fds[3];
 		int nfds = 0;
 		fds[nfds++] = (struct pollfd){ ino_fd, POLLIN, 0 };
+		int holding = wall_ms() < hold_until;
+		if (holding && outq.len) {
+			int left = (int)ceil(hold_until - wall_ms());
+			if (timeout > left) /* 0 = the CPU runs: no waiting at all */
+				timeout = left;
+		}
 		fds[nfds++] = (struct pollfd){ pty_master, (short)((inq.len < INQ_MAX ? POLLIN : 0) |
-			(outq.len ? POLLOUT : 0)), 0 };
+			(outq.len && !holding ? POLLOUT : 0)), 0 };
 		if (stdin_open)
 			fds[nfds++] = (struct pollfd){ 0, POLLIN, 0 };
 		int r = poll(fds, nfds, timeout);

@@ -74,9 +74,22 @@ static inline void selectAndStart(uint8_t channel) {
   ADCSRA |= _BV(ADSC);
 }
 
+// Raw samples folded together: their noise seeds the board's serial (entropy.h).
+static volatile uint32_t noise;
+
+uint32_t current_noise() {
+  uint8_t sreg = SREG;
+  cli();
+  uint32_t value = noise;
+  SREG = sreg;
+  return value;
+}
+
 ISR(TIMER1_COMPA_vect) {
   if (ADCSRA & _BV(ADSC)) return; // still converting (the first conversion takes 25 ADC clocks)
-  int16_t x = (int16_t)ADC - ZERO_COUNTS;
+  uint16_t raw = ADC;
+  noise = ((noise << 3) | (noise >> 29)) ^ raw;
+  int16_t x = (int16_t)raw - ZERO_COUNTS;
   uint8_t channel = sampling;
   uint8_t next = (uint8_t)(channel + 1);
   if (next == PIPDU_CHANNELS) next = 0;

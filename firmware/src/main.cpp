@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "current.h"
+#include "entropy.h"
 #include "outline.h"
 #include "protocol.h"
 #include "relays.h"
@@ -70,6 +71,7 @@ static void serviceRx() {
     int byte = Serial.read();
     if (byte < 0) return;
     lastRxMs = millis();
+    if (!protocol_hasSerial) entropy_add(((uint32_t)TCNT1 << 16) ^ micros() ^ (uint8_t)byte);
     protocol_feed((uint8_t)byte);
   }
 }
@@ -98,6 +100,7 @@ void setup() {
 
   Serial.begin(SERIAL_BAUD);
   protocol_bootId = store_nextBootId();
+  protocol_hasSerial = store_readSerial(protocol_serial);
   current_init();
 
   // `! BOOT <mask>` is the first line after every reset; it fits the empty UART buffer.

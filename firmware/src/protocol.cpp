@@ -3,13 +3,18 @@
 // the replies here match it byte for byte, free text included.
 #include "protocol.h"
 
+#include <string.h>
+
 #include "config.h"
 #include "current.h"
+#include "entropy.h"
 #include "relays.h"
 #include "store.h"
 
 OutLine protocol_reply;
 uint32_t protocol_bootId;
+uint8_t protocol_serial[8];
+bool protocol_hasSerial;
 
 // The line being received: its content (a '\r' included) may be 127 bytes, the
 // '\n' makes 128. A longer line is discarded up to the next '\n'.
@@ -20,6 +25,10 @@ static bool discarding;
 // DEFAULT <mask> waiting for its EEPROM write.
 static bool defaultPending;
 static uint16_t defaultPendingMask;
+
+// The first HELLO waiting for its new serial's EEPROM write.
+static bool helloPending;
+static uint8_t helloPendingSerial[8];
 
 // ---------------------------------------------------------------- reply helpers
 
@@ -201,13 +210,36 @@ static void doCurrent(uint16_t id) {
   end();
 }
 
-static void doHello(uint16_t id) {
-  ok(id);
-  protocol_reply.putP(PSTR("PIPDU/1 channels="));
+// Everything after HELLO's `<id> `.
+static void helloBody() {
+  protocol_reply.putP(PSTR("OK PIPDU/1 channels="));
   protocol_reply.putU16(PIPDU_CHANNELS);
   protocol_reply.putP(PSTR(" fw=" PIPDU_FW_VERSION " features=current,persist boot="));
   protocol_reply.putHex32(protocol_bootId);
+  if (protocol_hasSerial) {
+    protocol_reply.putP(PSTR(" serial="));
+    for (uint8_t i = 0; i < sizeof protocol_serial; i++) {
+      protocol_reply.put(OutLine::hexDigit(protocol_serial[i] >> 4));
+      protocol_reply.put(OutLine::hexDigit(protocol_serial[i] & 0xF));
+    }
+  }
   end();
+}
+
+static void doHello(uint16_t id) {
+  begin(id);
+  if (!protocol_hasSerial) {
+    // No serial yet (a new chip): make one and store it before it is reported.
+    uint64_t value = entropy_take();
+    for (int8_t i = 7; i >= 0; i--, value >>= 8) helloPendingSerial[i] = (uint8_t)value;
+    if (store_beginSerialWrite(helloPendingSerial)) {
+      // ~34 ms of EEPROM writes: the id goes out now, the rest when it is read back (protocol_poll()).
+      protocol_reply.open = true;
+      helloPending = true;
+      return;
+    }
+  }
+  helloBody();
 }
 
 // Parses and applies one request line (no '\n', no trailing '\r', not empty).
@@ -287,6 +319,18 @@ void protocol_feed(uint8_t byte) {
 }
 
 void protocol_poll() {
+  if (helloPending) {
+    int8_t result = store_pollWrite();
+    if (result < 0) return;
+    helloPending = false;
+    if (result == 0) {
+      memcpy(protocol_serial, helloPendingSerial, sizeof protocol_serial);
+      protocol_hasSerial = true;
+    } // else: not stored, so not reported; the next HELLO tries again
+    helloBody();
+    protocol_reply.open = false;
+    return;
+  }
   if (!defaultPending) return;
   int8_t result = store_pollWrite();
   if (result < 0) return;

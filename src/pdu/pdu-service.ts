@@ -414,7 +414,10 @@ export class PduService {
       let timer: NodeJS.Timeout | null = null;
       try {
         if (options.signal?.aborted) {
-          throw new PduError('CANCELLED', 'the caller went away before the request started; nothing was switched');
+          throw new PduError(
+            'CANCELLED',
+            'the caller went away before the request started; nothing was switched',
+          );
         }
         this.assertOnline();
         const config = lane.config;

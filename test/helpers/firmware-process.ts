@@ -10,7 +10,7 @@
  * The runner speaks like the simulator CLI in --pty mode (see
  * simulator-process.ts for waitFor/command/stop): JSON events on stdout
  * (ready, boot, relays, request, output, control; times in simulated µs),
- * control lines on stdin (reset, load <ch> <mA>, hang, exit). Unlike the
+ * control lines on stdin (reset, load <ch> <mA>, hang, hold <ms>, exit). Unlike the
  * simulator, the CPU only starts once a client opens the pty, so the client
  * sees the power-up `! BOOT` (or, if the port's open flush ate it, not).
  */

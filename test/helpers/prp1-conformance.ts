@@ -1,5 +1,5 @@
 /**
- * A PRP/1 conformance suite (../shared/relay-board-protocol.md) for any board
+ * A PRP/1 conformance suite (docs/relay-board-protocol.md) for any board
  * reachable on a serial path: the project's simulator, the firmware in the
  * emulator, a real board. It talks to the board through the real serialport
  * package at 115200 baud, one request outstanding at a time, and checks every
@@ -67,6 +67,8 @@ export interface ConformanceOptions {
   timing?: boolean;
   /** Check the watchdog (needs hang and bootCause). */
   watchdog?: boolean;
+  /** HELLO must carry `serial=` (default true; false for a board older than it: then it must not). */
+  serial?: boolean;
 }
 
 // ---------------------------------------------------------------------------
@@ -85,6 +87,8 @@ export interface Prp1Hello {
   firmware: string;
   features: string[];
   bootId: string;
+  /** `serial=`: 8..16 upper-case hex digits, the board's for life; null when absent. */
+  serial: string | null;
   /** key=value pairs the protocol does not define (a host ignores them). */
   extra: Record<string, string>;
 }
@@ -154,7 +158,7 @@ export function parseCurrents(text: string, channels?: number): number[] {
   return parts.map(Number);
 }
 
-/** The text of a HELLO reply: `PIPDU/1 channels=<n> fw=<semver> features=<list> boot=<bootid>` plus unknown pairs. */
+/** The text of a HELLO reply: `PIPDU/1 channels=<n> fw=<semver> features=<list> boot=<bootid> [serial=<hex>]` plus unknown pairs. */
 export function parseHello(text: string): Prp1Hello {
   checkTokens(text);
   const [protocol, ...pairs] = text.split(' ');
@@ -184,12 +188,16 @@ export function parseHello(text: string): Prp1Hello {
     malformed(text, `features=${featureText} is not a comma separated list`);
   const bootId = take('boot');
   if (!/^[0-9A-F]{1,8}$/.test(bootId)) malformed(text, `boot=${bootId} is not 1-8 upper-case hex digits`);
+  const serial = values.has('serial') ? take('serial') : null;
+  if (serial !== null && !/^[0-9A-F]{8,16}$/.test(serial))
+    malformed(text, `serial=${serial} is not 8-16 upper-case hex digits`);
   return {
     protocol: 'PIPDU/1',
     channels: Number(channelsText),
     firmware,
     features,
     bootId,
+    serial,
     extra: Object.fromEntries(values),
   };
 }
@@ -704,7 +712,7 @@ export function describeConformance(
       assert.deepEqual(problems, [], 'every line from the board is well-formed and expected');
     });
 
-    test('HELLO: PIPDU/1, channels, fw, features and a boot id; the reply id is echoed', async () => {
+    test('HELLO: PIPDU/1, channels, fw, features, a boot id and a serial; the reply id is echoed', async () => {
       const { text } = await rig.ok('HELLO', 65535);
       rig.hello = parseHello(text);
       client!.channels = rig.hello.channels;
@@ -713,9 +721,12 @@ export function describeConformance(
       if (options.features !== undefined) assert.deepEqual(hello.features, options.features);
       assert.ok(hello.channels >= 4, 'the suite needs at least 4 channels');
       for (const feature of hello.features) assert.ok(['current', 'persist'].includes(feature), feature);
+      if (options.serial === false) assert.equal(hello.serial, null, 'no serial= on this board');
+      else assert.ok(hello.serial, 'HELLO carries serial= (8-16 upper-case hex digits)');
       const again = await rig.helloNow();
       assert.equal(again.bootId, hello.bootId, 'the boot id stays the same until a reset');
       assert.equal(again.firmware, hello.firmware);
+      assert.equal(again.serial, hello.serial, 'the serial stays the same');
     });
 
     test('fresh board (no valid power-up mask stored): every relay is off', async () => {
@@ -737,6 +748,7 @@ export function describeConformance(
       assert.equal(await rig.state(), 0);
       const hello = await rig.helloNow();
       assert.notEqual(hello.bootId, rig.hello.bootId, 'HELLO boot= changes at every reset');
+      assert.equal(hello.serial, rig.hello.serial, 'HELLO serial= survives a reset');
       rig.hello = hello;
     });
 
@@ -1020,6 +1032,7 @@ export function describeConformance(
       const hello = await rig.helloNow();
       assert.notEqual(hello.bootId, rig.hello.bootId, 'HELLO boot= changes at every reset');
       assert.equal(hello.channels, rig.hello.channels);
+      assert.equal(hello.serial, rig.hello.serial, 'HELLO serial= survives a reset');
       rig.hello = hello;
       if (rig.has('persist')) {
         assert.equal((await rig.ok('DEFAULT')).text, rig.fmt(stored), 'DEFAULT survives a reset');
@@ -1028,7 +1041,9 @@ export function describeConformance(
         assert.equal((await rig.ok(`DEFAULT ${rig.fmt(next)}`)).text, rig.fmt(next));
         assert.equal(await rig.reset(), rig.fmt(next));
         assert.equal(await rig.state(), next);
-        rig.hello = await rig.helloNow();
+        const after = await rig.helloNow();
+        assert.equal(after.serial, rig.hello.serial, 'storing a power-up mask leaves the serial alone');
+        rig.hello = after;
       }
     });
 
@@ -1091,6 +1106,7 @@ export function describeConformance(
         assert.equal(await rig.state(), stored);
         const hello = await rig.helloNow();
         assert.notEqual(hello.bootId, rig.hello.bootId, 'HELLO boot= changes after a watchdog reset');
+        assert.equal(hello.serial, rig.hello.serial, 'HELLO serial= survives a watchdog reset');
         rig.hello = hello;
       });
     }

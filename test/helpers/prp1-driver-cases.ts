@@ -56,6 +56,14 @@ export interface SerialBoardUnderTest {
   relays(): number;
   /** The boot id the board announced for its current boot (after sync()), or null if not known yet. */
   bootId(): string | null;
+  /** HELLO's serial= as the board announced it (after sync()), or null if it has none / did not say yet. */
+  serial(): string | null;
+  /**
+   * From now on the board's replies to SET and MASK (and whatever it answers
+   * after them) reach the host `ms` late, the relay switching all the same;
+   * `lateReplies(0)` ends it. Resolves once it is in effect.
+   */
+  lateReplies(ms: number): Promise<void>;
   /** When the board received a request, in the test's clock (ms), if the board reports it; else null. */
   receivedAtMs(event: Json): number | null;
   /** Power loss: the board resets and keeps its stored power-up mask (SIGUSR1). */
@@ -84,6 +92,9 @@ export function simulatorUnderTest(
       return typeof latest?.mask === 'string' ? Number.parseInt(latest.mask, 16) : 0;
     },
     bootId: () => sim.bootId || null,
+    serial: () => sim.serial,
+    // A slow board: it switches and answers only after the delay.
+    lateReplies: (ms) => sim.command(`set-delay ${ms}`),
     receivedAtMs: (event) => (typeof event.at === 'number' ? event.at : null),
     powerLoss: async () => sim.signal('SIGUSR1'),
     stop: () => sim.stop(),
@@ -93,6 +104,7 @@ export function simulatorUnderTest(
 /** The load on every socket of the emulated board (the runner's default, given explicitly: sync() restates it). */
 const FIRMWARE_LOAD_MA = 1000;
 const HELLO_REPLY = /^\d+ OK PIPDU\/1 .*\bboot=([0-9A-F]{1,8})(?: |$)/;
+const HELLO_SERIAL = /^\d+ OK PIPDU\/1 .* serial=([0-9A-F]{8,16})(?: |$)/;
 
 /**
  * The firmware in the emulator (firmware/build/pipdu-sim; build it first with
@@ -139,6 +151,16 @@ export async function startFirmwareUnderTest(): Promise<SerialBoardUnderTest> {
       }
       return null;
     },
+    serial() {
+      // The latest HELLO reply says it (the runner does not know the firmware's serial).
+      const hello = runner.events.findLast(
+        (event) => event.event === 'output' && HELLO_REPLY.test(String(event.line)),
+      );
+      return hello ? (HELLO_SERIAL.exec(String(hello.line))?.[1] ?? null) : null;
+    },
+    // The runner holds the firmware's output (the firmware switched and answered at once; the
+    // line is late): a SET sent now is answered `ms` later, and so is what follows within them.
+    lateReplies: (ms) => runner.command(`hold ${ms}`),
     receivedAtMs: () => null, // only simulated time (t_us), which says nothing about the host's pacing
     async powerLoss() {
       // Reset between lines: a reset in the middle of a `! CURRENT` line glues the `! BOOT` onto
@@ -254,7 +276,9 @@ export async function connectCase(rig: DriverRig): Promise<void> {
     firmware: target.firmware,
     features: ['current', 'persist'],
     bootId: target.bootId(),
+    serial: target.serial(),
   });
+  assert.match(board.identity?.serial ?? '', /^[0-9A-F]{8,16}$/, 'the board says which board it is');
   await rig.expectRelays(connected.mask, 'the relays are as the board powered up');
 }
 
@@ -334,6 +358,55 @@ export async function powerLossCase(rig: DriverRig): Promise<void> {
     ['HELLO', 'STATE', 'STATE'],
     'the driver re-read identity and state, and switched nothing',
   );
+}
+
+/**
+ * A SET answered after the reply timeout by a board that did switch: the
+ * caller gets BOARD_TIMEOUT saying the relay may have switched, the driver
+ * probes with STATE at once (not PING, nothing before it), and within a
+ * second emits the board's real mask as `mask`; `state()` agrees. Leaves the
+ * relays as it found them.
+ */
+export async function lateSetCase(rig: DriverRig): Promise<void> {
+  const { board, target } = rig;
+  const before = await board.state();
+  const channel = [11, 12, 13, 14, 15].find((ch) => (before & (1 << ch)) === 0);
+  assert.ok(channel !== undefined, 'a channel that is off to begin with');
+  const bit = 1 << channel;
+  await target.sync();
+  const since = target.process.requests.length;
+  const masks: number[] = [];
+  const onMask = (mask: number) => masks.push(mask);
+  board.on('mask', onMask);
+  try {
+    // Late by half a timeout more than the timeout: the probe sent at the timeout is answered in time.
+    await target.lateReplies(Math.round(rig.replyTimeoutMs * 1.5));
+    const started = performance.now();
+    const error = await rejectsWith(board.set(channel, true), 'BOARD_TIMEOUT');
+    assert.equal(
+      error.message,
+      `the relay board did not answer SET within ${rig.replyTimeoutMs} ms; the relay may have switched — its state is being re-read`,
+    );
+    if (masks.length === 0) await next(board, 'mask', 1000);
+    const within = performance.now() - started - rig.replyTimeoutMs;
+    assert.ok(within < 1000, `the mask came ${within} ms after the timeout`);
+    assert.deepEqual(masks, [before | bit], "the board's real state: the late SET did switch");
+    await target.lateReplies(0);
+    assert.equal(await board.state(), before | bit, 'state() agrees');
+    await rig.expectRelays(before | bit, 'the relay did switch');
+    await target.sync();
+    const sent = verbs(target.process.requests.slice(since));
+    assert.deepEqual(sent.slice(0, 2), ['SET', 'STATE'], 'the probe was STATE, sent before anything else');
+    assert.ok(
+      sent.slice(2).every((verb) => verb === 'STATE'),
+      `${sent.join(' ')}: no PING, nothing else (a second probe only if the first was late too)`,
+    );
+    assert.equal(board.online, true);
+    assert.equal(await board.set(channel, false), before);
+  } finally {
+    board.off('mask', onMask);
+    await target.lateReplies(0);
+  }
 }
 
 /**

@@ -33,11 +33,13 @@ export interface SimulatorProcess {
   readonly events: Array<Record<string, unknown>>;
   /** The latest boot id (from `ready` and `boot` events; '' for the legacy board). */
   readonly bootId: string;
+  /** HELLO's serial= as `ready` announced it; null for none (--no-serial, legacy, a runner that does not say). */
+  readonly serial: string | null;
   /** Everything the simulator wrote to stderr so far (diagnostics). */
   readonly stderr: string;
   /** True once the process has exited. */
   readonly exited: boolean;
-  /** Writes a control line (mute, unmute, drop <p>, delay <ms>, garbage <text>, event <text>, reset, load <ch> <mA>, exit). */
+  /** Writes a control line (mute, unmute, drop <p>, delay <ms>, set-delay <ms>, garbage <text>, event <text>, reset, load <ch> <mA>, exit). */
   control(line: string): void;
   /**
    * Writes a control line and resolves once the simulator has applied it
@@ -98,6 +100,7 @@ class SimulatorChild implements SimulatorProcess {
   readonly requests: string[] = [];
   readonly events: Array<Record<string, unknown>> = [];
   bootId = '';
+  serial: string | null = null;
   stderr = '';
   exited = false;
   private readonly waiters = new Set<Waiter>();
@@ -241,6 +244,7 @@ class SimulatorChild implements SimulatorProcess {
     if ((event.event === 'boot' || event.event === 'ready') && typeof event.bootId === 'string') {
       this.bootId = event.bootId;
     }
+    if (event.event === 'ready' && typeof event.serial === 'string') this.serial = event.serial;
     for (const waiter of this.waiters) {
       if (!waiter.predicate(event)) continue;
       clearTimeout(waiter.timer);
