@@ -5,11 +5,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { createRelayBoard } from '../hardware/index.js';
+import { BOARD_DRIVERS } from '../src/config/board-drivers.js';
 import { ConfigError } from '../src/config/config-error.js';
 import { parseDuration, tryParseByteSize, tryParseDuration } from '../src/config/duration.js';
 import { isLoopbackHost, parseListen } from '../src/config/listen.js';
 import { defaultConfig, loadConfig, parseConfig } from '../src/config/load.js';
+import type { BoardConfig } from '../src/config/schema.js';
 import { PduError } from '../src/errors.js';
+import { silentLogger } from '../src/log.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const examplePath = path.join(root, 'config/pipdu.example.yaml');
@@ -532,5 +536,26 @@ describe('loading a file', () => {
     const missing = run(path.join(dir, 'missing.yaml'));
     assert.equal(missing.status, 2);
     assert.equal(missing.stderr, `no configuration file at ${path.join(dir, 'missing.yaml')}\n`);
+  });
+});
+
+describe('the board driver list', () => {
+  test('the schema, the type and the board factory all take it from BOARD_DRIVERS', () => {
+    assert.deepEqual(problems(yaml('version: 1', 'board: { driver: nonsense }')), [
+      `pipdu.yaml:2:18 board.driver: expected ${BOARD_DRIVERS.join(' | ')}`,
+    ]);
+    for (const driver of BOARD_DRIVERS) {
+      const text = yaml('version: 1', `board: { driver: ${driver}, port: /dev/ttyACM0 }`);
+      assert.equal(parseConfig(text, 'pipdu.yaml').board.driver, driver);
+    }
+    // A config that bypassed the schema still gets a one-line answer naming the same list.
+    const board = { ...defaultConfig().board, driver: 'nonsense' } as unknown as BoardConfig;
+    assert.throws(
+      () => createRelayBoard(board, { logger: silentLogger() }),
+      (error: unknown) =>
+        error instanceof PduError &&
+        error.code === 'BAD_CONFIG' &&
+        error.message === `unknown board driver "nonsense": valid drivers are ${BOARD_DRIVERS.join(', ')}`,
+    );
   });
 });
