@@ -559,3 +559,107 @@ describe('the board driver list', () => {
     );
   });
 });
+
+describe('hostile files are refused with one located line, before yaml or zod can blow up', () => {
+  const nested = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+
+  test('nesting: 64 levels are fine, the 65th is refused where it opens, 100k brackets too', () => {
+    // The top-level mapping is level 1: 63 brackets make 64 levels.
+    assert.deepEqual(problems(yaml(...HEADER, `name: ${nested(63)}`)), [
+      'pipdu.yaml:3:1 name: expected text, got a list',
+    ]);
+    const tooDeep = 'YAML: nested more than 64 levels deep (lists and mappings inside each other)';
+    assert.deepEqual(problems(yaml(...HEADER, `name: ${nested(64)}`)), [`pipdu.yaml:3:70 ${tooDeep}`]);
+    assert.deepEqual(problems(yaml(...HEADER, `name: ${nested(100_000)}`)), [`pipdu.yaml:3:70 ${tooDeep}`]);
+    // Block lists nest as deep in two characters a level, and are counted the same way.
+    assert.deepEqual(problems(yaml(...HEADER, 'name:', `  ${'- '.repeat(100_000)}x`)), [
+      `pipdu.yaml:4:129 ${tooDeep}`,
+    ]);
+  });
+
+  test('more than 10000 keys and values is refused at the one over', () => {
+    const list = (count: number) => `name: [${Array.from({ length: count }, () => '1').join(',')}]`;
+    // HEADER has 6 keys and values (`{` counts), `name: [` 2: 9992 items make 10000.
+    assert.deepEqual(problems(yaml(...HEADER, list(9992))), [
+      'pipdu.yaml:3:1 name: expected text, got a list',
+    ]);
+    assert.deepEqual(problems(yaml(...HEADER, list(9993))), [
+      `pipdu.yaml:3:${8 + 2 * 9992} YAML: more than 10000 keys and values; a configuration has a few hundred`,
+    ]);
+  });
+
+  test('an alias bomb is refused at the alias where it goes over, with its key path', () => {
+    const bomb = yaml(
+      ...HEADER,
+      'a: &a [x, x, x, x, x, x, x, x, x]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+    );
+    // b: 9 uses; c: 9 x (1 + 9) = 90 (99 in all); d's first *c is 91 more.
+    assert.deepEqual(problems(bomb), [
+      'pipdu.yaml:6:8 d[0]: YAML: too many aliases: more than 100 once aliases inside aliases are counted',
+    ]);
+    const big = `[${Array.from({ length: 4000 }, (_, i) => i).join(', ')}]`;
+    assert.deepEqual(problems(yaml(...HEADER, `a: &big ${big}`, 'b: [*big, *big, *big]')), [
+      'pipdu.yaml:4:17 b[2]: YAML: aliases add more than 10000 values to the file once expanded',
+    ]);
+  });
+
+  test('an alias without an anchor before it, or inside what it names, is located (no ReferenceError)', () => {
+    assert.deepEqual(problems(yaml(...HEADER, 'name: *nope', 'x: &nope 1')), [
+      'pipdu.yaml:3:7 name: YAML: alias *nope has no anchor &nope before it',
+    ]);
+    assert.deepEqual(problems(yaml(...HEADER, 'x: &loop [1, *loop]')), [
+      'pipdu.yaml:3:14 x[1]: YAML: alias *loop is inside the value it names',
+    ]);
+  });
+
+  test('aliases a real config would use still work', () => {
+    const config = parseConfig(
+      yaml(
+        ...HEADER,
+        'sockets:',
+        '  - { number: 1, restore: &restore on, roles: &ops [ops] }',
+        '  - { number: 2, restore: *restore, roles: *ops }',
+      ),
+      'pipdu.yaml',
+    );
+    assert.equal(config.sockets[1]?.restore, 'on');
+    assert.deepEqual(config.sockets[1]?.roles, ['ops']);
+  });
+
+  test('a file over 1 MiB is refused before it is read whole; text over 1 MiB before it is parsed', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pipdu-config-size-'));
+    try {
+      const limit = 1024 * 1024;
+      const file = path.join(dir, 'pipdu.yaml');
+      const padded = (bytes: number) => {
+        const head = `${yaml(...HEADER)}# `;
+        return `${head}${'x'.repeat(bytes - head.length - 1)}\n`;
+      };
+      await writeFile(file, padded(limit));
+      assert.equal(
+        (await loadConfig({ env: { PIPDU_CONFIG: file }, cwd: dir })).config.board.driver,
+        'simulator',
+      );
+      await writeFile(file, padded(limit + 1));
+      const tooLarge =
+        'pipdu.yaml:1:1 the file is too large: a configuration may be at most 1 MiB (1048576 bytes), this one is';
+      await assert.rejects(loadConfig({ env: { PIPDU_CONFIG: file }, cwd: dir }), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.format(), `${tooLarge} 1048577 bytes`);
+        return true;
+      });
+      assert.deepEqual(problems(padded(limit + 1)), [`${tooLarge} 1048577 bytes`]);
+      // A device has no size to check first: it is read only up to the limit.
+      await assert.rejects(loadConfig({ env: { PIPDU_CONFIG: '/dev/zero' }, cwd: dir }), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.format(), `/dev/zero${tooLarge.slice('pipdu.yaml'.length)} larger than that`);
+        return true;
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
