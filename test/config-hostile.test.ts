@@ -207,3 +207,16 @@ test('a daemon started on a hostile file exits 1 with the one line and never ope
     await sim.stop();
   }
 });
+
+test('a daemon whose PIPDU_CONFIG names no file says so in one line, no stack trace', async () => {
+  const { PIPDU_CONFIG: _config, DISCORD_TOKEN: _token, ...inherited } = process.env;
+  const cwd = await mkdtemp(path.join(dir, 'daemon-'));
+  const missing = path.join(dir, 'missing.yaml');
+  const result = await runToEnd(['--import', tsx, path.join(root, 'src/main.ts')], {
+    cwd,
+    env: { ...inherited, PIPDU_LOG_FORMAT: 'json', PIPDU_CONFIG: missing },
+  });
+  assert.equal(result.stderr, `PIPDU_CONFIG names ${missing}, which does not exist\nPiPDU did not start.\n`);
+  assert.equal(result.stdout, '');
+  assert.equal(result.code, 1);
+});

@@ -47,7 +47,8 @@ export const MAX_ALIAS_VALUES = 10_000;
  * Parses and validates config text. `file` only labels the issues and is
  * used as given (loadConfig passes the path relative to the working
  * directory, or the absolute path for a file outside it). Throws ConfigError
- * with every problem: YAML syntax errors, or else every schema issue.
+ * with every problem: the first limit above it goes over, or else YAML
+ * syntax errors, or else alias problems, or else every schema issue.
  */
 export function parseConfig(text: string, file: string): PduConfig {
   const bytes = Buffer.byteLength(text, 'utf8');
@@ -93,7 +94,7 @@ export function parseConfig(text: string, file: string): PduConfig {
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (error) {
-    // aliasProblem() refuses what yaml would: this is a second line of defence, not a user path.
+    // yaml's own alias limit, a second line behind aliasProblem() (which a real config never reaches).
     throw new ConfigError([at(firstAlias(doc) ?? 0, '', `YAML: ${(error as Error).message}`)]);
   }
   const result = validateConfig(data);
