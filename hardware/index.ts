@@ -1,3 +1,4 @@
+import { BOARD_DRIVERS } from '../src/config/board-drivers.js';
 import type { BoardConfig } from '../src/config/schema.js';
 import { PduError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
@@ -5,10 +6,11 @@ import { LegacyBoard } from './legacy-board.js';
 import type { BackoffOptions } from './line-transport.js';
 import { MemoryTransport } from './memory-transport.js';
 import { Prp1Board } from './prp1-board.js';
-import type { BoardDriverName, RelayBoard } from './relay-board.js';
+import type { RelayBoard } from './relay-board.js';
 import { SerialTransport } from './serial-transport.js';
 import { SimulatedBoard } from './simulated-board.js';
 
+export { BOARD_DRIVERS } from '../src/config/board-drivers.js';
 export type { BoardDriverName, RelayBoard } from './relay-board.js';
 
 export interface RelayBoardDeps {
@@ -26,11 +28,8 @@ export interface RelayBoardDeps {
   simulatorStateFile?: string;
 }
 
-export const BOARD_DRIVERS: readonly BoardDriverName[] = ['prp1', 'legacy', 'simulator'];
-
 /** The one place that knows the concrete relay board drivers. */
 export function createRelayBoard(config: BoardConfig, deps: RelayBoardDeps): RelayBoard {
-  const driver: string = config.driver;
   switch (config.driver) {
     case 'prp1':
       return new Prp1Board({
@@ -67,11 +66,14 @@ export function createRelayBoard(config: BoardConfig, deps: RelayBoardDeps): Rel
         warnResetOnOpen: false,
       });
     }
-    default:
+    default: {
+      // `never`: a driver in BOARD_DRIVERS without a case above fails the type-check.
+      const unknown: never = config.driver;
       throw new PduError(
         'BAD_CONFIG',
-        `unknown board driver "${driver}": valid drivers are ${BOARD_DRIVERS.join(', ')}`,
+        `unknown board driver "${String(unknown)}": valid drivers are ${BOARD_DRIVERS.join(', ')}`,
       );
+    }
   }
 }
 

@@ -1,5 +1,8 @@
 import type { EventEmitter } from 'node:events';
+import type { BoardDriverName } from '../src/config/board-drivers.js';
 import type { PduError } from '../src/errors.js';
+
+export type { BoardDriverName } from '../src/config/board-drivers.js';
 
 /**
  * A relay board, as the Pdu service sees it. Drivers (prp1 over serial,
@@ -61,7 +64,6 @@ export interface SetOptions {
   onSent?: (at: number) => void;
 }
 
-export type BoardDriverName = 'prp1' | 'legacy' | 'simulator';
 export type BoardFeature = 'current' | 'persist';
 
 export interface BoardIdentity {

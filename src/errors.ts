@@ -1,33 +1,50 @@
 /**
  * Every failure a caller can see is a PduError: a stable `code` for programs
  * (HTTP status, metrics labels, tests) and a `message` written for people.
+ * The codes are listed once, here; `httpStatusFor` (src/api/http-status.ts)
+ * must give each one a status or the type-check fails.
  */
-export type ErrorCode =
-  | 'BAD_REQUEST'
-  | 'BAD_DURATION'
-  | 'BAD_CONFIG'
-  | 'FORBIDDEN'
-  | 'NEEDS_CONFIRMATION'
-  | 'UNKNOWN_SOCKET'
-  | 'BUSY'
-  | 'CANCELLED'
-  | 'TIMEOUT'
-  | 'BOARD_OFFLINE'
-  | 'BOARD_TIMEOUT'
-  | 'BOARD_ERROR'
-  | 'BOARD_PROTOCOL'
-  | 'UNSUPPORTED'
-  | 'STOPPED'
-  // hook steps (issue: power hooks)
-  | 'SSH_AUTH_FAILED'
-  | 'SSH_HOST_KEY_MISMATCH'
-  | 'SSH_UNREACHABLE'
-  | 'SSH_ERROR'
-  | 'COMMAND_FAILED'
-  | 'HOST_STILL_UP'
-  | 'HOST_STILL_DOWN'
-  | 'POWER_STILL_ON'
-  | 'NO_TELEMETRY';
+export const ERROR_CODES = [
+  'BAD_REQUEST',
+  'BAD_DURATION',
+  'BAD_CONFIG',
+  'FORBIDDEN',
+  'NEEDS_CONFIRMATION',
+  'UNKNOWN_SOCKET',
+  'BUSY',
+  'CANCELLED',
+  'TIMEOUT',
+  'BOARD_OFFLINE',
+  'BOARD_TIMEOUT',
+  'BOARD_ERROR',
+  'BOARD_PROTOCOL',
+  'UNSUPPORTED',
+  'STOPPED',
+  // hook steps
+  'SSH_AUTH_FAILED',
+  'SSH_HOST_KEY_MISMATCH',
+  'SSH_UNREACHABLE',
+  'SSH_ERROR',
+  'COMMAND_FAILED',
+  'HOST_STILL_UP',
+  'HOST_STILL_DOWN',
+  'POWER_STILL_ON',
+  'NO_TELEMETRY',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * Codes the HTTPS API answers with besides every ErrorCode: failures of the
+ * request itself (route, method, body), never of the PDU.
+ */
+export const API_ONLY_ERROR_CODES = [
+  'NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+] as const;
+/** Every code an API error answer can carry with its status: the PDU's and the API's own. */
+export type ApiErrorCode = ErrorCode | (typeof API_ONLY_ERROR_CODES)[number];
 
 export class PduError extends Error {
   override readonly name: string = 'PduError';

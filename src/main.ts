@@ -1,6 +1,7 @@
 import { ConfigError } from './config/config-error.js';
 import { loadConfigIsolated } from './config/load-isolated.js';
 import { createDaemon, type Daemon } from './daemon.js';
+import { isPduError } from './errors.js';
 import { type Interfaces, startInterfaces } from './interfaces.js';
 import { createLogger } from './log.js';
 
@@ -13,6 +14,11 @@ async function main(): Promise<void> {
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.format()}\nPiPDU did not start: fix the configuration above.\n`);
+      process.exit(1);
+    }
+    // A missing or unreadable file, a loader that failed: one line, no stack.
+    if (isPduError(error)) {
+      process.stderr.write(`${error.message}\nPiPDU did not start.\n`);
       process.exit(1);
     }
     throw error;

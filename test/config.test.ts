@@ -5,11 +5,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { createRelayBoard } from '../hardware/index.js';
+import { BOARD_DRIVERS } from '../src/config/board-drivers.js';
 import { ConfigError } from '../src/config/config-error.js';
 import { parseDuration, tryParseByteSize, tryParseDuration } from '../src/config/duration.js';
 import { isLoopbackHost, parseListen } from '../src/config/listen.js';
 import { defaultConfig, loadConfig, parseConfig } from '../src/config/load.js';
+import type { BoardConfig } from '../src/config/schema.js';
 import { PduError } from '../src/errors.js';
+import { silentLogger } from '../src/log.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const examplePath = path.join(root, 'config/pipdu.example.yaml');
@@ -532,5 +536,130 @@ describe('loading a file', () => {
     const missing = run(path.join(dir, 'missing.yaml'));
     assert.equal(missing.status, 2);
     assert.equal(missing.stderr, `no configuration file at ${path.join(dir, 'missing.yaml')}\n`);
+  });
+});
+
+describe('the board driver list', () => {
+  test('the schema, the type and the board factory all take it from BOARD_DRIVERS', () => {
+    assert.deepEqual(problems(yaml('version: 1', 'board: { driver: nonsense }')), [
+      `pipdu.yaml:2:18 board.driver: expected ${BOARD_DRIVERS.join(' | ')}`,
+    ]);
+    for (const driver of BOARD_DRIVERS) {
+      const text = yaml('version: 1', `board: { driver: ${driver}, port: /dev/ttyACM0 }`);
+      assert.equal(parseConfig(text, 'pipdu.yaml').board.driver, driver);
+    }
+    // A config that bypassed the schema still gets a one-line answer naming the same list.
+    const board = { ...defaultConfig().board, driver: 'nonsense' } as unknown as BoardConfig;
+    assert.throws(
+      () => createRelayBoard(board, { logger: silentLogger() }),
+      (error: unknown) =>
+        error instanceof PduError &&
+        error.code === 'BAD_CONFIG' &&
+        error.message === `unknown board driver "nonsense": valid drivers are ${BOARD_DRIVERS.join(', ')}`,
+    );
+  });
+});
+
+describe('hostile files are refused with one located line, before yaml or zod can blow up', () => {
+  const nested = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+
+  test('nesting: 64 levels are fine, the 65th is refused where it opens, 100k brackets too', () => {
+    // The top-level mapping is level 1: 63 brackets make 64 levels.
+    assert.deepEqual(problems(yaml(...HEADER, `name: ${nested(63)}`)), [
+      'pipdu.yaml:3:1 name: expected text, got a list',
+    ]);
+    const tooDeep = 'YAML: nested more than 64 levels deep (lists and mappings inside each other)';
+    assert.deepEqual(problems(yaml(...HEADER, `name: ${nested(64)}`)), [`pipdu.yaml:3:70 ${tooDeep}`]);
+    assert.deepEqual(problems(yaml(...HEADER, `name: ${nested(100_000)}`)), [`pipdu.yaml:3:70 ${tooDeep}`]);
+    // Block lists nest as deep in two characters a level, and are counted the same way.
+    assert.deepEqual(problems(yaml(...HEADER, 'name:', `  ${'- '.repeat(100_000)}x`)), [
+      `pipdu.yaml:4:129 ${tooDeep}`,
+    ]);
+  });
+
+  test('more than 10000 keys and values is refused at the one over', () => {
+    const list = (count: number) => `name: [${Array.from({ length: count }, () => '1').join(',')}]`;
+    // HEADER has 6 keys and values (`{` counts), `name: [` 2: 9992 items make 10000.
+    assert.deepEqual(problems(yaml(...HEADER, list(9992))), [
+      'pipdu.yaml:3:1 name: expected text, got a list',
+    ]);
+    assert.deepEqual(problems(yaml(...HEADER, list(9993))), [
+      `pipdu.yaml:3:${8 + 2 * 9992} YAML: more than 10000 keys and values; a configuration has a few hundred`,
+    ]);
+  });
+
+  test('an alias bomb is refused at the alias where it goes over, with its key path', () => {
+    const bomb = yaml(
+      ...HEADER,
+      'a: &a [x, x, x, x, x, x, x, x, x]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+    );
+    // b: 9 uses; c: 9 x (1 + 9) = 90 (99 in all); d's first *c is 91 more.
+    assert.deepEqual(problems(bomb), [
+      'pipdu.yaml:6:8 d[0]: YAML: too many aliases: more than 100 once aliases inside aliases are counted',
+    ]);
+    const big = `[${Array.from({ length: 4000 }, (_, i) => i).join(', ')}]`;
+    assert.deepEqual(problems(yaml(...HEADER, `a: &big ${big}`, 'b: [*big, *big, *big]')), [
+      'pipdu.yaml:4:17 b[2]: YAML: aliases add more than 10000 values to the file once expanded',
+    ]);
+  });
+
+  test('an alias without an anchor before it, or inside what it names, is located (no ReferenceError)', () => {
+    assert.deepEqual(problems(yaml(...HEADER, 'name: *nope', 'x: &nope 1')), [
+      'pipdu.yaml:3:7 name: YAML: alias *nope has no anchor &nope before it',
+    ]);
+    assert.deepEqual(problems(yaml(...HEADER, 'x: &loop [1, *loop]')), [
+      'pipdu.yaml:3:14 x[1]: YAML: alias *loop is inside the value it names',
+    ]);
+  });
+
+  test('aliases a real config would use still work', () => {
+    const config = parseConfig(
+      yaml(
+        ...HEADER,
+        'sockets:',
+        '  - { number: 1, restore: &restore on, roles: &ops [ops] }',
+        '  - { number: 2, restore: *restore, roles: *ops }',
+      ),
+      'pipdu.yaml',
+    );
+    assert.equal(config.sockets[1]?.restore, 'on');
+    assert.deepEqual(config.sockets[1]?.roles, ['ops']);
+  });
+
+  test('a file over 1 MiB is refused before it is read whole; text over 1 MiB before it is parsed', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pipdu-config-size-'));
+    try {
+      const limit = 1024 * 1024;
+      const file = path.join(dir, 'pipdu.yaml');
+      const padded = (bytes: number) => {
+        const head = `${yaml(...HEADER)}# `;
+        return `${head}${'x'.repeat(bytes - head.length - 1)}\n`;
+      };
+      await writeFile(file, padded(limit));
+      assert.equal(
+        (await loadConfig({ env: { PIPDU_CONFIG: file }, cwd: dir })).config.board.driver,
+        'simulator',
+      );
+      await writeFile(file, padded(limit + 1));
+      const tooLarge =
+        'pipdu.yaml:1:1 the file is too large: a configuration may be at most 1 MiB (1048576 bytes), this one is';
+      await assert.rejects(loadConfig({ env: { PIPDU_CONFIG: file }, cwd: dir }), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.format(), `${tooLarge} 1048577 bytes`);
+        return true;
+      });
+      assert.deepEqual(problems(padded(limit + 1)), [`${tooLarge} 1048577 bytes`]);
+      // A device has no size to check first: it is read only up to the limit.
+      await assert.rejects(loadConfig({ env: { PIPDU_CONFIG: '/dev/zero' }, cwd: dir }), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.format(), `/dev/zero${tooLarge.slice('pipdu.yaml'.length)} larger than that`);
+        return true;
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,51 +1,44 @@
+import type { ApiErrorCode } from '../errors.js';
+
 /**
- * Error codes to HTTP statuses (design Decisions 9), in one place. Codes
- * that are not PduError codes (`NOT_FOUND`, `METHOD_NOT_ALLOWED`,
- * `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`) are the API's own.
- * Hook failures and a board that answered wrongly are 502 (the API's
- * upstream failed). Anything not listed is 500.
+ * Error codes to HTTP statuses (see docs/decisions.md), in one place. A
+ * Record, so a new code without a status fails the type-check instead of
+ * quietly becoming a 500. Hook failures and a board that answered wrongly
+ * are 502 (the API's upstream failed); a board that is not there is 503.
  */
-export function httpStatusFor(code: string): number {
-  switch (code) {
-    case 'BAD_REQUEST':
-    case 'BAD_DURATION':
-      return 400;
-    case 'FORBIDDEN':
-    case 'NEEDS_CONFIRMATION':
-      return 403;
-    case 'UNKNOWN_SOCKET':
-    case 'NOT_FOUND':
-      return 404;
-    case 'METHOD_NOT_ALLOWED':
-      return 405;
-    case 'BUSY':
-    case 'CANCELLED':
-      return 409;
-    case 'PAYLOAD_TOO_LARGE':
-      return 413;
-    case 'UNSUPPORTED_MEDIA_TYPE':
-      return 415;
-    case 'SSH_AUTH_FAILED':
-    case 'SSH_HOST_KEY_MISMATCH':
-    case 'SSH_UNREACHABLE':
-    case 'SSH_ERROR':
-    case 'COMMAND_FAILED':
-    case 'HOST_STILL_UP':
-    case 'HOST_STILL_DOWN':
-    case 'POWER_STILL_ON':
-    case 'NO_TELEMETRY':
-    case 'BOARD_ERROR':
-    case 'BOARD_PROTOCOL':
-      return 502;
-    case 'UNSUPPORTED':
-      return 501;
-    case 'BOARD_OFFLINE':
-    case 'BOARD_TIMEOUT':
-    case 'STOPPED':
-      return 503;
-    case 'TIMEOUT':
-      return 504;
-    default:
-      return 500;
-  }
+const HTTP_STATUS: Readonly<Record<ApiErrorCode, number>> = {
+  BAD_REQUEST: 400,
+  BAD_DURATION: 400,
+  FORBIDDEN: 403,
+  NEEDS_CONFIRMATION: 403,
+  UNKNOWN_SOCKET: 404,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  BUSY: 409,
+  CANCELLED: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  // A config is the daemon's own: a request can only hit a bad one on a reload.
+  BAD_CONFIG: 422,
+  UNSUPPORTED: 501,
+  BOARD_ERROR: 502,
+  BOARD_PROTOCOL: 502,
+  SSH_AUTH_FAILED: 502,
+  SSH_HOST_KEY_MISMATCH: 502,
+  SSH_UNREACHABLE: 502,
+  SSH_ERROR: 502,
+  COMMAND_FAILED: 502,
+  HOST_STILL_UP: 502,
+  HOST_STILL_DOWN: 502,
+  POWER_STILL_ON: 502,
+  NO_TELEMETRY: 502,
+  BOARD_OFFLINE: 503,
+  BOARD_TIMEOUT: 503,
+  STOPPED: 503,
+  TIMEOUT: 504,
+};
+
+/** The status for an error code; 500 for anything else (a code that reached us untyped). */
+export function httpStatusFor(code: ApiErrorCode): number {
+  return Object.hasOwn(HTTP_STATUS, code) ? HTTP_STATUS[code] : 500;
 }

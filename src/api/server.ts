@@ -12,7 +12,7 @@ import type { TLSSocket } from 'node:tls';
 import { parseDuration } from '../config/duration.js';
 import { isLoopbackHost, parseListen } from '../config/listen.js';
 import type { ApiConfig, Role } from '../config/schema.js';
-import { isPduError, PduError } from '../errors.js';
+import { type ApiErrorCode, isPduError, PduError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Actor, Requester } from '../pdu/actor.js';
 import type { PduService } from '../pdu/pdu-service.js';
@@ -75,7 +75,7 @@ export interface ApiServerDeps {
 /** A failure of the request itself (route, method, body); its code maps to a status like a PduError's. */
 class ApiError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ApiErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
   ) {

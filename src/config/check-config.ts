@@ -3,15 +3,19 @@
  * hardware. Without a file it checks what the daemon would load
  * (PIPDU_CONFIG, else config/pipdu.yaml). Exit 0: valid; 1: the file has
  * problems (one per line on stderr); 2: no file to check or it cannot be read.
+ *
+ * It loads the file exactly as the daemon does (load-isolated.ts: in a child
+ * process with a memory and a time limit), so a hostile file gets the same
+ * one-line answer here as at start-up.
  */
 import { isPduError } from '../errors.js';
 import { ConfigError } from './config-error.js';
-import { DEFAULT_CONFIG_PATH, displayPath, loadConfig, loadConfigFile } from './load.js';
+import { loadConfigIsolated } from './load-isolated.js';
+import { DEFAULT_CONFIG_PATH, displayPath } from './paths.js';
 import type { PduConfig } from './schema.js';
 
 async function check(argument: string | undefined): Promise<{ config: PduConfig; file: string } | undefined> {
-  if (argument !== undefined) return { config: await loadConfigFile(argument), file: argument };
-  const loaded = await loadConfig();
+  const loaded = await loadConfigIsolated(argument === undefined ? {} : { file: argument });
   return loaded.file === null ? undefined : { config: loaded.config, file: loaded.file };
 }
 

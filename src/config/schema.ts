@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { BOARD_DRIVERS } from './board-drivers.js';
 import { MAX_DURATION_MS, parseDuration, tryParseByteSize, tryParseDuration } from './duration.js';
 import { isLoopbackHost, parseListen } from './listen.js';
 
@@ -381,7 +382,7 @@ const socketsSchema = z
 // ---------------------------------------------------------------- sections
 
 const boardSchema = section({
-  driver: z.enum(['prp1', 'legacy', 'simulator']).default('prp1'),
+  driver: z.enum(BOARD_DRIVERS).default('prp1'),
   /** serial device; prefer /dev/serial/by-id paths (ttyACM numbers move) */
   port: text.optional(),
   /** default 115200, 9600 for legacy */
