@@ -282,7 +282,7 @@ describe('resolved config', () => {
     assert.deepEqual(config.sockets[0], {
       number: 1,
       channel: 0,
-      restore: 'off',
+      restore: 'last', // what was on comes back on after a mains outage
       protected: false,
       roles: [],
       offTime: 5000,
