@@ -1,5 +1,5 @@
 /**
- * Error codes to HTTP statuses (design Decisions 9), in one place. Codes
+ * Error codes to HTTP statuses (docs/decisions.md #9), in one place. Codes
  * that are not PduError codes (`NOT_FOUND`, `METHOD_NOT_ALLOWED`,
  * `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`) are the API's own.
  * Hook failures and a board that answered wrongly are 502 (the API's
