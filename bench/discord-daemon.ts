@@ -1,8 +1,8 @@
 // The daemon and the Discord bot for bench/discord.ts, in their own process so
 // that its memory is the daemon's alone (the fake Discord and the simulator run
 // in the bench process). Wired as src/main.ts wires them, plus the client option
-// a benchmark needs: discord.js's global 50 requests/s REST limit raised
-// (../shared/discord-testing.md), which main.ts does not pass.
+// a benchmark needs: discord.js's global 50 requests/s REST limit raised (a burst of
+// edits would otherwise stall for about a second), which main.ts does not pass.
 //
 //   node --expose-gc --import tsx bench/discord-daemon.ts <config.yaml>   (DISCORD_TOKEN in the env)
 //

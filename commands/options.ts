@@ -1,7 +1,7 @@
 import type { SlashCommandStringOption } from 'discord.js';
 import type { SocketInfo } from '../src/pdu/types.js';
 
-/** The `socket` option (Decisions 10): a string, a number or a name, with autocomplete. */
+/** The `socket` option (docs/decisions.md #10): a string, a number or a name, with autocomplete. */
 export function socketOption(option: SlashCommandStringOption): SlashCommandStringOption {
   return option
     .setName('socket')

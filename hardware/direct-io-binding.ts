@@ -2,6 +2,9 @@ import { readSync, writeSync } from 'node:fs';
 import type { LinuxBindingInterface, LinuxOpenOptions, LinuxPortBinding } from '@serialport/bindings-cpp';
 import { BindingsError } from '@serialport/bindings-cpp';
 
+/** Told once per open when a port's internals are not what the direct I/O needs (the stock binding is used). */
+export type DirectIoFallback = (reason: string) => void;
+
 /**
  * bindings-cpp's Linux binding with reads and writes done on the main thread.
  *
@@ -20,12 +23,25 @@ import { BindingsError } from '@serialport/bindings-cpp';
  * Errors keep the binding's contract: a read or write on a closed port fails
  * with `canceled`, anything else makes the stream report a disconnect.
  * Everything else (open options, locking, HUPCL, close) is the stock binding.
+ *
+ * This relies on bindings-cpp internals (`port.fd`, `port.poller`), so each
+ * opened port is checked first (`directIoUnsupported`): when they are not
+ * what this code expects (another bindings-cpp version), the port stays the
+ * stock one and `onFallback` is told why.
  */
-export function directIoBinding(stock: LinuxBindingInterface): LinuxBindingInterface {
+export function directIoBinding(
+  stock: LinuxBindingInterface,
+  onFallback?: DirectIoFallback,
+): LinuxBindingInterface {
   return {
     list: () => stock.list(),
     async open(options: LinuxOpenOptions): Promise<LinuxPortBinding> {
       const port = await stock.open(options);
+      const unsupported = directIoUnsupported(port);
+      if (unsupported !== null) {
+        onFallback?.(unsupported);
+        return port;
+      }
       const stockWrite = port.write.bind(port);
       port.read = (buffer, offset, length) => readWhenReady(port, buffer, offset, length);
       port.write = (buffer) => {
@@ -42,6 +58,26 @@ export function directIoBinding(stock: LinuxBindingInterface): LinuxBindingInter
       return port;
     },
   };
+}
+
+/**
+ * Why a freshly opened port cannot take the direct I/O, or null if it can:
+ * it must be open with a numeric fd, have `read`/`write` methods to replace,
+ * and a bindings-cpp poller (`once('readable', …)` that starts a `poll`).
+ */
+export function directIoUnsupported(port: unknown): string | null {
+  if (typeof port !== 'object' || port === null) return 'the port is not an object';
+  const candidate = port as Record<string, unknown>;
+  if (typeof candidate.fd !== 'number' || !Number.isInteger(candidate.fd) || candidate.fd < 0)
+    return 'the port has no numeric fd';
+  if (candidate.isOpen !== true) return 'the port does not report isOpen';
+  if (typeof candidate.read !== 'function' || typeof candidate.write !== 'function')
+    return 'the port has no read/write methods';
+  const poller = candidate.poller as Record<string, unknown> | null | undefined;
+  if (typeof poller !== 'object' || poller === null) return 'the port has no poller';
+  if (typeof poller.once !== 'function' || typeof poller.poll !== 'function')
+    return 'the poller has no once/poll methods';
+  return null;
 }
 
 async function readWhenReady(

@@ -33,7 +33,11 @@ export function createRelayBoard(config: BoardConfig, deps: RelayBoardDeps): Rel
   switch (config.driver) {
     case 'prp1':
       return new Prp1Board({
-        transport: new SerialTransport({ path: requirePort(config), baudRate: config.baudRate }),
+        transport: new SerialTransport({
+          path: requirePort(config),
+          baudRate: config.baudRate,
+          logger: deps.logger,
+        }),
         logger: deps.logger,
         driver: 'prp1',
         replyTimeoutMs: config.replyTimeout,
@@ -41,7 +45,11 @@ export function createRelayBoard(config: BoardConfig, deps: RelayBoardDeps): Rel
       });
     case 'legacy':
       return new LegacyBoard({
-        transport: new SerialTransport({ path: requirePort(config), baudRate: config.baudRate }),
+        transport: new SerialTransport({
+          path: requirePort(config),
+          baudRate: config.baudRate,
+          logger: deps.logger,
+        }),
         logger: deps.logger,
         assumedMask: deps.assumedMask,
         backoff: deps.backoff,

@@ -1,10 +1,35 @@
 import { EventEmitter } from 'node:events';
 import type { SerialPortStream } from '@serialport/stream';
+import { PduError } from '../src/errors.js';
+import type { Logger } from '../src/log.js';
 import type { LineTransport, LineTransportEvents, WriteOptions } from './line-transport.js';
+
+/**
+ * How the port's bytes move: `direct` reads and writes on the main thread
+ * (Linux only, hardware/direct-io-binding.ts), `stock` is
+ * `@serialport/bindings-cpp` as shipped.
+ */
+export type SerialBindingName = 'direct' | 'stock';
+
+export const SERIAL_BINDINGS: readonly SerialBindingName[] = ['direct', 'stock'];
 
 export interface SerialTransportOptions {
   path: string;
   baudRate: number;
+  /** Default: `PIPDU_SERIAL_BINDING` (`direct` or `stock`) if set, else `direct`. */
+  binding?: SerialBindingName;
+  /** Told (once, at info) when the direct binding falls back to the stock one. */
+  logger?: Pick<Logger, 'info'>;
+}
+
+/** The binding `PIPDU_SERIAL_BINDING` asks for (unset or empty: `direct`); anything else is BAD_CONFIG. */
+export function serialBindingFromEnv(value = process.env.PIPDU_SERIAL_BINDING): SerialBindingName {
+  if (value === undefined || value === '') return 'direct';
+  if ((SERIAL_BINDINGS as readonly string[]).includes(value)) return value as SerialBindingName;
+  throw new PduError(
+    'BAD_CONFIG',
+    `PIPDU_SERIAL_BINDING is "${value}": valid values are ${SERIAL_BINDINGS.join(', ')}`,
+  );
 }
 
 /**
@@ -16,18 +41,31 @@ export interface SerialTransportOptions {
  * `SerialPort`: events of an old one are ignored. On Linux the binding reads
  * and writes on the main thread (hardware/direct-io-binding.ts): a reply no
  * longer waits for a thread-pool round trip (0.25 → 0.08 ms per request on
- * a pty here).
+ * a pty here). That binding relies on bindings-cpp internals: when a port's
+ * are not as expected it keeps the stock binding and logs why once; the
+ * `binding: 'stock'` option (or PIPDU_SERIAL_BINDING=stock) forces the stock
+ * one. `binding` says which one the open port uses.
  *
- * What the driver must know (see shared/hardware-testing.md): a far side that
+ * What the driver must know (measured over socat ptys): a far side that
  * goes away shows up as `close` within ~30 ms; a far side that hangs may
  * leave the binding busy-reading with no `close` ever (bindings-cpp #162), so
  * drivers close the port on reply timeouts rather than just retrying.
  */
 export class SerialTransport extends EventEmitter<LineTransportEvents> implements LineTransport {
   private port: SerialPortStream | null = null;
+  private readonly wanted: SerialBindingName;
+  private opened: SerialBindingName | null = null;
+  private fallbackLogged = false;
 
+  /** Throws BAD_CONFIG if no binding is given and PIPDU_SERIAL_BINDING names none. */
   constructor(private readonly options: SerialTransportOptions) {
     super();
+    this.wanted = options.binding ?? serialBindingFromEnv();
+  }
+
+  /** The binding the open port moves its bytes with (the last port's once closed; null before the first open). */
+  get binding(): SerialBindingName | null {
+    return this.opened;
   }
 
   get description(): string {
@@ -40,8 +78,22 @@ export class SerialTransport extends EventEmitter<LineTransportEvents> implement
 
   async open(): Promise<void> {
     if (this.port) throw new Error(`${this.options.path} is already open`);
-    const { SerialPortStream, binding } = await loadSerialport();
+    const { SerialPortStream, bindings, directIoBinding } = await loadSerialport();
     if (this.port) throw new Error(`${this.options.path} is already open`);
+    // Linux: reads and writes without a thread-pool hop, unless the port's internals say otherwise.
+    const direct = this.wanted === 'direct' && process.platform === 'linux';
+    let used: SerialBindingName = direct ? 'direct' : 'stock';
+    const binding = direct
+      ? directIoBinding(bindings.LinuxBinding, (reason) => {
+          used = 'stock';
+          if (this.fallbackLogged) return;
+          this.fallbackLogged = true;
+          this.options.logger?.info(
+            { path: this.options.path, reason },
+            'serial: direct I/O unavailable, using the stock binding',
+          );
+        })
+      : bindings.autoDetect();
     const port = new SerialPortStream({
       binding,
       path: this.options.path,
@@ -72,6 +124,7 @@ export class SerialTransport extends EventEmitter<LineTransportEvents> implement
       if (this.port === port) this.port = null;
       throw withErrorCode(error);
     }
+    this.opened = used;
     if (this.port !== port) {
       // close() was called while opening: do not leave an orphaned open port.
       await new Promise<void>((resolve) => port.close(() => resolve()));
@@ -114,7 +167,8 @@ function withErrorCode(error: unknown): Error {
 
 let serialport: Promise<{
   SerialPortStream: typeof SerialPortStream;
-  binding: ReturnType<typeof import('@serialport/bindings-cpp').autoDetect>;
+  bindings: typeof import('@serialport/bindings-cpp');
+  directIoBinding: typeof import('./direct-io-binding.js').directIoBinding;
 }> | null = null;
 
 function loadSerialport() {
@@ -124,9 +178,8 @@ function loadSerialport() {
     import('./direct-io-binding.js'),
   ]).then(([stream, bindings, direct]) => ({
     SerialPortStream: stream.SerialPortStream,
-    // Linux: reads and writes without a thread-pool hop (see direct-io-binding.ts).
-    binding:
-      process.platform === 'linux' ? direct.directIoBinding(bindings.LinuxBinding) : bindings.autoDetect(),
+    bindings,
+    directIoBinding: direct.directIoBinding,
   }));
   return serialport;
 }

@@ -42,6 +42,7 @@ const CHANNELS = [
   'audit-actions',
   'audit-boot',
   'audit-batch',
+  'audit-rounds',
   'audit-refused',
   'audit-500',
 ];
@@ -165,7 +166,6 @@ describe('status message and audit channel, real discord.js client on the fake D
       service: f!.service,
       logger: options.logger ?? pino({ level: 'silent' }),
       batchMs: options.batchMs ?? 20,
-      retryMs: 50,
     });
     cleanups.push(() => audit.stop());
     return audit;
@@ -474,18 +474,22 @@ describe('status message and audit channel, real discord.js client on the fake D
   });
 
   test('audit: a burst is batched into few messages within 2000 characters; stop() posts what is queued', async () => {
-    await daemon();
+    // Switch-ons 5 ms apart: the burst outlasts the start of the first round (a few ms after the first line).
+    await daemon('', 5);
     const ch = channel('audit-batch');
-    // Lines wait 10 s before they are posted: only stop() can post them within this test.
+    // Rounds 10 s apart: after the first line's round, only stop() can post within this test.
     const audit = auditChannel(ch, { batchMs: 10_000 });
     audit.start();
     await requests(f!.service).allOn(API);
-    assert.equal(fake.channelMessages(ch).length, 0);
+    const early = await fake.waitForChannelMessage(ch, () => true);
+    assert.equal(fake.channelMessages(ch).length, 1, 'one round before stop(): one message');
+    const earlyLines = early.content.split('\n').length;
+    assert.ok(earlyLines < 17, `${earlyLines} lines in the first round`);
     const started = performance.now();
     await audit.stop();
     assert.ok(performance.now() - started < 3000);
     const messages = fake.channelMessages(ch);
-    assert.ok(messages.length >= 1 && messages.length <= 2, `${messages.length} messages`);
+    assert.ok(messages.length >= 2 && messages.length <= 3, `${messages.length} messages`);
     for (const m of messages) assert.ok(m.content.length <= 2000);
     const lines = messages.flatMap((m) => m.content.split('\n'));
     assert.equal(lines.length, 17, '16 sockets on, then all-on');
@@ -496,6 +500,31 @@ describe('status message and audit channel, real discord.js client on the fake D
       );
     }
     assert.match(lines.at(-1)!, /\*\*x\*\* \(api\) all-on · ok/);
+  });
+
+  test('audit: the first line after a quiet period goes at once; rounds start at least batchMs apart', async () => {
+    await daemon();
+    const ch = channel('audit-rounds');
+    const batchMs = 300;
+    auditChannel(ch, { batchMs }).start();
+    const since = performance.now();
+    await requests(f!.service).on(1, API);
+    const first = await fake.waitForRequest(
+      (r) => r.method === 'POST' && r.path === `/channels/${ch}/messages`,
+    );
+    assert.ok(
+      first.at - since < batchMs,
+      `the first line was posted ${Math.round(first.at - since)} ms later`,
+    );
+    await requests(f!.service).on(2, API);
+    await requests(f!.service).on(3, API);
+    const second = await fake.waitForChannelMessage(ch, (m) => m.content.includes('on socket 3 · ok'));
+    assert.ok(second.content.includes('on socket 2 · ok'), 'lines within a round go together');
+    const posts = writes('POST', ch, since);
+    assert.equal(posts.length, 2);
+    // Arrival times also carry the client's queueing delay: only a clearly shorter gap is a fault.
+    const gap = posts[1]!.at - posts[0]!.at;
+    assert.ok(gap >= batchMs * 0.75, `rounds ${Math.round(gap)} ms apart`);
   });
 
   test('audit: a post Discord refuses (403) is logged and dropped; later actions still get through', async () => {

@@ -36,7 +36,7 @@ test('deploy-commands registers every command for the guild, then finds nothing 
       ['force', 5],
       ['reason', 3],
     ],
-    'Decisions 10: socket a string (autocomplete), force a boolean, reason a string',
+    'docs/decisions.md #10: socket a string (autocomplete), force a boolean, reason a string',
   );
   assert.match(lines.join('\n'), /added \/socket, \/sockets, \/status, \/pdu/);
 

@@ -1,7 +1,7 @@
 import type { ApiErrorCode } from '../errors.js';
 
 /**
- * Error codes to HTTP statuses (see docs/decisions.md), in one place. A
+ * Error codes to HTTP statuses (docs/decisions.md #9), in one place. A
  * Record, so a new code without a status fails the type-check instead of
  * quietly becoming a 500. Hook failures and a board that answered wrongly
  * are 502 (the API's upstream failed); a board that is not there is 503.

@@ -98,7 +98,7 @@ interface Stream {
 }
 
 /**
- * The HTTP(S) API v1 on the Pdu service (issue 6, design Decisions 2, 3, 9).
+ * The HTTP(S) API v1 on the Pdu service (docs/decisions.md #2, #3, #9).
  *
  * Security: plain HTTP only on a loopback address, where every caller gets
  * `api.loopbackRole`. With `api.tls` it is HTTPS with mutual TLS: the client

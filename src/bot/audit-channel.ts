@@ -1,3 +1,4 @@
+import Bottleneck from 'bottleneck';
 import { type Client, DiscordAPIError, Routes } from 'discord.js';
 import type { AuditEntry } from '../audit/audit-log.js';
 import type { Logger } from '../log.js';
@@ -10,12 +11,10 @@ export interface AuditChannelDeps {
   channelId: string;
   service: PduService;
   logger: Logger;
-  /** How long lines are collected after the first one before they are posted together; default 1000 ms. */
+  /** Least time between the starts of two posting rounds; default 1000 ms. */
   batchMs?: number;
   /** How long stop() spends posting what is queued; default 3000 ms. */
   stopTimeoutMs?: number;
-  /** Wait before a batch that failed for a transient reason is tried once more; default 5000 ms. */
-  retryMs?: number;
 }
 
 /** Most lines kept waiting (Discord unreachable): older ones are dropped, and that is said in the channel. */
@@ -31,22 +30,25 @@ interface Batch {
  * interface: Discord, panel, API, restore after `! BOOT`) is posted as its
  * `auditLine` (who, what, which socket, result, duration).
  *
- * - Lines are collected for `batchMs` (1 s) after the first one, then posted
- *   in as few messages as fit (≤ 2000 characters each, whole lines), one
- *   request at a time, in order. More than one message's worth goes out back
- *   to back; lines that arrive while a post is in flight are collected for
- *   `batchMs` again. A burst (all sockets on: 17 lines) makes one or two
- *   messages; an entry shows about a second after it happened. discord.js
+ * - Lines are posted in rounds, on a bottleneck limiter: one round at a
+ *   time, starts at least `batchMs` (1 s) apart. A round posts the lines
+ *   queued when it starts in as few messages as fit (≤ 2000 characters each,
+ *   whole lines), one request at a time, in order, back to back; lines that
+ *   arrive meanwhile wait for the next round. The first line after a quiet
+ *   period goes out at once (a few ms later); a burst (all sockets on: 17
+ *   lines) makes a handful of messages at most one round a second. discord.js
  *   waits out rate limits.
- * - Failures are logged, never thrown. A batch that failed for a transient
+ * - Failures are logged, never thrown. A message that failed for a transient
  *   reason (5xx after discord.js's retries, a timeout, the network) is tried
- *   once more after `retryMs` (5 s); one refused by Discord (4xx: no access,
- *   unknown channel, …) is dropped. Everything stays in `audit.jsonl` either way.
+ *   once more in the next round, ahead of newer lines; one refused by Discord
+ *   (4xx: no access, unknown channel, …) is dropped. Everything stays in
+ *   `audit.jsonl` either way.
  * - At most 500 lines wait; past that the oldest are dropped and a line says
  *   how many.
  * - Mentions are never parsed.
- * - `stop()` removes the listener, posts what is queued (for at most
- *   `stopTimeoutMs`), and clears its timers.
+ * - `stop()` removes the listener, drops the round waiting for its turn (its
+ *   timer with it), lets the one in flight finish, and posts what is queued
+ *   at once (all of it for at most `stopTimeoutMs`). No timer is left.
  */
 export class AuditChannel {
   private readonly client: Client;
@@ -55,14 +57,15 @@ export class AuditChannel {
   private readonly logger: Logger;
   private readonly batchMs: number;
   private readonly stopTimeoutMs: number;
-  private readonly retryMs: number;
 
   private queue: Batch[] = [];
   private dropped = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private sending: Promise<void> | null = null;
+  /** Spaces the rounds; made by start() (a stopped limiter cannot be restarted). */
+  private limiter: Bottleneck | null = null;
+  /** A round is scheduled and has not started: lines queued now will be in it. */
+  private waiting = false;
   private running = false;
-  /** stop() is posting what is left: send without waiting for timers. */
+  /** stop() is posting what is left: no retries, no limiter. */
   private draining = false;
 
   constructor(deps: AuditChannelDeps) {
@@ -72,12 +75,12 @@ export class AuditChannel {
     this.logger = deps.logger.child({ component: 'discord-audit', channel: deps.channelId });
     this.batchMs = deps.batchMs ?? 1000;
     this.stopTimeoutMs = deps.stopTimeoutMs ?? 3000;
-    this.retryMs = deps.retryMs ?? 5000;
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.limiter = new Bottleneck({ maxConcurrent: 1, minTime: this.batchMs });
     this.service.events.on('action', this.onAction);
   }
 
@@ -86,7 +89,9 @@ export class AuditChannel {
     if (!this.running) return;
     this.running = false;
     this.service.events.off('action', this.onAction);
-    this.clearTimer();
+    const limiter = this.limiter;
+    this.limiter = null;
+    this.waiting = false;
     this.draining = true;
     let bound: NodeJS.Timeout | undefined;
     const timedOut = new Promise<true>((resolve) => {
@@ -94,10 +99,12 @@ export class AuditChannel {
     });
     try {
       const drained = (async () => {
-        while (this.sending || this.queue.length > 0) {
-          if (this.sending) await this.sending;
-          else this.send();
-        }
+        // Drops the round waiting for its turn (and its timer); resolves once the one in flight ended.
+        await limiter
+          ?.stop({ dropWaitingJobs: true })
+          .then(() => limiter.disconnect())
+          .catch(() => {});
+        while (this.draining && this.queue.length > 0) await this.round();
       })();
       const late = await Promise.race([drained.then(() => false as const), timedOut]);
       if (late) {
@@ -111,7 +118,6 @@ export class AuditChannel {
       clearTimeout(bound);
       this.queue = [];
       this.draining = false;
-      this.clearTimer();
     }
   }
 
@@ -124,7 +130,7 @@ export class AuditChannel {
       return;
     }
     this.enqueue(line);
-    this.arm(this.batchMs);
+    this.schedule();
   };
 
   private enqueue(line: string): void {
@@ -141,43 +147,47 @@ export class AuditChannel {
     }
   }
 
-  /** Sets the timer for the next post, unless one is set or a post is in flight. */
-  private arm(delayMs: number): void {
-    if (!this.running || this.timer !== null || this.sending !== null || this.queue.length === 0) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.send();
-    }, delayMs);
+  /** Schedules a round unless one waits (it will take what is queued when it starts). */
+  private schedule(): void {
+    const limiter = this.limiter;
+    if (!limiter || this.waiting) return;
+    this.waiting = true;
+    limiter
+      .schedule(() => {
+        this.waiting = false;
+        return this.round();
+      })
+      .catch(() => {}); // dropped by stop()
   }
 
-  private clearTimer(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+  /**
+   * Posts the lines queued now, a message's worth at a time, in order. A
+   * message to retry goes back to the front of the queue with the rest of
+   * the round, for the next round. Never rejects.
+   */
+  private async round(): Promise<void> {
+    const batches = this.queue.splice(0);
+    while (batches.length > 0) {
+      if (!this.running && !this.draining) return; // stop() gave up: those lines are only in the audit log
+      const batch = batches[0]!;
+      const lines = takeLines(batch.lines, this.dropped);
+      this.dropped = 0;
+      if (batch.lines.length === 0) batches.shift();
+      if (await this.post(lines, batch.attempts)) {
+        this.queue.unshift({ lines, attempts: 1 }, ...batches);
+        this.schedule();
+        return;
+      }
+    }
   }
 
-  /** Posts the next message's worth of lines; when done, arms for what is left or came meanwhile. */
-  private send(): void {
-    if (this.sending || this.queue.length === 0) return;
-    const batch = this.queue[0]!;
-    const lines = takeLines(batch.lines, this.dropped);
-    this.dropped = 0;
-    const more = batch.lines.length > 0;
-    if (!more) this.queue.shift();
-    const posting = this.post(lines, batch.attempts);
-    this.sending = posting;
-    void posting.finally(() => {
-      this.sending = null;
-      // More than one message's worth goes at once; a failed batch waits to be retried; new lines are collected.
-      const next = this.queue[0];
-      this.arm(next?.attempts ? this.retryMs : more ? 0 : this.batchMs);
-    });
-  }
-
-  private async post(lines: string[], attempts: number): Promise<void> {
+  /** Posts one message; true if it failed for a transient reason and is worth one more try. */
+  private async post(lines: string[], attempts: number): Promise<boolean> {
     try {
       await this.client.rest.post(Routes.channelMessages(this.channelId), {
         body: { content: lines.join('\n'), allowed_mentions: { parse: [] } },
       });
+      return false;
     } catch (error) {
       const refused = error instanceof DiscordAPIError && error.status >= 400 && error.status < 500;
       const retry = !refused && attempts === 0 && !this.draining;
@@ -187,7 +197,7 @@ export class AuditChannel {
           ? 'could not post to the Discord audit channel; trying once more'
           : 'could not post to the Discord audit channel; these lines are only in the audit log',
       );
-      if (retry) this.queue.unshift({ lines, attempts: 1 });
+      return retry;
     }
   }
 }

@@ -229,7 +229,7 @@ function restoreText(restore: SocketInfo['restore']): string {
   return `switched ${restore}`;
 }
 
-/** Decisions 2, as the socket's config applies it. */
+/** Who may switch (docs/decisions.md #2), as the socket's config applies it. */
 function whoMaySwitch(socket: SocketConfig): string {
   const roles =
     socket.roles.length > 0 ? cut(socket.roles.map((role) => safe(role, 60)).join(', '), 300) : null;

@@ -1,3 +1,4 @@
+import Bottleneck from 'bottleneck';
 import {
   type APIEmbed,
   type APIMessage,
@@ -39,13 +40,19 @@ const STOP_WAIT_MS = 2000;
  *   plain bot message (not an interaction reply) whose embed has this PDU's
  *   status title. When the bot may not read the channel history, it posts.
  * - **Changes** (`socketChanged`, `pending`, `boardOnline`, `boardOffline`,
- *   `boardReset`) schedule a write. Writes are coalesced: at most one request
- *   every `minIntervalMs`, measured from the start of the previous one, and
- *   never two in flight. The first change after a quiet period goes out at
- *   once (on the next timer turn, so that changes emitted together make one
- *   edit); changes during the interval, or while a write is in flight, make
- *   one edit when it ends. A burst of 16 changes therefore gives 1–2 edits.
- *   Each write renders the state as it is when it is sent.
+ *   `boardReset`) schedule a write on a bottleneck limiter: one at a time,
+ *   starts at least `minIntervalMs` apart. The first change after a quiet
+ *   period goes out at once (a few ms later: the limiter yields to timers,
+ *   so changes emitted together make one edit); changes during the interval,
+ *   or while a write is in flight, make one edit when it ends. A burst of 16
+ *   changes therefore gives 1–2 edits. Each write renders the state as it is
+ *   when it starts, so a change while a write waits needs no write of its
+ *   own: at most one waits. (That is kept here, not with bottleneck's
+ *   `highWater`: each job handed to bottleneck costs a few ms of its timer
+ *   yields, which a burst of 32 events turns into a late first edit, and in
+ *   2.19.5 its `LEAK` strategy races with its own dequeue and can lose the
+ *   write, "Invalid job status null, expected QUEUED".) A write skipped as
+ *   unchanged (below) still counts as a start for the interval.
  * - **Power readings** alone (`telemetry`) refresh it at most every
  *   `telemetryRefreshMs` (30 s).
  * - A write whose embed (timestamp aside) equals the last one written is
@@ -60,8 +67,8 @@ const STOP_WAIT_MS = 2000;
  *   first failure of a streak is logged as an error, the rest at debug, and
  *   the recovery at info.
  * - Mentions are never parsed (`allowed_mentions: { parse: [] }`).
- * - `stop()` removes the listeners, clears the timers and waits (at most 2 s)
- *   for a write in flight; nothing runs after it.
+ * - `stop()` removes the listeners, drops the waiting write (its timer with
+ *   it) and waits (at most 2 s) for a write in flight; nothing runs after it.
  *
  * It writes through the client's REST manager (`client.rest`), so it needs
  * no message or channel cache.
@@ -79,13 +86,12 @@ export class StatusMessage {
   private searched = false;
   /** The embed last written (timestamp left out), to skip writes that change nothing. */
   private lastKey: string | null = null;
-  /** performance.now() when the last write started; -Infinity before the first. */
-  private lastWriteAt = Number.NEGATIVE_INFINITY;
   /** performance.now() of the last flush, written or skipped: what telemetry refreshes count from. */
   private lastFlushAt = Number.NEGATIVE_INFINITY;
-  private dirty = false;
-  private timer: NodeJS.Timeout | null = null;
-  private inFlight: Promise<void> | null = null;
+  /** Spaces the writes; made by start() (a stopped limiter cannot be restarted). */
+  private limiter: Bottleneck | null = null;
+  /** A write is scheduled and has not started rendering: later changes will be in it. */
+  private waiting = false;
   private running = false;
   private failures = 0;
 
@@ -112,9 +118,10 @@ export class StatusMessage {
     events.on('boardOffline', this.onChange);
     events.on('boardReset', this.onChange);
     events.on('telemetry', this.onTelemetry);
-    this.dirty = true;
-    this.clearTimer();
-    await this.flush();
+    this.limiter = new Bottleneck({ maxConcurrent: 1, minTime: this.minIntervalMs });
+    // Power readings before the first write completes must not queue a refresh: the first write is one.
+    this.lastFlushAt = performance.now();
+    await this.schedule();
   }
 
   /** Removes the listeners and timers; waits (bounded) for a write in flight. Never rejects. */
@@ -128,13 +135,18 @@ export class StatusMessage {
     events.off('boardOffline', this.onChange);
     events.off('boardReset', this.onChange);
     events.off('telemetry', this.onTelemetry);
-    this.clearTimer();
-    this.dirty = false;
-    const writing = this.inFlight;
-    if (!writing) return;
+    const limiter = this.limiter;
+    this.limiter = null;
+    this.waiting = false;
+    if (!limiter) return;
+    // Drops a write that waits (and its timer); resolves once the write in flight, if any, ended.
+    const stopped = limiter
+      .stop({ dropWaitingJobs: true })
+      .then(() => limiter.disconnect())
+      .catch(() => {});
     let bound: NodeJS.Timeout | undefined;
     await Promise.race([
-      writing,
+      stopped,
       new Promise<void>((resolve) => {
         bound = setTimeout(resolve, STOP_WAIT_MS);
       }),
@@ -143,8 +155,7 @@ export class StatusMessage {
   }
 
   private readonly onChange = (): void => {
-    this.dirty = true;
-    this.arm();
+    if (!this.waiting) void this.schedule();
   };
 
   private readonly onTelemetry = (): void => {
@@ -152,24 +163,22 @@ export class StatusMessage {
     this.onChange();
   };
 
-  /** Sets the timer for the next write, if one is due and none is set or running. */
-  private arm(): void {
-    if (!this.running || !this.dirty || this.timer !== null || this.inFlight !== null) return;
-    const wait = Math.max(0, this.lastWriteAt + this.minIntervalMs - performance.now());
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.flush();
-    }, wait);
+  /** Schedules a write; resolves when it is done, or dropped by stop(). Never rejects. */
+  private async schedule(): Promise<void> {
+    const limiter = this.limiter;
+    if (!limiter) return;
+    this.waiting = true;
+    await limiter
+      .schedule(() => {
+        this.waiting = false;
+        return this.flush();
+      })
+      .catch(() => {}); // dropped by stop()
   }
 
-  private clearTimer(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-  }
-
+  /** Renders the status and writes it unless nothing visible changed. Run by the limiter only; never rejects. */
   private async flush(): Promise<void> {
-    if (!this.running || this.inFlight) return;
-    this.dirty = false;
+    if (!this.running) return;
     this.lastFlushAt = performance.now();
     let embed: APIEmbed;
     try {
@@ -181,15 +190,7 @@ export class StatusMessage {
     }
     const key = JSON.stringify({ ...embed, timestamp: null });
     if (this.messageId !== null && key === this.lastKey) return;
-    this.lastWriteAt = performance.now();
-    const writing = this.write(embed, key);
-    this.inFlight = writing;
-    try {
-      await writing;
-    } finally {
-      this.inFlight = null;
-      this.arm();
-    }
+    await this.write(embed, key);
   }
 
   /** Edits the message, or finds or posts it. Logs failures; never rejects. */

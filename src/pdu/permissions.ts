@@ -2,10 +2,12 @@ import type { Role, SocketConfig } from '../config/schema.js';
 import { PduError } from '../errors.js';
 
 /**
- * Who may do what (design Decisions 2 and 3), as small pure functions that
- * Discord and the HTTPS API both call before they ask the Pdu service for
- * anything. Each returns a Check: `ok`, or an identifier for programs and a
- * message for people that says what is needed. Nothing here knows Discord.
+ * Who may do what (docs/decisions.md #2 and #3), as small pure functions.
+ * The Pdu service calls them when a request acts (request.ts's permitSwitch
+ * and permitAll, for what the request actually does); interfaces call them
+ * only for reads and admin commands, or to shape buttons and confirmations.
+ * Each returns a Check: `ok`, or an identifier for programs and a message
+ * for people that says what is needed. Nothing here knows Discord.
  *
  * The rules:
  * - No role: nothing at all.
@@ -99,7 +101,7 @@ export function canRead(caller: Caller): Check {
 }
 
 /**
- * Whether `action` on this socket may leave it off (Decisions 3): off and
+ * Whether `action` on this socket may leave it off (docs/decisions.md #3): off and
  * cycle always; toggle when the socket is on, or its state is not known yet
  * (null: it might be on). An off of a socket already off counts too: the
  * rule is about the request, not about what the board shows right now.
@@ -188,7 +190,7 @@ export function canCancel(caller: Caller, socket: SocketRules): Check {
 }
 
 /**
- * Whether Discord asks for a confirmation first (Decisions 3): a request that
+ * Whether Discord asks for a confirmation first (docs/decisions.md #3): a request that
  * may leave a protected socket off, and every all-sockets command (`'all'`).
  */
 export function needsConfirmation(

@@ -97,7 +97,7 @@ export interface CycleOptions extends OffOptions {
 }
 
 export interface AllOffOptions extends OffOptions {
-  /** Also switch off protected sockets (an admin asking explicitly, Decisions 3). */
+  /** Also switch off protected sockets (an admin asking explicitly, docs/decisions.md #3). */
   includeProtected?: boolean;
 }
 
