@@ -252,3 +252,95 @@ test('the systemd unit runs the daemon with the node flags of `npm start`', asyn
   assert.deepEqual(flags(execStart), flags(pkg.scripts.start));
   assert.match(execStart, /\/dist\/src\/main\.js$/);
 });
+
+/** A free TCP port on 127.0.0.1 (closed again: the daemon binds it next). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('`npm start` twice on the built-in simulator: it is a board that stayed powered, the second start switches nothing', async () => {
+  const port = await freePort();
+  const file = await configFile(
+    (dir) =>
+      `version: 1\nboard: { driver: simulator }\nstate: { dir: ${join(dir, 'state')} }\napi: { listen: "127.0.0.1:${port}" }\n`,
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const first = await daemon({ PIPDU_CONFIG: file });
+  await first.waitFor('running: 0 of 16 sockets on');
+  assert.equal((await fetch(`${url}/api/v1/sockets/3/on`, { method: 'POST' })).status, 200);
+  first.child.kill('SIGTERM');
+  assert.equal(await first.exit, 0);
+
+  const second = await daemon({ PIPDU_CONFIG: file });
+  await second.waitFor('running: 1 of 16 sockets on');
+  const socket = (await (await fetch(`${url}/api/v1/sockets/3`)).json()) as { on: boolean };
+  assert.equal(socket.on, true, 'socket 3 is still on');
+  assert.doesNotMatch(
+    second.output(),
+    /restore policies|first contact|socket 3 (on|off)/,
+    'nothing switched',
+  );
+  second.child.kill('SIGTERM');
+  assert.equal(await second.exit, 0);
+});
+
+test('a SET answered after the reply timeout: within a second the API, metrics and state.json show the board', async () => {
+  // A slow board: it switches and answers SET only after 800 ms; the daemon waits 500 ms.
+  const sim = await startSimulator({ args: ['--set-delay', '800'] });
+  cleanups.push(() => sim.stop());
+  const port = await freePort();
+  let stateFile = '';
+  const file = await configFile((dir) => {
+    stateFile = join(dir, 'state', 'state.json');
+    return `version: 1\nboard: { driver: prp1, port: ${sim.path}, replyTimeout: 500ms }\nstate: { dir: ${join(dir, 'state')} }\nsockets:\n  - { number: 11, name: lab }\napi: { listen: "127.0.0.1:${port}" }\n`;
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const d = await daemon({ PIPDU_CONFIG: file });
+  await d.waitFor('running: 0 of 16 sockets on');
+  const events = await fetch(`${url}/api/v1/events`);
+  const shownOn = sseUntil(
+    events,
+    (name, data) => name === 'socketChanged' && /"number":11,"name":"lab"[^}]*"on":true/.test(data),
+  );
+  const reply = await fetch(`${url}/api/v1/sockets/lab/on`, { method: 'POST' });
+  const failedAt = performance.now();
+  assert.equal(reply.status, 503);
+  const body = (await reply.json()) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, 'BOARD_TIMEOUT');
+  assert.match(body.error.message, /may have switched/);
+  await shownOn;
+  assert.ok(performance.now() - failedAt < 1000, 'the real state was shown within a second');
+  const lab = (await (await fetch(`${url}/api/v1/sockets/lab`)).json()) as { on: boolean };
+  assert.equal(lab.on, true);
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  assert.match(metrics, /pipdu_socket_on\{socket="11",name="lab",pdu="pipdu"\} 1/);
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exit, 0);
+  const saved = JSON.parse(await readFile(stateFile, 'utf8')) as { sockets: Record<string, boolean> };
+  assert.equal(saved.sockets['11'], true, 'state.json says on, so restore: last restores the truth');
+});
+
+/** Reads a server-sent event stream until `match` accepts an event; then closes it. */
+async function sseUntil(response: Response, match: (name: string, data: string) => boolean): Promise<void> {
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error('the event stream ended');
+    text += value;
+    for (let end = text.indexOf('\n\n'); end !== -1; end = text.indexOf('\n\n')) {
+      const block = text.slice(0, end);
+      text = text.slice(end + 2);
+      const name = /^event: (.*)$/m.exec(block)?.[1] ?? '';
+      const data = /^data: (.*)$/m.exec(block)?.[1] ?? '';
+      if (match(name, data)) {
+        await reader.cancel();
+        return;
+      }
+    }
+  }
+}
