@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import type { BoardFeature } from './relay-board.js';
 
 /**
@@ -146,6 +147,9 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
 
   private readonly telemetryIntervalMs: number;
   private readonly stateFile: string | null;
+  /** The state changed since the last write began; a write is under way. */
+  private stateDirty = false;
+  private stateWriting = false;
   private readonly explicitSerial: boolean;
   private currentSerial: string | null;
   private readonly replyDelayMs: number;
@@ -284,6 +288,7 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
   /** Power off: every timer cleared, pending replies and events dropped, nothing emitted afterwards. */
   stop(): void {
     if (!this.running) return;
+    this.flushState();
     this.running = false;
     this.generation++;
     if (this.telemetryTimer) clearInterval(this.telemetryTimer);
@@ -531,9 +536,19 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
     }
   }
 
-  /** Writes the state file, if any: to a temporary file, then renamed over it. */
+  /**
+   * Schedules a write of the state file, if any: off the caller's turn and
+   * coalesced (the board's owner is often the daemon itself, whose event loop
+   * must not wait on the disk), to a temporary file renamed over it. `stop()`
+   * writes what is still pending at once.
+   */
   private saveState(): void {
     if (this.stateFile === null || !this.running) return;
+    this.stateDirty = true;
+    if (!this.stateWriting) void this.writeStateSoon();
+  }
+
+  private stateText(): string {
     const state: SavedState = {
       version: 1,
       channels: this.channels,
@@ -542,9 +557,37 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
       relays: this.formatMask(this.relayMask),
       powerUpMask: this.powerUpMask === null ? null : this.formatMask(this.powerUpMask),
     };
-    const temporary = `${this.stateFile}.${process.pid}.tmp`;
+    return `${JSON.stringify(state, null, 2)}\n`;
+  }
+
+  private async writeStateSoon(): Promise<void> {
+    const file = this.stateFile;
+    if (file === null) return;
+    this.stateWriting = true;
     try {
-      writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`);
+      while (this.stateDirty && this.running) {
+        this.stateDirty = false;
+        await new Promise((resolve) => setImmediate(resolve));
+        const temporary = `${file}.${process.pid}.tmp`;
+        await writeFile(temporary, this.stateText());
+        // Renamed in one turn with the check (a rename is metadata only, quick): no write
+        // in flight can land over the one stop() makes. Stopped meanwhile: stop() wrote it.
+        if (this.running && !this.stateDirty) renameSync(temporary, file);
+      }
+    } catch (error) {
+      this.emit('stateFileError', error as Error);
+    } finally {
+      this.stateWriting = false;
+    }
+  }
+
+  /** At stop: the pending state, written now (synchronously: nothing may be left floating). */
+  private flushState(): void {
+    if (this.stateFile === null || !(this.stateDirty || this.stateWriting)) return;
+    this.stateDirty = false;
+    const temporary = `${this.stateFile}.${process.pid}.final.tmp`;
+    try {
+      writeFileSync(temporary, this.stateText());
       renameSync(temporary, this.stateFile);
     } catch (error) {
       this.emit('stateFileError', error as Error);

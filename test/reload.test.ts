@@ -148,6 +148,21 @@ test('POST /api/v1/reload reloads, and a bad file changes nothing and says where
   assert.match(body.error.message, /pipdu\.yaml:6:\d+ sockets\[0\]\.restore: expected on \| off \| last/);
   assert.match(body.error.message, /nothing was changed/);
   assert.equal(await metricsName(), 'rack-c', 'the running config stays');
+
+  // A hostile file: an alias bomb is one located line, at once, and changes nothing.
+  const bomb = ['version: 1', 'a: &a [x, x, x, x, x, x, x, x, x, x]'];
+  for (let level = 1; level <= 9; level++) {
+    const previous = String.fromCharCode(96 + level);
+    const name = String.fromCharCode(97 + level);
+    bomb.push(`${name}: &${name} [${Array(10).fill(`*${previous}`).join(', ')}]`);
+  }
+  await writeFile(file, `${bomb.join('\n')}\n`);
+  const refused = await fetch(`${url}/api/v1/reload`, { method: 'POST' });
+  const answer = (await refused.json()) as { error: { code: string; message: string } };
+  assert.equal(refused.status, 422);
+  assert.equal(answer.error.code, 'BAD_CONFIG');
+  assert.match(answer.error.message.split('\n')[0] ?? '', /pipdu\.yaml:\d+:\d+ .*alias/);
+  assert.equal(await metricsName(), 'rack-c', 'the running config stays');
 });
 
 test('/pdu reload through the real bot: the new Discord roles apply to the next command', async () => {

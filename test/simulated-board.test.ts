@@ -704,6 +704,7 @@ describe('SimulatedBoard (PRP/1)', () => {
       assert.equal(await lines.take(), '! BOOT 00\n', 'powered up afresh');
       assert.equal(errors.length, 1);
       assert.match(errors[0]!.message, /ignored .*16 channels, not 8/);
+      eight.stop(); // writes its state now (while running, writes go out off the caller's turn)
       await writeFile(file, '{ not json');
       const broken = new SimulatedBoard({ stateFile: file, telemetryIntervalMs: 0 });
       started.add(broken);
@@ -712,6 +713,7 @@ describe('SimulatedBoard (PRP/1)', () => {
       broken.start();
       assert.equal(brokenErrors.length, 1);
       assert.equal(broken.relays, 0);
+      broken.stop();
       assert.equal((JSON.parse(await readFile(file, 'utf8')) as { bootId: string }).bootId, broken.bootId);
     });
   });

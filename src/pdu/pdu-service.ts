@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Bottleneck from 'bottleneck';
 import type { RelayBoard } from '../../hardware/relay-board.js';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.js';
 import type { PduConfig, SocketConfig } from '../config/schema.js';
@@ -672,6 +671,8 @@ export class PduService {
     if (action === 'on') {
       outcomes = await Promise.all(targets.map(one));
     } else {
+      // Loaded when first needed: bottleneck costs ~4 MB resident, and most daemons never run an all-off.
+      const { default: Bottleneck } = await import('bottleneck');
       const limiter = new Bottleneck({ maxConcurrent: this.current.hooks.allOffConcurrency });
       outcomes = await Promise.all(targets.map((lane) => limiter.schedule(() => one(lane))));
       await limiter.stop({ dropWaitingJobs: false });
