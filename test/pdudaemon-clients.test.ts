@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { PdudaemonListener } from '../src/api/pdudaemon.js';
 import { silentLogger } from '../src/log.js';
 import { ALICE, PduFixture } from './helpers/pdu-fixture.js';
-import { requester, requests } from './helpers/requests.js';
+import { requests } from './helpers/requests.js';
 
 // pdudaemon's own clients, as Debian ships them (pdudaemon-client's pduclient,
 // python3-labgrid's PDUDaemonDriver), against the pdudaemon listener with the

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { BlockList, isIPv4, isIPv6, type Socket } from 'node:net';
 import { parseListen } from '../config/listen.js';
-import type { ApiConfig, Role } from '../config/schema.js';
+import type { ApiConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Requester } from '../pdu/actor.js';
 import type { PduService } from '../pdu/pdu-service.js';

@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { RelayBoard } from '../../hardware/relay-board.js';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.js';
 import type { PduConfig, SocketConfig } from '../config/schema.js';
@@ -9,7 +8,7 @@ import type { StateStore } from '../state/state-store.js';
 import { type Actor, describeActor, type Requester, SYSTEM } from './actor.js';
 import { AuditRecorder } from './audit-recorder.js';
 import { BoardRecovery } from './board-recovery.js';
-import { type HookPhase, notRun, runPhase, type StepReport } from './hooks/phase.js';
+import type { HookPhase, StepReport } from './hooks/phase.js';
 import { InrushGate } from './inrush-gate.js';
 import { type Check, canCancel } from './permissions.js';
 import { RelayMirror } from './relay-mirror.js';
@@ -24,6 +23,7 @@ import {
   refusal,
 } from './request.js';
 import { type LongWork, SocketLane } from './socket-lane.js';
+import { runPlan, SwitchWork } from './switch-work.js';
 import type {
   AllResult,
   PduEvents,
@@ -34,9 +34,6 @@ import type {
   SwitchResult,
 } from './types.js';
 
-/** The signal of quick work (no hooks): nothing ever aborts it. */
-const NEVER_ABORTED = new AbortController().signal;
-
 /** The longest off-time a cycle may ask for. */
 const MAX_OFF_TIME_MS = 3_600_000;
 
@@ -46,13 +43,6 @@ export interface PduServiceDeps {
   store: StateStore;
   audit: AuditLog;
   logger: Logger;
-}
-
-/** What a request's work gets: hook phases, the relay, waits; all bound to the work's abort signal. */
-interface WorkContext {
-  phase(phase: HookPhase): Promise<void>;
-  relay(on: boolean): Promise<boolean>;
-  wait(ms: number): Promise<void>;
 }
 
 /** How a request runs on its lane, beyond what it asked: a restore switches the relay only. */
@@ -95,6 +85,7 @@ export class PduService {
   private readonly mirror: RelayMirror;
   private readonly recovery: BoardRecovery;
   private readonly recorder: AuditRecorder;
+  private readonly work: SwitchWork;
   private readonly audit: AuditLog;
   private readonly store: StateStore;
   private running = false;
@@ -113,6 +104,27 @@ export class PduService {
     this.gate = new InrushGate({ spacingMs: deps.config.board.switchSpacingMs });
     this.mirror = new RelayMirror({ store: deps.store, logger: this.logger });
     this.recorder = new AuditRecorder({ audit: deps.audit, events: this.events });
+    this.work = new SwitchWork({
+      board: deps.board,
+      mirror: this.mirror,
+      gate: this.gate,
+      logger: this.logger,
+      config: () => this.current,
+      assertOnline: () => this.assertOnline(),
+      announce: (event) => {
+        if (event.kind === 'step') {
+          this.events.emit('step', { socket: this.describe(event.lane), step: event.step });
+          return;
+        }
+        for (const change of event.changes) {
+          this.events.emit('socketChanged', {
+            socket: this.describe(this.laneOf(change.socket)),
+            previous: change.previous,
+            cause: change.cause,
+          });
+        }
+      },
+    });
     this.recovery = new BoardRecovery({
       board: deps.board,
       boardConfig: deps.config.board,
@@ -431,10 +443,10 @@ export class PduService {
           if (options.force) lane.force(long, by.actor);
         }
         if (long) timer = lane.startBudget(long);
-        const work = this.workContext(lane, by.actor, long, steps, warnings);
+        const work = this.work.context(lane, by.actor, long, steps, warnings);
         const changed = mode.restore
           ? await work.relay(direction === 'on')
-          : await this.plan(lane, work, direction, options);
+          : await runPlan(work, direction, options.offTimeMs ?? config.offTime);
         const result: SwitchResult = {
           socket: this.describe(lane),
           action,
@@ -516,116 +528,6 @@ export class PduService {
         this.recorder.record(by.actor, action, lane.config, arrived, joined, asPduError(error)),
     );
     return long.result;
-  }
-
-  /** The work of one direction: preOff → off → postOff, preOn → on → postOn, or a whole cycle (docs/decisions.md #5). */
-  private async plan(
-    lane: SocketLane,
-    work: WorkContext,
-    direction: 'on' | 'off' | 'cycle',
-    options: RequestOptions,
-  ): Promise<boolean> {
-    if (direction !== 'cycle') return this.switchPlan(lane, work, direction === 'on');
-    await this.switchPlan(lane, work, false);
-    await work.wait(options.offTimeMs ?? lane.config.offTime);
-    await this.switchPlan(lane, work, true);
-    return true;
-  }
-
-  /** One direction's work: its pre-steps, the relay, its post-steps; nothing when it already is there. */
-  private async switchPlan(lane: SocketLane, work: WorkContext, on: boolean): Promise<boolean> {
-    // Already there: no hooks (no shutting down a machine that has no power). An
-    // assumed state (legacy board) is re-sent anyway, as it may be wrong.
-    const already = this.mirror.stateOf(lane.config.channel) === on;
-    if (already && this.board.reportsState) return false;
-    if (!already) await work.phase(on ? 'preOn' : 'preOff');
-    const changed = await work.relay(on);
-    if (!already) await work.phase(on ? 'postOn' : 'postOff');
-    return changed;
-  }
-
-  private workContext(
-    lane: SocketLane,
-    actor: Actor,
-    long: LongWork | null,
-    steps: StepReport[],
-    warnings: string[],
-  ): WorkContext {
-    const signal = long?.abort.signal ?? NEVER_ABORTED;
-    return {
-      phase: async (phase) => {
-        const list = lane.config[phase];
-        if (list.length === 0) return;
-        if (phase === 'preOff' && long?.skip.signal.aborted) {
-          steps.push(...notRun(phase, list, 'skipped: forced'));
-          return;
-        }
-        await runPhase(phase, list, {
-          reports: steps,
-          signal,
-          skipSignal: phase === 'preOff' ? long?.skip.signal : undefined,
-          onFailure: lane.config.onFailure,
-          warnings,
-          context: {
-            socket: { number: lane.config.number, name: lane.config.name ?? null },
-            logger: this.logger.child({ socket: lane.config.number, phase }),
-            power: this.mirror.powerReadings(
-              lane.config.channel,
-              () => this.current.mainsVoltage,
-              () => this.board.identity?.features.includes('current') ?? false,
-            ),
-            env: process.env,
-          },
-          progress: (report) => {
-            lane.report(report);
-            this.events.emit('step', { socket: this.describe(lane), step: report });
-          },
-        });
-      },
-      relay: (on) => {
-        if (signal.aborted) throw signal.reason;
-        return this.switchRelay(lane, on, actor);
-      },
-      wait: async (ms) => {
-        // A timer can fire a fraction of a millisecond early: the off-time is a minimum.
-        const due = performance.now() + ms;
-        for (let left = ms; left > 0; left = due - performance.now()) {
-          await sleep(Math.ceil(left), undefined, { signal }).catch(() => {
-            throw signal.reason;
-          });
-        }
-        this.assertOnline();
-      },
-    };
-  }
-
-  /** Drives one relay; switch-ons go through the inrush gate. Resolves whether it changed. */
-  private async switchRelay(lane: SocketLane, on: boolean, actor: Actor): Promise<boolean> {
-    const { channel } = lane.config;
-    const before = this.mirror.stateOf(channel);
-    // An observed state that already matches needs no write; an assumed one is re-sent to be sure.
-    if (this.board.reportsState && before === on) return false;
-    const done = this.mirror.switchingOn(channel, actor.kind === 'system' ? 'restore' : 'command');
-    try {
-      const mask = on
-        ? await this.gate.switchOn((onSent) => this.board.set(channel, true, { onSent }))
-        : await this.board.set(channel, false);
-      this.logger.info(
-        { socket: lane.config.number, name: lane.config.name, on, actor: describeActor(actor) },
-        `socket ${label(lane.config)} ${on ? 'on' : 'off'}`,
-      );
-      const changes = this.mirror.take(mask, 'board', this.current.sockets);
-      for (const change of changes) {
-        this.events.emit('socketChanged', {
-          socket: this.describe(this.laneOf(change.socket)),
-          previous: change.previous,
-          cause: change.cause,
-        });
-      }
-    } finally {
-      done();
-    }
-    return before !== on;
   }
 
   // --- requests on every socket, and cancel -----------------------------------
