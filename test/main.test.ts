@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { freePort } from './helpers/ports.js';
 import { startSimulator } from './helpers/simulator-process.js';
 
 // The daemon as `npm start` runs it, as a child process.
@@ -252,15 +253,6 @@ test('the systemd unit runs the daemon with the node flags of `npm start`', asyn
   assert.deepEqual(flags(execStart), flags(pkg.scripts.start));
   assert.match(execStart, /\/dist\/src\/main\.js$/);
 });
-
-/** A free TCP port on 127.0.0.1 (closed again: the daemon binds it next). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test('`npm start` twice on the built-in simulator: it is a board that stayed powered, the second start switches nothing', async () => {
   const port = await freePort();

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type FakeDiscord, startFakeDiscord } from './helpers/fake-discord.js';
+import { freePort } from './helpers/ports.js';
 
 // Reload belongs to the daemon: SIGHUP, `/pdu reload` (the real bot against a
 // fake Discord), `pipdu reload` and POST /api/v1/reload all call one reload,
@@ -79,14 +79,6 @@ function pipdu(...args: string[]) {
 async function metricsName(): Promise<string> {
   const text = await (await fetch(`${url}/metrics`)).text();
   return /pipdu_board_online\{pdu="([^"]+)"\}/.exec(text)?.[1] ?? '(none)';
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 before(async () => {
