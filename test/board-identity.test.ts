@@ -35,8 +35,9 @@ async function simulator(path: string | undefined, args: string[]): Promise<Simu
   return sim;
 }
 
-/** The SET and MASK lines the board received. */
-function switching(sim: SimulatorProcess): string[] {
+/** The SET and MASK lines the board received (its reports, flushed first: they come over its stdout). */
+async function switching(sim: SimulatorProcess): Promise<string[]> {
+  await sim.command('delay 0');
   return sim.requests
     .filter((line) => / (SET|MASK) /.test(line))
     .map((line) => line.split(' ').slice(1).join(' '));
@@ -77,7 +78,7 @@ test("the built-in simulator's state, then a real board with its relays on and n
   const sim = await simulator(undefined, ['--power-up-mask', 'FFFF']);
   const service = await serialDaemon(sim.path, SOCKETS, cleanups, { stateDir: dir });
   await service.settled();
-  assert.deepEqual(switching(sim), [], 'no SET and no MASK: the live sockets stay live');
+  assert.deepEqual(await switching(sim), [], 'no SET and no MASK: the live sockets stay live');
   assert.deepEqual(
     on(service),
     Array.from({ length: 16 }, (_, i) => i + 1),
@@ -96,7 +97,7 @@ test('another serial on the same port is another board: first contact, nothing r
   const other = await simulator(path, ['--serial', '2222BBBB2222BBBB']);
   const service = await serialDaemon(path, SOCKETS, cleanups, { stateDir: dir });
   await service.settled();
-  assert.deepEqual(switching(other), [], 'socket 3 (restore: last) was not switched on');
+  assert.deepEqual(await switching(other), [], 'socket 3 (restore: last) was not switched on');
   assert.deepEqual(on(service), []);
   await service.stop();
   assert.equal(((await savedBoard(dir)) as { serial: string }).serial, '2222BBBB2222BBBB');
@@ -111,7 +112,11 @@ test('the same serial with a new boot id lost its state: reset, and the restore 
   const again = await simulator(path, ['--serial', '1111AAAA1111AAAA']); // powered up again: relays off
   const service = await serialDaemon(path, SOCKETS, cleanups, { stateDir: dir });
   await service.settled();
-  assert.deepEqual(switching(again), ['SET 2 1'], 'socket 3 (restore: last) back on, socket 4 (off) left');
+  assert.deepEqual(
+    await switching(again),
+    ['SET 2 1'],
+    'socket 3 (restore: last) back on, socket 4 (off) left',
+  );
   assert.deepEqual(on(service), [3]);
 });
 
@@ -125,7 +130,7 @@ test('a board without serial= (older firmware) is known by driver and port: a ne
   const again = await simulator(path, ['--no-serial']);
   const service = await serialDaemon(path, SOCKETS, cleanups, { stateDir: dir });
   await service.settled();
-  assert.deepEqual(switching(again), ['SET 2 1']);
+  assert.deepEqual(await switching(again), ['SET 2 1']);
   assert.deepEqual(on(service), [3]);
 });
 
@@ -142,6 +147,6 @@ test('a state file without a board (an older PiPDU) is first contact: nothing is
   const again = await simulator(path, []);
   const service = await serialDaemon(path, SOCKETS, cleanups, { stateDir: dir });
   await service.settled();
-  assert.deepEqual(switching(again), []);
+  assert.deepEqual(await switching(again), []);
   assert.deepEqual(on(service), []);
 });
