@@ -112,10 +112,12 @@ describe('the firmware serial (HELLO serial=)', () => {
       for (const step of steps) {
         if (step === 'reset') {
           const since = runner.events.length;
+          // From before the reset: the pty may deliver `! BOOT` before the runner's report of it.
+          const clientSince = client.events.length;
           client.expectReset();
           await runner.command('reset');
           await booted(since);
-          await client.nextEvent((event) => event.event.kind === 'BOOT', 5000);
+          await client.nextEvent((event) => event.event.kind === 'BOOT', 5000, clientSince);
           continue;
         }
         const reply = await client.request(`${id} HELLO`, id);
