@@ -336,3 +336,46 @@ async function sseUntil(response: Response, match: (name: string, data: string) 
     }
   }
 }
+
+test('after a power loss the daemon logs "running" once the restores have settled, and a power-up mask rewrite is a warning', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pipdu-main-restore-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const link = join(dir, 'ttyPDU');
+  const eeprom = join(dir, 'board.eeprom'); // the same board across simulator processes
+  const file = await configFile(
+    () =>
+      `version: 1\nboard: { driver: prp1, port: ${link}, switchSpacingMs: 50 }\nstate: { dir: ${join(dir, 'state')} }\nsockets:\n  - { number: 1, restore: on }\n  - { number: 2 }\n  - { number: 3 }\n`,
+  );
+  const first = await startSimulator({ path: link, args: ['--eeprom', eeprom] });
+  const d1 = await daemon({ PIPDU_CONFIG: file });
+  await d1.waitFor('running: 0 of 16 sockets on');
+  assert.match(
+    d1.output(),
+    /"level":40[^\n]*rewrote the board's power-up mask from 0000 to 0001: it powers up with exactly the restore: on sockets \(1\) on/,
+  );
+  d1.child.kill('SIGTERM');
+  assert.equal(await d1.exit, 0);
+  // Sockets 2 and 3 (restore: last) are on when the power goes.
+  const apiPort = await freePort();
+  const file2 = await configFile(
+    () =>
+      `version: 1\nboard: { driver: prp1, port: ${link}, switchSpacingMs: 50 }\nstate: { dir: ${join(dir, 'state')} }\nsockets:\n  - { number: 1, restore: on }\n  - { number: 2 }\n  - { number: 3 }\napi: { listen: "127.0.0.1:${apiPort}" }\n`,
+  );
+  const d2 = await daemon({ PIPDU_CONFIG: file2 });
+  await d2.waitFor('running: 0 of 16 sockets on');
+  const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(d2.output())![1]!;
+  for (const socket of [2, 3]) {
+    assert.equal((await fetch(`${url}/api/v1/sockets/${socket}/on`, { method: 'POST' })).status, 200);
+  }
+  d2.child.kill('SIGTERM');
+  assert.equal(await d2.exit, 0);
+  await first.kill(); // the power goes: the board comes back with its power-up mask (socket 1 on)
+  const again = await startSimulator({ path: link, args: ['--eeprom', eeprom] });
+  cleanups.push(() => again.stop());
+  const d3 = await daemon({ PIPDU_CONFIG: file });
+  await d3.waitFor(/running: \d+ of 16 sockets on/);
+  assert.match(d3.output(), /applying restore policies/);
+  assert.match(d3.output(), /running: 3 of 16 sockets on/, 'counted after sockets 2 and 3 came back');
+  d3.child.kill('SIGTERM');
+  assert.equal(await d3.exit, 0);
+});
