@@ -474,9 +474,8 @@ const controllerSchema = section({
 }, whenMapping);
 
 /** A password account's name: what the sign-in form asks and the audit log shows. */
-const userName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'expected up to 64 letters, digits, ".", "_", "@" or "-"');
+const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+const USER_NAME_RULE = 'a user name is up to 64 letters, digits, ".", "_", "@" or "-"';
 
 /** A scrypt hash line from `pipdu hash-password`; the message never repeats the value (it may be a password). */
 const passwordHash = z.string().superRefine((value, ctx) => {
@@ -504,7 +503,11 @@ const apiSchema = section({
   /** role of plain-HTTP callers on loopback (the CLI on the Pi) */
   loopbackRole: roleSchema.default('admin'),
   /** password accounts for the web page: name -> role and scrypt hash (absent: none) */
-  users: z.record(userName, section({ role: roleSchema, passwordHash })).optional(),
+  users: z
+    .record(z.string().regex(USER_NAME), section({ role: roleSchema, passwordHash }), {
+      error: (iss) => (iss.code === 'invalid_key' ? USER_NAME_RULE : undefined),
+    })
+    .optional(),
   /** a session unused this long ends (absent: 12h) */
   sessionIdle: duration({ positive: true }).optional(),
   /** a session ends this long after sign-in, used or not (absent: 168h) */
