@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { ApiServer } from '../src/api/server.js';
 import { ConfigError } from '../src/config/config-error.js';
@@ -16,6 +17,8 @@ import { type Certs, type Client, makeCerts, type Reply } from './helpers/api-cl
 import { makeConfig, PduFixture } from './helpers/pdu-fixture.js';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'pipdu.ts');
+const MAKE_CERTS = join(import.meta.dirname, '..', 'scripts', 'make-certs.sh');
+const run = promisify(execFile);
 
 const SOCKETS = `
 sockets:
@@ -47,6 +50,9 @@ interface Ask {
   /** the local address the request comes from (127.0.0.x): the throttle counts per address */
   from?: string;
   client?: Client;
+  /** a PKCS#12 client identity instead of `client` */
+  pfx?: Buffer;
+  passphrase?: string;
 }
 
 /** One request on a fresh connection, from `from`, with the cookie, Origin and Host given. */
@@ -81,7 +87,11 @@ function ask(
     const common = { method, headers, agent: false as const, localAddress: o.from ?? '127.0.0.1' };
     const req =
       url.protocol === 'https:'
-        ? httpsRequest(url, { ...common, ca, cert: o.client?.cert, key: o.client?.key }, onResponse)
+        ? httpsRequest(
+            url,
+            { ...common, ca, cert: o.client?.cert, key: o.client?.key, pfx: o.pfx, passphrase: o.passphrase },
+            onResponse,
+          )
         : httpRequest(url, common, onResponse);
     req.on('error', reject);
     req.setTimeout(10_000, () => req.destroy(new Error('request timed out')));
@@ -268,6 +278,23 @@ describe('password sessions over HTTPS with client certificates optional', () =>
     assert.equal((await as('GET', '/api/v1/sockets', { client: certs.clients.stranger })).status, 403);
     const both = await as('GET', '/api/v1/session', { cookie, client: certs.clients.stranger });
     assert.deepEqual(both.body, { user: 'alice', role: 'operator', via: 'password' });
+  });
+
+  test("make-certs.sh's .p12 is the client's identity, password-less or with PIPDU_P12_PASSWORD", async () => {
+    const pki = join(dir, 'pki');
+    const boss = await as('GET', '/api/v1/session', { pfx: await readFile(join(pki, 'boss.p12')) });
+    assert.deepEqual(boss.body, { user: 'boss', role: 'admin', via: 'certificate' });
+    await run('sh', [MAKE_CERTS, pki, 'carol'], {
+      env: { ...process.env, PIPDU_P12_PASSWORD: 'p12 secret' },
+    });
+    const carol = await readFile(join(pki, 'carol.p12'));
+    const asCarol = await as('GET', '/api/v1/session', { pfx: carol, passphrase: 'p12 secret' });
+    assert.deepEqual(
+      asCarol.body,
+      { user: 'carol', role: null, via: null },
+      'signed by the CA, not in api.clients',
+    );
+    await assert.rejects(as('GET', '/api/v1/session', { pfx: carol }), /mac verify|pkcs12|password/i);
   });
 
   test('logout ends the session and clears the cookie', async () => {
