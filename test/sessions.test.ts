@@ -178,6 +178,7 @@ describe('password sessions over HTTPS with client certificates optional', () =>
       service: fixture.service,
       logger: pino({ level: 'trace' }, logs),
       now: () => clock,
+      heartbeatMs: 50,
       loginLimits: { perAddress: 6, perUser: 3, refillMs: 600_000 },
     });
     base = (await server.start()).url;
@@ -318,6 +319,20 @@ describe('password sessions over HTTPS with client certificates optional', () =>
     assert.deepEqual(entry?.actor, { kind: 'web', id: 'alice' });
     assert.equal(entry?.details?.address, '127.0.0.1');
     assert.equal((await as('DELETE', '/api/v1/session')).status, 204, 'logging out twice is not an error');
+  });
+
+  test('an event stream opened with a session ends with it: at sign-out, and at expiry', async () => {
+    const cookie = await session('alice');
+    const first = await openStream(base, certs.ca, cookie);
+    const out = await as('DELETE', '/api/v1/session', { cookie });
+    assert.equal(out.status, 204);
+    await first.ended;
+
+    const other = await session('alice');
+    const second = await openStream(base, certs.ca, other);
+    clock += 61 * 60_000; // past sessionIdle: the next heartbeat ends the stream
+    await second.ended;
+    assert.equal((await as('GET', '/api/v1/session', { cookie: other })).body.user, null);
   });
 
   test('a session ends after sessionIdle without use, and sessionMax after sign-in however used', async () => {
@@ -561,6 +576,24 @@ describe('password hashes in the config', () => {
     assert.match(empty.stderr, /no password on stdin/);
   });
 });
+
+/** An event stream opened with a session cookie; `ended` resolves when the server ends it. */
+function openStream(base: string, ca: Buffer, cookie: string): Promise<{ ended: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      new URL('/api/v1/events', base),
+      { ca, headers: { cookie }, agent: false },
+      (res) => {
+        assert.equal(res.statusCode, 200);
+        const ended = new Promise<void>((done) => res.on('end', done));
+        res.once('data', () => resolve({ ended }));
+        res.resume();
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 function runCli(
   args: string[],

@@ -29,6 +29,7 @@ import {
   clearedSessionCookie,
   DEFAULT_SESSION_IDLE_MS,
   DEFAULT_SESSION_MAX_MS,
+  type Session,
   type SessionLimits,
   SessionStore,
   sessionCookie,
@@ -121,6 +122,8 @@ interface Context {
 
 interface Stream {
   res: ServerResponse;
+  /** The session the stream was opened with: it ends with it. */
+  sessionId: string | null;
   close(): void;
 }
 
@@ -350,15 +353,10 @@ export class ApiServer {
 
   /** The request's live session and its user as a Requester, or null. */
   private session(req: IncomingMessage): { id: string; by: Requester } | null {
-    const users = this.config.users ?? {};
     for (const id of sessionIds(req)) {
       const session = this.sessions.get(id, this.sessionLimits());
-      if (!session) continue;
-      const account = Object.hasOwn(users, session.user) ? users[session.user] : undefined;
-      if (!account || account.passwordHash !== session.passwordHash) {
-        this.sessions.end(id);
-        continue;
-      }
+      const account = session && this.accountOf(id, session);
+      if (!session || !account) continue;
       const user = session.user;
       return {
         id,
@@ -366,6 +364,21 @@ export class ApiServer {
       };
     }
     return null;
+  }
+
+  /** The session's account as the config now has it; null (and the session ended) if it is gone or has a new password. */
+  private accountOf(id: string, session: Session): { role: Role; passwordHash: string } | null {
+    const users = this.config.users ?? {};
+    const account = Object.hasOwn(users, session.user) ? users[session.user] : undefined;
+    if (account && account.passwordHash === session.passwordHash) return account;
+    this.sessions.end(id);
+    return null;
+  }
+
+  /** Whether the session is still live, without counting this as its use (an open event stream is not). */
+  private sessionLive(id: string): boolean {
+    const session = this.sessions.peek(id, this.sessionLimits());
+    return session !== null && this.accountOf(id, session) !== null;
   }
 
   private sessionLimits(): SessionLimits {
@@ -549,6 +562,7 @@ export class ApiServer {
     if (ctx.sessionId !== null && this.sessions.end(ctx.sessionId)) {
       const address = ctx.req.socket.remoteAddress ?? 'unknown';
       this.service.recordAction(ctx.actor, 'logout', Date.now(), { address });
+      for (const stream of [...this.streams]) if (stream.sessionId === ctx.sessionId) stream.close();
     }
     ctx.res.writeHead(204, {
       'set-cookie': clearedSessionCookie({ secure: this.tls }),
@@ -688,10 +702,15 @@ export class ApiServer {
       events.on(name, listener);
       return { name, listener };
     });
-    const heartbeat = setInterval(() => write(': heartbeat\n\n'), this.heartbeatMs);
+    // A stream opened with a session ends with it: checked at each heartbeat (sign-out ends it at once).
+    const heartbeat = setInterval(() => {
+      if (ctx.sessionId !== null && !this.sessionLive(ctx.sessionId)) stream.close();
+      else write(': heartbeat\n\n');
+    }, this.heartbeatMs);
     heartbeat.unref();
     const stream: Stream = {
       res,
+      sessionId: ctx.sessionId,
       close: () => {
         if (!this.streams.delete(stream)) return;
         clearInterval(heartbeat);

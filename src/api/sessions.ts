@@ -69,6 +69,16 @@ export class SessionStore {
     return session;
   }
 
+  /** The live session with this id, as get() but not counted as a use; an expired one is ended and null. */
+  peek(id: string, limits: SessionLimits): Session | null {
+    const key = digest(id);
+    const session = this.sessions.get(key);
+    if (!session) return null;
+    if (!expired(session, this.now(), limits)) return session;
+    this.sessions.delete(key);
+    return null;
+  }
+
   /** Ends the session with this id; whether there was one. */
   end(id: string): boolean {
     return this.sessions.delete(digest(id));
