@@ -5,11 +5,12 @@ import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
  * line `scrypt$<N>$<r>$<p>$<salt, base64>$<hash, base64>` so the parameters
  * can be raised later without breaking the hashes already in configs.
  *
- * New hashes use N = 2^15, r = 8, p = 1: 32 MiB of memory and about 0.1 s on
- * a Raspberry Pi 4 (0.3 s on a Zero 2) per sign-in, which is the cost a
- * guesser pays per guess too; OWASP's floor for scrypt is N = 2^17 at 128 MiB,
- * too much memory for a small Pi running other things, so the time cost is
- * kept and the memory halved twice. Verification accepts other parameters
+ * New hashes use N = 2^15, r = 8, p = 1: 32 MiB of memory for the moment
+ * of a sign-in, and 0.1-0.2 s of one core on an x86 development machine (a
+ * Pi 4 is a few times slower: still under a second), which is also what each
+ * guess costs a guesser. OWASP's first choice for scrypt, N = 2^17, takes
+ * 128 MiB at once: too much on a small Pi that runs other things.
+ * Verification accepts other parameters
  * within PARAMETER_LIMITS, so a hand-made or hostile hash cannot make a
  * sign-in take gigabytes.
  */
