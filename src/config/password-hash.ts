@@ -10,9 +10,8 @@ import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
  * Pi 4 is a few times slower: still under a second), which is also what each
  * guess costs a guesser. OWASP's first choice for scrypt, N = 2^17, takes
  * 128 MiB at once: too much on a small Pi that runs other things.
- * Verification accepts other parameters
- * within PARAMETER_LIMITS, so a hand-made or hostile hash cannot make a
- * sign-in take gigabytes.
+ * Verification accepts other parameters within PARAMETER_LIMITS, so a
+ * hand-made or hostile hash cannot make a sign-in take gigabytes.
  */
 export const SCRYPT_DEFAULTS = { N: 2 ** 15, r: 8, p: 1 } as const;
 const SALT_BYTES = 16;
