@@ -192,11 +192,19 @@ describe('password sessions over HTTPS with client certificates optional', () =>
 
   test('without a certificate a client connects but has no role until it signs in', async () => {
     assert.deepEqual((await as('GET', '/api/v1/session')).body, { user: null, role: null, via: null });
+    const audited = (await fixture.service.auditLog(1000)).length;
     const refused = await as('GET', '/api/v1/sockets');
-    assert.equal(refused.status, 403);
-    assert.equal(refused.body.error.code, 'FORBIDDEN');
-    assert.equal((await as('POST', '/api/v1/sockets/lab/on')).status, 403);
+    assert.equal(refused.status, 401);
+    assert.equal(refused.body.error.code, 'UNAUTHORIZED');
+    assert.match(refused.body.error.message, /sign in/);
+    assert.equal((await as('POST', '/api/v1/sockets/lab/on')).status, 401);
+    assert.equal((await as('GET', '/metrics')).status, 401);
     assert.equal(fixture.service.info(2).on, false);
+    assert.equal(
+      (await fixture.service.auditLog(1000)).length,
+      audited,
+      'anonymous refusals are not audited',
+    );
   });
 
   test('the right password: 204 and a Secure, HttpOnly, SameSite=Strict cookie that makes the caller that user', async () => {
@@ -314,7 +322,7 @@ describe('password sessions over HTTPS with client certificates optional', () =>
       role: null,
       via: null,
     });
-    assert.equal((await as('GET', '/api/v1/sockets', { cookie })).status, 403);
+    assert.equal((await as('GET', '/api/v1/sockets', { cookie })).status, 401);
     const entry = (await fixture.service.auditLog(5)).findLast((one) => one.action === 'logout');
     assert.deepEqual(entry?.actor, { kind: 'web', id: 'alice' });
     assert.equal(entry?.details?.address, '127.0.0.1');
@@ -356,7 +364,7 @@ describe('password sessions over HTTPS with client certificates optional', () =>
     }
     minutes(50);
     assert.equal(await who(busy), null, '200 minutes: past sessionMax (3h), however used');
-    assert.equal((await as('GET', '/api/v1/sockets', { cookie: busy })).status, 403);
+    assert.equal((await as('GET', '/api/v1/sockets', { cookie: busy })).status, 401);
   });
 
   test('a reload applies to live sessions at their next request: a new role, a removed user, a new password', async () => {
@@ -381,7 +389,7 @@ describe('password sessions over HTTPS with client certificates optional', () =>
         null,
         'vera is gone',
       );
-      assert.equal((await as('GET', '/api/v1/sockets', { cookie: vera })).status, 403);
+      assert.equal((await as('GET', '/api/v1/sockets', { cookie: vera })).status, 401);
       assert.equal(
         (await as('GET', '/api/v1/session', { cookie: alice })).body.user,
         null,

@@ -436,6 +436,14 @@ export class ApiServer {
       if (method === 'DELETE') return this.signOut(ctx);
       return this.whoAmI(ctx);
     }
+    // Nobody at all (no certificate, no session: clientCertificates optional) is told to sign in;
+    // not audited, as anyone who can reach the port could fill the audit log with it.
+    if (this.tls && ctx.via === null && ctx.by.groups.length === 0) {
+      throw new PduError(
+        'UNAUTHORIZED',
+        'sign in first (POST /api/v1/session) or present a client certificate',
+      );
+    }
     // An unlisted certificate gets nothing else, not even which routes exist.
     const readCheck = canRead(ctx.by);
     if (!readCheck.ok) this.refuse(ctx, 'request', null, readCheck);
@@ -576,10 +584,12 @@ export class ApiServer {
    * GET /api/v1/session: `{ user, role, via }`. `user` is the account or
    * certificate CN (null on loopback and for nobody), `via` how the caller
    * was identified (null: not at all, or a CN that is not in api.clients).
+   * Over TLS, every other route answers nobody 401 UNAUTHORIZED: sign in.
    */
   private whoAmI(ctx: Context): void {
     const { by, via } = ctx;
-    const user = via === 'loopback' || by.actor.id.startsWith('(') ? null : by.actor.id;
+    // A certificate's CN and a user are their own group; loopback and nobody have none.
+    const user = by.groups.length > 0 ? by.actor.id : null;
     send(ctx.res, 200, { user, role: by.role, via }, this.stopping);
   }
 
