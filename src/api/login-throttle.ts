@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import type Bottleneck from 'bottleneck';
 
 /**
@@ -41,13 +42,13 @@ export class LoginThrottle {
   /** Takes one attempt from the address's and the user's allowance; when either has none, nothing is taken. */
   async take(address: string, user: string): Promise<ThrottleVerdict> {
     const groups = await this.load();
-    const refused: ThrottleVerdict = {
-      ok: false,
-      retryAfterS: Math.max(1, Math.ceil(this.limits.refillMs / 1000)),
-    };
-    if (!(await consume(groups.address.key(address)))) return refused;
+    // An attempt comes back within refillMs and one of bottleneck's heartbeats (which adds it).
+    const wait = this.limits.refillMs + heartbeatOf(this.limits.refillMs);
+    const refused: ThrottleVerdict = { ok: false, retryAfterS: Math.max(1, Math.ceil(wait / 1000)) };
+    const byAddress = groups.address.key(addressKey(address));
+    if (!(await consume(byAddress))) return refused;
     if (!(await consume(groups.user.key(user.toLowerCase())))) {
-      await groups.address.key(address).incrementReservoir(1);
+      await byAddress.incrementReservoir(1);
       return refused;
     }
     return { ok: true };
@@ -57,7 +58,7 @@ export class LoginThrottle {
   async refund(address: string, user: string): Promise<void> {
     const groups = await this.load();
     await Promise.all([
-      refill(groups.address.key(address), this.limits.perAddress),
+      refill(groups.address.key(addressKey(address)), this.limits.perAddress),
       refill(groups.user.key(user.toLowerCase()), this.limits.perUser),
     ]);
   }
@@ -86,7 +87,7 @@ export class LoginThrottle {
           reservoirIncreaseMaximum: size,
           highWater: 0,
           strategy: Bottleneck.strategy.OVERFLOW,
-          heartbeatInterval: Math.min(1000, refillMs),
+          heartbeatInterval: heartbeatOf(refillMs),
           // A limiter untouched this long is full again: drop it (a new one starts full).
           timeout: size * refillMs,
         });
@@ -94,6 +95,26 @@ export class LoginThrottle {
     });
     return this.groups;
   }
+}
+
+/** How often a limiter looks whether an attempt is due back: each limiter has its own timer, so not often. */
+function heartbeatOf(refillMs: number): number {
+  return Math.max(10, Math.min(15_000, Math.round(refillMs / 4)));
+}
+
+/**
+ * The key an address is counted under: IPv4 (also IPv4-mapped IPv6) as it
+ * is, IPv6 by its /64, since one host commonly holds a whole /64.
+ */
+export function addressKey(address: string): string {
+  if (address.startsWith('::ffff:') && address.includes('.')) return address.slice(7);
+  if (!isIPv6(address)) return address;
+  const [head = '', tail] = address.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  const prefix = groups.slice(0, 4).map((group) => Number.parseInt(group, 16).toString(16));
+  return `${prefix.join(':')}::/64`;
 }
 
 /** Runs an empty job of weight 1: true if the reservoir had one for it, false if bottleneck dropped it. */
