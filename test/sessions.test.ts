@@ -466,6 +466,50 @@ describe('password sessions over HTTPS with client certificates optional', () =>
   });
 });
 
+describe('password sessions with client certificates required (the default)', () => {
+  test('no certificate, no connection; a certificate not in api.clients may still sign in with a password', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pipdu-required-'));
+    let fixture: PduFixture | undefined;
+    let server: ApiServer | undefined;
+    try {
+      const pki = join(dir, 'pki');
+      const certs = await makeCerts(pki, ['kiosk']);
+      const head = `  listen: 127.0.0.1:0\n  tls: { cert: ${pki}/server.crt, key: ${pki}/server.key, ca: ${pki}/ca.crt }\n`;
+      fixture = await PduFixture.create(
+        apiYaml(head, { alice: { role: 'operator', passwordHash: await hashPassword(PASSWORDS.alice) } }),
+      );
+      await fixture.startDaemon();
+      server = new ApiServer({
+        config: fixture.config.api!,
+        service: fixture.service,
+        logger: pino({ level: 'silent' }),
+      });
+      const { url } = await server.start();
+      await assert.rejects(ask(url, certs.ca, 'GET', '/api/v1/session'), 'the handshake is refused');
+      const kiosk = { client: certs.clients.kiosk };
+      assert.deepEqual((await ask(url, certs.ca, 'GET', '/api/v1/session', kiosk)).body, {
+        user: 'kiosk',
+        role: null,
+        via: null,
+      });
+      assert.equal((await ask(url, certs.ca, 'GET', '/api/v1/sockets', kiosk)).status, 403);
+      const login = await ask(url, certs.ca, 'POST', '/api/v1/session', {
+        ...kiosk,
+        body: { user: 'alice', password: PASSWORDS.alice },
+      });
+      assert.equal(login.status, 204, login.text);
+      const cookie = cookieOf(login);
+      const who = await ask(url, certs.ca, 'GET', '/api/v1/session', { ...kiosk, cookie });
+      assert.deepEqual(who.body, { user: 'alice', role: 'operator', via: 'password' });
+      assert.equal((await ask(url, certs.ca, 'GET', '/api/v1/sockets', { ...kiosk, cookie })).status, 200);
+    } finally {
+      await server?.stop();
+      await fixture?.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('password sessions over plain HTTP on loopback', () => {
   let fixture: PduFixture;
   let server: ApiServer;
