@@ -132,10 +132,11 @@ interface Stream {
  *
  * Security: plain HTTP only on a loopback address, where every caller gets
  * `api.loopbackRole`. With `api.tls` it is HTTPS with mutual TLS: the client
- * must present a certificate signed by `tls.ca` (the handshake is refused
- * otherwise, so such a client never gets any data); the certificate's
- * subject CN is the actor and `api.clients` maps it to a role. A CN that is
- * not listed gets 403 on every route but `/ping`. Permissions are the same
+ * must present a certificate signed by `tls.ca` (unless clientCertificates is
+ * optional, the handshake is refused otherwise, so such a client never gets
+ * any data); the certificate's subject CN is the actor and `api.clients` maps
+ * it to a role. A CN that is not listed gets 403 on every route but `/ping`
+ * and `/api/v1/session` (and no certificate, 401). Permissions are the same
  * functions Discord uses; refusals are audited. Protected sockets need an
  * admin, with no confirmation step (that is a Discord thing).
  *
