@@ -13,6 +13,10 @@
 #   <CN>.crt, <CN>.key          one client certificate per CN given (extended key usage
 #                               clientAuth); the CN is the API actor, mapped to a role in
 #                               api.clients
+#   <CN>.p12                    the same certificate and key (and ca.crt) as PKCS#12, for a
+#                               browser to import; protected by the password in the
+#                               PIPDU_P12_PASSWORD environment variable, or by none when
+#                               it is unset (then keep the file as private as the .key)
 #
 # Certificates are valid for PIPDU_DAYS days (default 825). Then point the config at them:
 #   api:
@@ -22,7 +26,9 @@
 # and give each client its <CN>.crt, <CN>.key and ca.crt, e.g.
 #   curl --cacert ca.crt --cert ci-runner.crt --key ci-runner.key https://pi:8443/api/v1/sockets
 # The server certificate is re-made on every run; an existing client certificate is kept
-# (delete it to make a new one). Keys are P-256 EC keys.
+# (delete it to make a new one), and its .p12 is written if it is missing. Keys are P-256
+# EC keys; the .p12 uses OpenSSL 3's defaults (AES-256, PBKDF2), which current Firefox and
+# Chrome import.
 set -eu
 
 if [ $# -lt 1 ]; then
@@ -76,15 +82,23 @@ basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature
 extendedKeyUsage=clientAuth
 EXT
+# The password goes to openssl through the environment, never on a command line (ps shows those).
+export PIPDU_P12_PASSWORD="${PIPDU_P12_PASSWORD:-}"
 for cn in "$@"; do
   case $cn in
     */* | .* | "") echo "skipping client CN \"$cn\": not usable as a file name" >&2; continue ;;
   esac
   if [ -f "$cn.crt" ]; then
     echo "kept client certificate: $dir/$cn.crt"
-    continue
+  else
+    newkey "$cn.key"
+    sign "$cn" "$cn" "$tmp/client.ext"
+    echo "made client certificate: $dir/$cn.crt (CN=$cn)"
   fi
-  newkey "$cn.key"
-  sign "$cn" "$cn" "$tmp/client.ext"
-  echo "made client certificate: $dir/$cn.crt (CN=$cn)"
+  if [ ! -f "$cn.p12" ]; then
+    openssl pkcs12 -export -in "$cn.crt" -inkey "$cn.key" -certfile ca.crt -name "$cn" \
+      -out "$cn.p12" -passout env:PIPDU_P12_PASSWORD
+    if [ -n "$PIPDU_P12_PASSWORD" ]; then how="password from PIPDU_P12_PASSWORD"; else how="no password"; fi
+    echo "made $dir/$cn.p12 for a browser ($how)"
+  fi
 done

@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'BOARD_PROTOCOL',
   'UNSUPPORTED',
   'STOPPED',
+  // a password sign-in with a wrong user name or password (audited as login-failed)
+  'UNAUTHORIZED',
   // hook steps
   'SSH_AUTH_FAILED',
   'SSH_HOST_KEY_MISMATCH',
@@ -42,6 +44,8 @@ export const API_ONLY_ERROR_CODES = [
   'METHOD_NOT_ALLOWED',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
+  // sign-in (POST /api/v1/session): too many failed ones
+  'TOO_MANY_REQUESTS',
 ] as const;
 /** Every code an API error answer can carry with its status: the PDU's and the API's own. */
 export type ApiErrorCode = ErrorCode | (typeof API_ONLY_ERROR_CODES)[number];

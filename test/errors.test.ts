@@ -27,6 +27,7 @@ test('every error code has the HTTP status the design gives it', () => {
   const expected: Record<string, number> = {
     BAD_REQUEST: 400,
     BAD_DURATION: 400,
+    UNAUTHORIZED: 401,
     FORBIDDEN: 403,
     NEEDS_CONFIRMATION: 403,
     UNKNOWN_SOCKET: 404,
@@ -36,6 +37,7 @@ test('every error code has the HTTP status the design gives it', () => {
     CANCELLED: 409,
     PAYLOAD_TOO_LARGE: 413,
     UNSUPPORTED_MEDIA_TYPE: 415,
+    TOO_MANY_REQUESTS: 429,
     BAD_CONFIG: 422,
     UNSUPPORTED: 501,
     BOARD_ERROR: 502,

@@ -9,6 +9,7 @@ import type { ApiErrorCode } from '../errors.js';
 const HTTP_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   BAD_REQUEST: 400,
   BAD_DURATION: 400,
+  UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NEEDS_CONFIRMATION: 403,
   UNKNOWN_SOCKET: 404,
@@ -18,6 +19,7 @@ const HTTP_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   CANCELLED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  TOO_MANY_REQUESTS: 429,
   // A config is the daemon's own: a request can only hit a bad one on a reload.
   BAD_CONFIG: 422,
   UNSUPPORTED: 501,

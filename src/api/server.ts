@@ -7,10 +7,11 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { parseDuration } from '../config/duration.js';
 import { isLoopbackHost, parseListen } from '../config/listen.js';
+import { verifyPassword } from '../config/password-hash.js';
 import type { ApiConfig, Role } from '../config/schema.js';
 import { type ApiErrorCode, isPduError, PduError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -20,9 +21,20 @@ import { type Check, canAdminister, canRead, forbiddenError } from '../pdu/permi
 import type { PduRequest, RequestOptions, RequestOutcome } from '../pdu/request.js';
 import type { PduEvents, SwitchAction } from '../pdu/types.js';
 import { httpStatusFor } from './http-status.js';
+import { DEFAULT_LOGIN_LIMITS, type LoginLimits, LoginThrottle } from './login-throttle.js';
 import type { PduMetrics } from './metrics.js';
 import { handlePdudaemon } from './pdudaemon.js';
 import { hasDotSegment } from './request-path.js';
+import {
+  clearedSessionCookie,
+  DEFAULT_SESSION_IDLE_MS,
+  DEFAULT_SESSION_MAX_MS,
+  type Session,
+  type SessionLimits,
+  SessionStore,
+  sessionCookie,
+  sessionIds,
+} from './sessions.js';
 
 /** Request bodies larger than this are refused with 413. */
 export const MAX_BODY_BYTES = 4096;
@@ -70,7 +82,19 @@ export interface ApiServerDeps {
   metrics?: PduMetrics;
   /** Event stream heartbeat period; HEARTBEAT_MS unless a test wants it shorter. */
   heartbeatMs?: number;
+  /** The sessions' clock: Date.now unless a test moves time itself. */
+  now?: () => number;
+  /** Failed sign-ins allowed per address and per user; DEFAULT_LOGIN_LIMITS unless a test wants fewer. */
+  loginLimits?: LoginLimits;
 }
+
+/** How the caller was identified: GET /api/v1/session says it, the audit log shows the actor. */
+export type Via = 'loopback' | 'certificate' | 'password';
+
+/** A user name or password longer than this is refused before any hashing. */
+const MAX_USER_LENGTH = 64;
+const MAX_PASSWORD_LENGTH = 1024;
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** A failure of the request itself (route, method, body); its code maps to a status like a PduError's. */
 class ApiError extends Error {
@@ -90,10 +114,16 @@ interface Context {
   /** Who asks: every request to the service carries it. */
   by: Requester;
   actor: Actor;
+  /** How `by` was identified; null: it was not (no role). */
+  via: Via | null;
+  /** The session id the request's cookie named, if that session is live. */
+  sessionId: string | null;
 }
 
 interface Stream {
   res: ServerResponse;
+  /** The session the stream was opened with: it ends with it. */
+  sessionId: string | null;
   close(): void;
 }
 
@@ -102,12 +132,22 @@ interface Stream {
  *
  * Security: plain HTTP only on a loopback address, where every caller gets
  * `api.loopbackRole`. With `api.tls` it is HTTPS with mutual TLS: the client
- * must present a certificate signed by `tls.ca` (the handshake is refused
- * otherwise, so such a client never gets any data); the certificate's
- * subject CN is the actor and `api.clients` maps it to a role. A CN that is
- * not listed gets 403 on every route but `/ping`. Permissions are the same
+ * must present a certificate signed by `tls.ca` (unless clientCertificates is
+ * optional, the handshake is refused otherwise, so such a client never gets
+ * any data); the certificate's subject CN is the actor and `api.clients` maps
+ * it to a role. A CN that is not listed gets 403 on every route but `/ping`
+ * and `/api/v1/session` (and no certificate, 401). Permissions are the same
  * functions Discord uses; refusals are audited. Protected sockets need an
  * admin, with no confirmation step (that is a Discord thing).
+ *
+ * Password accounts (`api.users`, for the web page): `POST /api/v1/session`
+ * signs in and sets an HttpOnly, SameSite=Strict session cookie (Secure over
+ * TLS); with `api.tls.clientCertificates: optional` a browser without a
+ * certificate connects and can only do that until it has signed in. Who a
+ * request is: a client certificate whose CN is listed in `api.clients`, else
+ * a live session, else on plain HTTP `loopbackRole`. A state-changing request
+ * carrying an Origin header must come from this listener's own origin (CSRF),
+ * and plain HTTP answers only Host names that are loopback (DNS rebinding).
  */
 export class ApiServer {
   /** The api section as started: where it listens and with which certificates. */
@@ -121,6 +161,8 @@ export class ApiServer {
   private stopping = false;
   private readonly metrics: PduMetrics | null;
   private readonly streams = new Set<Stream>();
+  private readonly sessions: SessionStore;
+  private readonly throttle: LoginThrottle;
 
   constructor(deps: ApiServerDeps) {
     this.started = deps.config;
@@ -129,6 +171,8 @@ export class ApiServer {
     this.logger = deps.logger.child({ component: 'api' });
     this.heartbeatMs = deps.heartbeatMs ?? HEARTBEAT_MS;
     this.metrics = deps.metrics ?? null;
+    this.sessions = new SessionStore({ now: deps.now ?? Date.now });
+    this.throttle = new LoginThrottle(deps.loginLimits ?? DEFAULT_LOGIN_LIMITS);
   }
 
   /** The api section in force: a reload changes clients and the loopback role, not where it listens. */
@@ -161,8 +205,10 @@ export class ApiServer {
         readTlsFile('key', tls.key),
         readTlsFile('ca', tls.ca),
       ]);
+      // optional: the certificate is asked for, and a client without a valid one is let in with no role.
+      const required = tls.clientCertificates !== 'optional';
       const https = createHttpsServer(
-        { cert, key, ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+        { cert, key, ca, requestCert: true, rejectUnauthorized: required, minVersion: 'TLSv1.2' },
         handler,
       );
       https.on('tlsClientError', (error, socket) => {
@@ -217,13 +263,14 @@ export class ApiServer {
     const grace = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS);
     await closed;
     clearTimeout(grace);
+    await this.throttle.stop();
   }
 
   // ------------------------------------------------------------------ requests
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const by = this.identify(req);
+    const { by, via, sessionId } = this.identify(req);
     const { actor } = by;
     res.on('finish', () => {
       this.logger.debug(
@@ -244,29 +291,124 @@ export class ApiServer {
         throw new ApiError('BAD_REQUEST', 'a request path may not have "." or ".." segments');
       }
       const url = new URL(req.url ?? '/', 'http://pipdu');
-      await this.route({ req, res, url, by, actor });
+      this.checkOrigin(req);
+      await this.route({ req, res, url, by, actor, via, sessionId });
     } catch (error) {
       this.fail(req, res, error);
     }
   }
 
-  /** Who is asking: the client certificate's CN over mutual TLS, the loopback role over plain HTTP. */
-  private identify(req: IncomingMessage): Requester {
+  /**
+   * Who is asking, first match wins: a valid client certificate whose CN is
+   * listed in `api.clients`; a live session (of a user still in `api.users`
+   * with the same password hash: a reload that removes the user or changes
+   * the password ends it, one that changes the role applies now); on plain
+   * HTTP, the loopback role; else a certificate's unlisted CN or nobody, with
+   * no role.
+   */
+  private identify(req: IncomingMessage): { by: Requester; via: Via | null; sessionId: string | null } {
+    let cn: string | null = null;
+    if (this.tls) {
+      const socket = req.socket as TLSSocket;
+      const subjectCn: unknown = socket.authorized ? socket.getPeerCertificate()?.subject?.CN : undefined;
+      // A certificate with several CNs names no single actor: no role.
+      cn = typeof subjectCn === 'string' && subjectCn.trim() !== '' ? subjectCn : null;
+      const role = cn === null ? null : this.roleOf(cn);
+      if (cn !== null && role !== null) {
+        return {
+          by: { actor: { kind: 'api', id: cn }, role, groups: [cn], confirms: false },
+          via: 'certificate',
+          sessionId: null,
+        };
+      }
+    }
+    const session = this.session(req);
+    if (session) return { by: session.by, via: 'password', sessionId: session.id };
     if (!this.tls) {
       return {
-        actor: { kind: 'api', id: 'loopback' },
-        role: this.config.loopbackRole,
-        groups: [],
-        confirms: false,
+        by: {
+          actor: { kind: 'api', id: 'loopback' },
+          role: this.config.loopbackRole,
+          groups: [],
+          confirms: false,
+        },
+        via: 'loopback',
+        sessionId: null,
+      };
+    }
+    if (cn !== null) {
+      return {
+        by: { actor: { kind: 'api', id: cn }, role: null, groups: [cn], confirms: false },
+        via: null,
+        sessionId: null,
       };
     }
     const socket = req.socket as TLSSocket;
-    const subjectCn: unknown = socket.authorized ? socket.getPeerCertificate()?.subject?.CN : undefined;
-    // A certificate with several CNs names no single actor: no role.
-    const cn = typeof subjectCn === 'string' && subjectCn.trim() !== '' ? subjectCn : null;
-    if (cn === null)
-      return { actor: { kind: 'api', id: '(no CN)' }, role: null, groups: [], confirms: false };
-    return { actor: { kind: 'api', id: cn }, role: this.roleOf(cn), groups: [cn], confirms: false };
+    const id = socket.authorized ? '(no CN)' : '(no certificate)';
+    return {
+      by: { actor: { kind: 'api', id }, role: null, groups: [], confirms: false },
+      via: null,
+      sessionId: null,
+    };
+  }
+
+  /** The request's live session and its user as a Requester, or null. */
+  private session(req: IncomingMessage): { id: string; by: Requester } | null {
+    for (const id of sessionIds(req)) {
+      const session = this.sessions.get(id, this.sessionLimits());
+      const account = session && this.accountOf(id, session);
+      if (!session || !account) continue;
+      const user = session.user;
+      return {
+        id,
+        by: { actor: { kind: 'web', id: user }, role: account.role, groups: [user], confirms: false },
+      };
+    }
+    return null;
+  }
+
+  /** The session's account as the config now has it; null (and the session ended) if it is gone or has a new password. */
+  private accountOf(id: string, session: Session): { role: Role; passwordHash: string } | null {
+    const users = this.config.users ?? {};
+    const account = Object.hasOwn(users, session.user) ? users[session.user] : undefined;
+    if (account && account.passwordHash === session.passwordHash) return account;
+    this.sessions.end(id);
+    return null;
+  }
+
+  /** Whether the session is still live, without counting this as its use (an open event stream is not). */
+  private sessionLive(id: string): boolean {
+    const session = this.sessions.peek(id, this.sessionLimits());
+    return session !== null && this.accountOf(id, session) !== null;
+  }
+
+  private sessionLimits(): SessionLimits {
+    return {
+      idleMs: this.config.sessionIdle ?? DEFAULT_SESSION_IDLE_MS,
+      maxMs: this.config.sessionMax ?? DEFAULT_SESSION_MAX_MS,
+    };
+  }
+
+  /**
+   * CSRF and DNS rebinding. A state-changing request that says where it comes
+   * from (browsers send Origin on every POST/PUT/PATCH/DELETE; curl and the
+   * CLI send none) must come from this listener's own origin, as its Host
+   * header names it. On plain HTTP the Host must be a loopback name: a page
+   * whose DNS name was re-pointed at 127.0.0.1 would otherwise be same-origin.
+   */
+  private checkOrigin(req: IncomingMessage): void {
+    const host = req.headers.host ?? '';
+    // No Host at all is an HTTP/1.0 tool, never a browser.
+    if (!this.tls && host !== '' && !isLoopbackHostHeader(host)) {
+      throw new PduError(
+        'FORBIDDEN',
+        'plain HTTP answers only loopback host names (127.0.0.1, ::1, localhost)',
+      );
+    }
+    const origin = req.headers.origin;
+    if (origin === undefined || !STATE_CHANGING.has(req.method ?? 'GET')) return;
+    const own = `${this.tls ? 'https' : 'http'}://${host}`.toLowerCase();
+    if (origin.toLowerCase() !== own) throw new PduError('FORBIDDEN', 'cross-origin request refused');
   }
 
   /** `api.clients[cn]`, the CN matched case-insensitively as socket `roles` are. */
@@ -287,6 +429,21 @@ export class ApiServer {
     if (path === '/ping') {
       allow(method, ['GET']);
       return send(ctx.res, 200, { ok: true }, this.stopping);
+    }
+    // Any caller may ask who they are, sign in and sign out.
+    if (path === '/api/v1/session') {
+      allow(method, ['GET', 'POST', 'DELETE']);
+      if (method === 'POST') return this.signIn(ctx);
+      if (method === 'DELETE') return this.signOut(ctx);
+      return this.whoAmI(ctx);
+    }
+    // Nobody at all (no certificate, no session: clientCertificates optional) is told to sign in;
+    // not audited, as anyone who can reach the port could fill the audit log with it.
+    if (this.tls && ctx.via === null && ctx.by.groups.length === 0) {
+      throw new PduError(
+        'UNAUTHORIZED',
+        'sign in first (POST /api/v1/session) or present a client certificate',
+      );
     }
     // An unlisted certificate gets nothing else, not even which routes exist.
     const readCheck = canRead(ctx.by);
@@ -349,6 +506,92 @@ export class ApiServer {
       }
     }
     throw new ApiError('NOT_FOUND', `there is no route ${method} ${path}`);
+  }
+
+  /**
+   * POST /api/v1/session `{ "user", "password" }`: 204 and a session cookie,
+   * or 401 alike for an unknown user and a wrong password (an unknown user
+   * costs a scrypt too), or 429 when the address or the user name has used
+   * up its failed attempts. Audited as login / login-failed with the address;
+   * the password, its hash and the session id are never logged or audited.
+   */
+  private async signIn(ctx: Context): Promise<void> {
+    const started = Date.now();
+    const address = ctx.req.socket.remoteAddress ?? 'unknown';
+    // Plain HTTP is only ever served on loopback; this holds even if that changes.
+    if (!this.tls && !isLoopbackAddress(address)) {
+      throw new PduError('FORBIDDEN', 'password sign-in off loopback needs TLS (api.tls)');
+    }
+    const body = await readJsonBody(ctx.req, ['user', 'password']);
+    const { user, password } = body;
+    if (
+      typeof user !== 'string' ||
+      user === '' ||
+      user.length > MAX_USER_LENGTH ||
+      typeof password !== 'string' ||
+      password.length > MAX_PASSWORD_LENGTH
+    ) {
+      throw new ApiError(
+        'BAD_REQUEST',
+        `expected {"user": "...", "password": "..."} (a user name of at most ${MAX_USER_LENGTH} characters)`,
+      );
+    }
+    const verdict = await this.throttle.take(address, user);
+    if (!verdict.ok) {
+      throw new ApiError(
+        'TOO_MANY_REQUESTS',
+        `too many failed sign-ins from this address or for this user; try again in ${verdict.retryAfterS} s`,
+        { 'retry-after': String(verdict.retryAfterS) },
+      );
+    }
+    const users = this.config.users ?? {};
+    const account = Object.hasOwn(users, user) ? users[user] : undefined;
+    const valid = await verifyPassword(password, account?.passwordHash ?? null);
+    const actor: Actor = { kind: 'web', id: user };
+    if (!valid || !account) {
+      const error = new PduError('UNAUTHORIZED', 'wrong user name or password');
+      this.service.recordAction(actor, 'login-failed', started, { address }, error);
+      throw error;
+    }
+    await this.throttle.refund(address, user);
+    const limits = this.sessionLimits();
+    const id = this.sessions.create(user, account.passwordHash, limits);
+    this.service.recordAction(actor, 'login', started, { address, role: account.role });
+    ctx.res.writeHead(204, {
+      'set-cookie': sessionCookie(id, { secure: this.tls, maxAgeMs: limits.maxMs }),
+      'cache-control': 'no-store',
+      ...(this.stopping ? { connection: 'close' } : {}),
+    });
+    ctx.res.end();
+  }
+
+  /** DELETE /api/v1/session: ends the request's session (if any) and clears the cookie; 204 either way. */
+  private async signOut(ctx: Context): Promise<void> {
+    await readJsonBody(ctx.req, []);
+    if (ctx.sessionId !== null && this.sessions.end(ctx.sessionId)) {
+      const address = ctx.req.socket.remoteAddress ?? 'unknown';
+      this.service.recordAction(ctx.actor, 'logout', Date.now(), { address });
+      for (const stream of [...this.streams]) if (stream.sessionId === ctx.sessionId) stream.close();
+    }
+    ctx.res.writeHead(204, {
+      'set-cookie': clearedSessionCookie({ secure: this.tls }),
+      'cache-control': 'no-store',
+      ...(this.stopping ? { connection: 'close' } : {}),
+    });
+    ctx.res.end();
+  }
+
+  /**
+   * GET /api/v1/session: `{ user, role, via }`. `user` is the account or
+   * certificate CN (null on loopback and for nobody), `via` how the caller
+   * was identified (null: not at all, or a CN that is not in api.clients).
+   * Over TLS, every other route answers nobody 401 UNAUTHORIZED: sign in.
+   */
+  private whoAmI(ctx: Context): void {
+    const { by, via } = ctx;
+    // A certificate's CN and a user are their own group; loopback and nobody have none.
+    const user = by.groups.length > 0 ? by.actor.id : null;
+    send(ctx.res, 200, { user, role: by.role, via }, this.stopping);
   }
 
   private readable<T>(ctx: Context, read: () => T): T {
@@ -470,10 +713,15 @@ export class ApiServer {
       events.on(name, listener);
       return { name, listener };
     });
-    const heartbeat = setInterval(() => write(': heartbeat\n\n'), this.heartbeatMs);
+    // A stream opened with a session ends with it: checked at each heartbeat (sign-out ends it at once).
+    const heartbeat = setInterval(() => {
+      if (ctx.sessionId !== null && !this.sessionLive(ctx.sessionId)) stream.close();
+      else write(': heartbeat\n\n');
+    }, this.heartbeatMs);
     heartbeat.unref();
     const stream: Stream = {
       res,
+      sessionId: ctx.sessionId,
       close: () => {
         if (!this.streams.delete(stream)) return;
         clearInterval(heartbeat);
@@ -670,6 +918,18 @@ async function readTlsFile(key: 'cert' | 'key' | 'ca', path: string): Promise<Bu
       cause: error,
     });
   }
+}
+
+/** Whether a Host header (`127.0.0.1:8080`, `[::1]:8080`, `localhost`) names this machine's loopback. */
+function isLoopbackHostHeader(host: string): boolean {
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d*$/, '');
+  return name.toLowerCase() === 'localhost' || (isIP(name) !== 0 && isLoopbackAddress(name));
+}
+
+/** 127.0.0.0/8, ::1 and IPv4-mapped 127.x. */
+function isLoopbackAddress(address: string): boolean {
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4 === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
 }
 
 /** Why a listen failed, in words (the code stays, for searching). */

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { AuditEntry } from '../audit/audit-log.js';
+import { hashPassword } from '../config/password-hash.js';
 import type { AllResult, PduStatus, SwitchResult } from '../pdu/types.js';
 import { ApiCallError, ApiClient, errorText, type TlsOptions, UnreachableError } from './client.js';
 import { formatAll, formatAuditEntry, formatEvent, formatStatus, formatSwitch } from './format.js';
@@ -23,6 +24,8 @@ commands:
   log [--limit N]                the audit log, newest last (admin)
   reload                         re-read the daemon's configuration file (admin)
   watch                          follow the event stream, one line per event, until Ctrl-C
+  hash-password                  a password hash for api.users (asks twice, without echo;
+                                 or reads the password from a pipe); nothing is sent anywhere
 
 options:
   --url U        the API (default $PIPDU_URL or ${DEFAULT_URL})
@@ -92,6 +95,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const [command, ...rest] = positionals;
   if (command === undefined) throw new UsageError('no command given');
+  if (command === 'hash-password') {
+    if (rest.length > 0) throw new UsageError('hash-password takes no arguments: it asks for the password');
+    print(await hashPassword(await readPassword()));
+    return 0;
+  }
 
   if ((values.cert === undefined) !== (values.key === undefined)) {
     throw new UsageError('--cert and --key go together');
@@ -195,6 +203,61 @@ async function main(argv: string[]): Promise<number> {
     for (const warning of warnings) process.stderr.write(`${warning}\n`);
   }
   return 0;
+}
+
+/**
+ * The password to hash: typed twice at the terminal without echo, or read
+ * from stdin when it is a pipe (one line; the final newline is not part of
+ * it). It is only ever held in memory.
+ */
+async function readPassword(): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stdin) chunks.push(chunk as Buffer);
+    const password = Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
+    if (password === '') throw new UsageError('no password on stdin');
+    if (password.includes('\n')) throw new UsageError('the password on stdin must be one line');
+    return password;
+  }
+  const first = await askHidden('Password: ');
+  if (first === '') throw new UsageError('the password is empty');
+  if ((await askHidden('Again: ')) !== first) throw new UsageError('the two passwords differ');
+  return first;
+}
+
+/** One line from the terminal in raw mode, echoing nothing; Ctrl-C aborts (exit 130). */
+function askHidden(prompt: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(prompt);
+  stdin.setRawMode(true);
+  stdin.resume();
+  stdin.setEncoding('utf8');
+  let typed = '';
+  return new Promise((resolve) => {
+    const onData = (text: string): void => {
+      for (const char of text) {
+        if (char === '\r' || char === '\n' || char === '\u0004') {
+          stdin.off('data', onData);
+          stdin.setRawMode(false);
+          stdin.pause();
+          process.stderr.write('\n');
+          resolve(typed);
+          return;
+        }
+        if (char === '\u0003') {
+          stdin.setRawMode(false);
+          process.stderr.write('\n');
+          process.exit(130);
+        }
+        if (char === '\u007f' || char === '\b') typed = typed.slice(0, -1);
+        else if (char >= ' ') typed += char;
+      }
+    };
+    stdin.on('data', onData);
+  });
 }
 
 /** Follows the event stream until Ctrl-C (exit 0); a stream that ends on its own is exit 3. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { BOARD_DRIVERS } from './board-drivers.js';
 import { MAX_DURATION_MS, parseDuration, tryParseByteSize, tryParseDuration } from './duration.js';
 import { isLoopbackHost, parseListen } from './listen.js';
+import { parsePasswordHash } from './password-hash.js';
 
 /**
  * The configuration file's one definition: the zod schema below gives the
@@ -472,15 +473,45 @@ const controllerSchema = section({
   }
 }, whenMapping);
 
+/** A password account's name: what the sign-in form asks and the audit log shows. */
+const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+const USER_NAME_RULE = 'a user name is up to 64 letters, digits, ".", "_", "@" or "-"';
+
+/** A scrypt hash line from `pipdu hash-password`; the message never repeats the value (it may be a password). */
+const passwordHash = z.string().superRefine((value, ctx) => {
+  const parsed = parsePasswordHash(value);
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.reason });
+});
+
 const apiSchema = section({
   /** a non-loopback address requires tls */
   listen: listenAddress.default('127.0.0.1:8080'),
   /** mutual TLS: ca signs the client certificates */
-  tls: section({ cert: text, key: text, ca: text }).optional(),
+  tls: section({
+    cert: text,
+    key: text,
+    ca: text,
+    /**
+     * `required` (absent means required): no valid client certificate, no
+     * connection. `optional`: the certificate is asked for but a client
+     * without one connects, with no role until it signs in with a password.
+     */
+    clientCertificates: z.enum(['required', 'optional']).optional(),
+  }).optional(),
   /** client certificate CN -> role; other certificates get 403 */
   clients: z.record(text, roleSchema).default(() => ({})),
   /** role of plain-HTTP callers on loopback (the CLI on the Pi) */
   loopbackRole: roleSchema.default('admin'),
+  /** password accounts for the web page: name -> role and scrypt hash (absent: none) */
+  users: z
+    .record(z.string().regex(USER_NAME), section({ role: roleSchema, passwordHash }), {
+      error: (iss) => (iss.code === 'invalid_key' ? USER_NAME_RULE : undefined),
+    })
+    .optional(),
+  /** a session unused this long ends (absent: 12h) */
+  sessionIdle: duration({ positive: true }).optional(),
+  /** a session ends this long after sign-in, used or not (absent: 168h) */
+  sessionMax: duration({ positive: true }).optional(),
   /** plain-HTTP listener for pdudaemon clients (LAVA, labgrid), which speak no TLS */
   pdudaemon: section({
     listen: listenAddress,
