@@ -1,7 +1,7 @@
 import type { Role } from '../config/schema.js';
 
 /** Which interface a request came through. `system` is the daemon itself (restore after a board reset). */
-export type ActorKind = 'discord' | 'panel' | 'api' | 'cli' | 'pdudaemon' | 'system';
+export type ActorKind = 'discord' | 'panel' | 'api' | 'cli' | 'pdudaemon' | 'mqtt' | 'system';
 
 /**
  * Who asked, as the audit log records it: `{ kind: 'discord', id: '1234…',
