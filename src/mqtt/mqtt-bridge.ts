@@ -38,7 +38,7 @@ const DEFAULT_TIMING: MqttTiming = {
 };
 
 /** A reading moves the published one when it differs by this much (absolute, or relative to it). */
-const DEADBAND = { va: 1, currentMa: 10, relative: 0.02 };
+const DEADBAND = { va: 1, currentMa: 10, relative: 0.05 };
 /** Commands longer than this are refused unread. */
 const MAX_COMMAND_BYTES = 256;
 /** How long stop() waits for the `offline` message and the disconnect. */
