@@ -170,6 +170,41 @@ describe('MQTT bridge with a real broker', () => {
     );
   });
 
+  test('readings: a steady load sends nothing more, a change goes out, a fast-changing one at most every throttleMs', async () => {
+    const throttleMs = 400;
+    const { fixture } = await pdu('readings', SOCKETS, { timing: { throttleMs, refreshMs: 600_000 } });
+    const sim = fixture.sim as SimulatedBoard;
+    const topic = 'pipdu/readings/socket/5/current';
+    const ha = await watcher(topic, 'pipdu/readings/socket/5/power');
+    sim.setLoad(4, 1000);
+    await requests(fixture.service).on(5, { kind: 'api', id: 'test' });
+    await ha.until(() => Math.abs(Number(ha.latest(topic)) - 1) < 0.05);
+    // Steady (the simulator's ±2% noise is inside the deadband): 20 reports, not one message.
+    const steady = ha.messages.length;
+    let reports = 0;
+    await until(fixture.service, 'telemetry', () => ++reports >= 20);
+    assert.deepEqual(
+      ha.messages.slice(steady).filter((m) => m.topic === topic),
+      [],
+    );
+    // A load that changes at every report: the messages are spaced by the throttle.
+    const busy = ha.messages.length;
+    const started = performance.now();
+    let flips = 0;
+    await until(fixture.service, 'telemetry', () => {
+      sim.setLoad(4, flips++ % 2 === 0 ? 2000 : 1000);
+      return performance.now() - started > 3 * throttleMs;
+    });
+    const sent = ha.messages.slice(busy).filter((m) => m.topic === topic);
+    assert.ok(sent.length >= 2, `changes went out (${sent.length})`);
+    for (let i = 1; i < sent.length; i++) {
+      const gap = (sent[i] as { at: number }).at - (sent[i - 1] as { at: number }).at;
+      // Received times: allow the broker's delivery jitter.
+      assert.ok(gap >= throttleMs - 50, `messages ${gap.toFixed(0)} ms apart`);
+    }
+    assert.ok(flips >= 20, `the load changed at every report (${flips})`);
+  });
+
   test('a change at the board reaches the state topic', async () => {
     const { fixture } = await pdu('board-change', SOCKETS);
     const ha = await watcher('pipdu/board-change/socket/4/state');
