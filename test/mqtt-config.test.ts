@@ -69,7 +69,7 @@ test('refused: another URL scheme, a password in the file, a bad variable name, 
     'pipdu.yaml:6:3 mqtt.tls: a client certificate needs both cert and key',
   ]);
   assert.deepEqual(problems('  url: mqtt://b\n  passwordEnv: PW\n'), [
-    'pipdu.yaml:5:3 mqtt.username: a password needs a username',
+    'pipdu.yaml:6:16 mqtt.passwordEnv: a password needs a username: set mqtt.username',
   ]);
   assert.deepEqual(problems('  url: mqtt://b\n  role: root\n'), [
     'pipdu.yaml:6:9 mqtt.role: expected viewer | operator | admin',

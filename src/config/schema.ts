@@ -557,7 +557,11 @@ const mqttSchema = section(
     ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls needs an mqtts:// url' });
   }
   if (passwordEnv !== undefined && username === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['username'], message: 'a password needs a username' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['passwordEnv'],
+      message: 'a password needs a username: set mqtt.username',
+    });
   }
 }, whenMapping);
 
