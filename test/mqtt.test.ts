@@ -195,12 +195,18 @@ describe('MQTT bridge with a real broker', () => {
       sim.setLoad(4, flips++ % 2 === 0 ? 2000 : 1000);
       return performance.now() - started > 3 * throttleMs;
     });
+    const elapsed = performance.now() - started;
     const sent = ha.messages.slice(busy).filter((m) => m.topic === topic);
     assert.ok(sent.length >= 2, `changes went out (${sent.length})`);
+    // Unthrottled, every one of the ~25 changes would be a message.
+    assert.ok(
+      sent.length <= Math.floor(elapsed / throttleMs) + 2,
+      `${sent.length} messages in ${elapsed.toFixed(0)} ms`,
+    );
     for (let i = 1; i < sent.length; i++) {
       const gap = (sent[i] as { at: number }).at - (sent[i - 1] as { at: number }).at;
-      // Received times: allow the broker's delivery jitter.
-      assert.ok(gap >= throttleMs - 50, `messages ${gap.toFixed(0)} ms apart`);
+      // Times as received: the broker's delivery jitter (a loaded machine) is allowed for.
+      assert.ok(gap >= throttleMs / 2, `messages ${gap.toFixed(0)} ms apart`);
     }
     assert.ok(flips >= 20, `the load changed at every report (${flips})`);
   });

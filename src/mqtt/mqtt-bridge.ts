@@ -321,6 +321,8 @@ export class MqttBridge {
     const session = ++this.session;
     const client = this.client;
     if (!client) return;
+    // Small messages at once: Nagle's algorithm against delayed ACKs costs ~40 ms a command.
+    (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
     this.refused = false;
     this.backoffMs = this.timing.backoffInitialMs;
     this.published.clear();

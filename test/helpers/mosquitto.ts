@@ -83,6 +83,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
       // Run as whoever runs the tests (as root, mosquitto would switch to a user that cannot read the temp dir).
       `user ${userInfo().username}`,
       `listener ${port} 127.0.0.1`,
+      'set_tcp_nodelay true',
       'allow_anonymous false',
       `password_file ${passwords}`,
       `acl_file ${acl}`,
@@ -199,6 +200,7 @@ export class Watcher {
       reconnectPeriod: 0,
       clean: true,
     });
+    (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
     return new Watcher(client);
   }
 
