@@ -59,7 +59,8 @@ export function discoveryMessages(context: DiscoveryContext): DiscoveryMessage[]
     config: {
       ...body,
       unique_id: `${topics.nodeId}_${objectId}`,
-      object_id: `${config.name}_${objectId}`.replace(/[^a-z0-9_]/gi, '_').toLowerCase(),
+      // The entity id Home Assistant gives it first (its successor of the deprecated object_id).
+      default_entity_id: `${component}.${`${config.name}_${objectId}`.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`,
       device,
       origin,
     },

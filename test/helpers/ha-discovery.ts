@@ -13,7 +13,7 @@ const TOPIC_LEVEL = /^[A-Za-z0-9_-]+$/;
 const COMMON = new Set([
   'name',
   'unique_id',
-  'object_id',
+  'default_entity_id',
   'device',
   'origin',
   'availability',
@@ -148,6 +148,12 @@ export function checkDiscovery(
   }
   if (typeof config.unique_id !== 'string' || config.unique_id === '')
     problems.push('unique_id must be a string');
+  if (
+    'default_entity_id' in config &&
+    !new RegExp(`^${component}\\.[a-z0-9_]+$`).test(String(config.default_entity_id))
+  ) {
+    problems.push(`default_entity_id must be ${component}.<slug>`);
+  }
   if (config.device_class !== undefined && !schema.deviceClasses.includes(String(config.device_class))) {
     problems.push(`${component}: device_class ${String(config.device_class)} is not one of HA's`);
   }
