@@ -22,9 +22,9 @@ export interface Interfaces {
 
 /**
  * Starts the configured interfaces on a running daemon: the Discord bot, the
- * front panel, the HTTPS API, the pdudaemon listener and the MQTT bridge. Each one's modules
- * are loaded only when it is configured (memory), and none of them failing
- * stops the daemon: it says why and runs on without it.
+ * front panel, the HTTPS API, the pdudaemon listener and the MQTT bridge.
+ * Each one's modules are loaded only when it is configured (memory), and none
+ * of them failing stops the daemon: it says why and runs on without it.
  */
 export async function startInterfaces(setup: Setup, daemon: Daemon): Promise<Interfaces> {
   const bot = await startBot(setup, daemon);

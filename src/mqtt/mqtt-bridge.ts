@@ -4,7 +4,6 @@ import { hostname } from 'node:os';
 import type Bottleneck from 'bottleneck';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import type { AuditEntry } from '../audit/audit-log.js';
-import { tryParseDuration } from '../config/duration.js';
 import { isLoopbackHost, parseListen } from '../config/listen.js';
 import type { MqttConfig, PduConfig } from '../config/schema.js';
 import { PduError } from '../errors.js';
@@ -12,8 +11,10 @@ import type { Logger } from '../log.js';
 import type { Actor, Requester } from '../pdu/actor.js';
 import type { PduService } from '../pdu/pdu-service.js';
 import type { RequestOutcome } from '../pdu/request.js';
-import type { SocketInfo, SwitchAction } from '../pdu/types.js';
+import type { SocketInfo } from '../pdu/types.js';
+import { MAX_COMMAND_BYTES, parseCommand } from './command.js';
 import { type DiscoveryMessage, discoveryMessages, energyKwh } from './discovery.js';
+import { moved, type Readings } from './readings.js';
 import { Topics } from './topics.js';
 
 /** Timings; the defaults suit a PDU, tests and benchmarks shorten them. */
@@ -37,10 +38,6 @@ const DEFAULT_TIMING: MqttTiming = {
   authRetryMs: 600_000,
 };
 
-/** A reading moves the published one when it differs by this much (absolute, or relative to it). */
-const DEADBAND = { va: 1, currentMa: 10, relative: 0.05 };
-/** Commands longer than this are refused unread. */
-const MAX_COMMAND_BYTES = 256;
 /** How long stop() waits for the `offline` message and the disconnect. */
 const STOP_WAIT_MS = 2000;
 /** CONNACK reason codes that mean the credentials (or this client) are refused: retrying soon cannot help. */
@@ -120,7 +117,7 @@ export class MqttBridge {
   /** Retained payloads as last published, by topic: unchanged ones are not sent again. */
   private readonly published = new Map<string, string>();
   /** The readings last published per socket (the deadband's reference). */
-  private readonly sentReadings = new Map<number, { va: number | null; currentMa: number | null }>();
+  private readonly sentReadings = new Map<number, Readings>();
   /** Discovery config topics published in this run (what a rename or reload must clear). */
   private discoveryTopics = new Set<string>();
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -622,14 +619,14 @@ export class MqttBridge {
     if (command) void this.runCommand(command.socket, command.verb, payload, packet.retain);
   }
 
-  /** One command: refused when retained or malformed, else submitted; the outcome is published. */
+  /** One command: refused when retained or malformed (command.ts), else submitted; the outcome is published. */
   private async runCommand(
     socketText: string,
     verb: 'set' | 'cycle',
     payload: Buffer,
     retained: boolean,
   ): Promise<void> {
-    const text = payload.length > MAX_COMMAND_BYTES ? null : payload.toString('utf8').trim();
+    const text = payload.length > MAX_COMMAND_BYTES ? null : payload.toString('utf8');
     const number = /^\d{1,2}$/.test(socketText) ? Number(socketText) : Number.NaN;
     const known = number >= 1 && number <= this.service.list().length;
     const resultTopic = `${this.topics.base}/socket/${socketText}/result`;
@@ -662,32 +659,9 @@ export class MqttBridge {
         true,
       );
     }
-    let action: SwitchAction;
-    let offTimeMs: number | undefined;
-    if (verb === 'set') {
-      const word = text?.toUpperCase();
-      if (word !== 'ON' && word !== 'OFF' && word !== 'TOGGLE') {
-        return refuse(new PduError('BAD_REQUEST', 'expected ON, OFF or TOGGLE; nothing was switched'), true);
-      }
-      action = word === 'TOGGLE' ? 'toggle' : word === 'ON' ? 'on' : 'off';
-    } else {
-      action = 'cycle';
-      if (text !== null && text !== '' && text.toUpperCase() !== 'PRESS') {
-        offTimeMs = tryParseDuration(text);
-        if (offTimeMs === undefined) {
-          return refuse(
-            new PduError(
-              'BAD_DURATION',
-              'expected an empty message, PRESS, or an off-time like 10s or 500ms; nothing was switched',
-            ),
-            true,
-          );
-        }
-      }
-    }
-    if (text === null) {
-      return refuse(new PduError('BAD_REQUEST', `a command is at most ${MAX_COMMAND_BYTES} bytes`), true);
-    }
+    const command = parseCommand(verb, payload);
+    if (!command.ok) return refuse(command.error, true);
+    const { action, offTimeMs } = command;
     const mqtt = this.service.config.mqtt ?? this.config;
     const by: Requester = { actor: this.actor, role: mqtt.role, groups: ['mqtt'], confirms: false };
     try {
@@ -720,15 +694,6 @@ function describeOutcome(outcome: RequestOutcome): Record<string, unknown> {
     durationMs: result.durationMs,
     ...(result.warnings.length > 0 ? { warnings: result.warnings } : {}),
   };
-}
-
-/** Whether a reading moved beyond the deadband from the one last published. */
-function moved(sent: { va: number | null; currentMa: number | null }, now: SocketInfo): boolean {
-  const beyond = (before: number | null, after: number | null, absolute: number): boolean => {
-    if (before === null || after === null) return before !== after;
-    return Math.abs(after - before) >= Math.max(absolute, Math.abs(before) * DEADBAND.relative);
-  };
-  return beyond(sent.va, now.watts, DEADBAND.va) || beyond(sent.currentMa, now.currentMa, DEADBAND.currentMa);
 }
 
 /** The HTTPS API's address as Home Assistant's link to the PDU; null when there is none reachable. */
