@@ -189,6 +189,23 @@ async function idleRss(broker: Mosquitto, mqtt: boolean): Promise<number> {
   }
 }
 
+/** RSS of a bare node (npm start's flags) that loaded `modules` and idled a moment: what the packages cost alone. */
+async function moduleRss(modules: string[]): Promise<number> {
+  const script = `${modules.map((m) => `require(${JSON.stringify(m)});`).join('')}setTimeout(() => {}, 60000);`;
+  const child = spawn(process.execPath, [...(await startFlags()), '-e', script], {
+    cwd: root,
+    stdio: 'ignore',
+  });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    return (await residentMb(child.pid ?? 0)).rss;
+  } finally {
+    const gone = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await gone;
+  }
+}
+
 export async function benchMqtt(): Promise<void> {
   if (!(await mosquittoAvailable())) {
     console.log('MQTT: skipped, /usr/sbin/mosquitto is not installed (apt-get install mosquitto)\n');
@@ -206,7 +223,12 @@ export async function benchMqtt(): Promise<void> {
     const without = await idleRss(broker, false);
     const withMqtt = await idleRss(broker, true);
     console.log(
-      `  idle daemon RSS after ${IDLE_MS / 1000} s: without MQTT ${without.toFixed(1)} MB, with ${withMqtt.toFixed(1)} MB, growth ${(withMqtt - without).toFixed(1)} MB  (target <= 8 MB)\n`,
+      `  idle daemon RSS after ${IDLE_MS / 1000} s: without MQTT ${without.toFixed(1)} MB, with ${withMqtt.toFixed(1)} MB, growth ${(withMqtt - without).toFixed(1)} MB  (target <= 8 MB)`,
+    );
+    const bare = await moduleRss([]);
+    const [mqttAlone, bottleneckAlone] = [await moduleRss(['mqtt']), await moduleRss(['bottleneck'])];
+    console.log(
+      `    what the packages cost alone in a bare node: mqtt +${(mqttAlone - bare).toFixed(1)} MB, bottleneck +${(bottleneckAlone - bare).toFixed(1)} MB\n`,
     );
   } finally {
     await broker.stop();
