@@ -138,11 +138,6 @@ export class MqttBridge {
     this.timing = { ...DEFAULT_TIMING, ...deps.timing };
   }
 
-  /** The topics this PDU publishes under (valid after start()). */
-  get layout(): Topics {
-    return this.topics;
-  }
-
   /** Whether the broker connection is up. */
   get connected(): boolean {
     return this.client?.connected ?? false;
