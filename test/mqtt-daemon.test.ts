@@ -114,3 +114,20 @@ test('an unreachable broker never stops the daemon', async () => {
   d.child.kill('SIGTERM');
   assert.equal(await d.exit, 0);
 });
+
+test('mqtts with a CA and a client certificate: the daemon connects and publishes', async () => {
+  const secure = await startMosquitto({ tls: true });
+  cleanups.push(() => secure.stop());
+  const tls = secure.tls;
+  assert.ok(tls);
+  // The TLS listener shares the broker's users and ACL; the watcher reads on its plain listener.
+  const watcher = await Watcher.connect(secure.url);
+  cleanups.push(() => watcher.close());
+  await watcher.subscribe('pipdu/secure/availability', 'pipdu/secure/socket/1/state');
+  await daemon(
+    'secure',
+    `  url: ${tls.url}\n  tls: { ca: ${tls.ca}, cert: ${tls.cert}, key: ${tls.key} }\n  username: ${USERS.daemon.username}\n  passwordEnv: PIPDU_MQTT_PASSWORD\n`,
+  );
+  await watcher.until(() => watcher.latest('pipdu/secure/availability') === 'online', 20_000);
+  await watcher.until(() => watcher.latest('pipdu/secure/socket/1/state') === 'OFF');
+});

@@ -4,6 +4,7 @@ import { connect as tcpConnect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { makeCerts } from './api-client.js';
 import { freePort } from './ports.js';
 
 const run = promisify(execFile);
@@ -29,6 +30,8 @@ export const USERS = {
 export interface Mosquitto {
   readonly url: string;
   readonly port: number;
+  /** With `tls: true`: a second listener, mqtts:// with client certificates required, and the files for it. */
+  readonly tls: { url: string; ca: string; cert: string; key: string } | null;
   /** Everything mosquitto logged (stderr), for diagnostics. */
   readonly log: () => string;
   /** Stops the broker (SIGTERM, retained messages saved) and starts it again on the same port. */
@@ -49,9 +52,31 @@ export async function mosquittoAvailable(): Promise<boolean> {
   }
 }
 
-export async function startMosquitto(): Promise<Mosquitto> {
+export async function startMosquitto(options: { tls?: boolean } = {}): Promise<Mosquitto> {
   const dir = await mkdtemp(join(tmpdir(), 'pipdu-mosquitto-'));
   const port = await freePort();
+  let tls: Mosquitto['tls'] = null;
+  const tlsListener: string[] = [];
+  let tlsPort = 0;
+  if (options.tls) {
+    // A CA, the broker's certificate (SAN 127.0.0.1) and a client certificate, by scripts/make-certs.sh.
+    const pki = join(dir, 'pki');
+    await makeCerts(pki, ['pipdu-mqtt']);
+    tlsPort = await freePort();
+    tls = {
+      url: `mqtts://127.0.0.1:${tlsPort}`,
+      ca: join(pki, 'ca.crt'),
+      cert: join(pki, 'pipdu-mqtt.crt'),
+      key: join(pki, 'pipdu-mqtt.key'),
+    };
+    tlsListener.push(
+      `listener ${tlsPort} 127.0.0.1`,
+      `cafile ${join(pki, 'ca.crt')}`,
+      `certfile ${join(pki, 'server.crt')}`,
+      `keyfile ${join(pki, 'server.key')}`,
+      'require_certificate true',
+    );
+  }
   const passwords = join(dir, 'passwords');
   const acl = join(dir, 'acl');
   await run('mosquitto_passwd', ['-b', '-c', passwords, USERS.daemon.username, USERS.daemon.password]);
@@ -94,6 +119,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
       'log_type warning',
       'log_type notice',
       'log_type information',
+      ...tlsListener,
       '',
     ].join('\n'),
   );
@@ -111,6 +137,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
       log += text;
     });
     await waitForListening(port, proc, () => log);
+    if (tlsPort) await waitForListening(tlsPort, proc, () => log);
   };
   const halt = async (): Promise<void> => {
     const proc = child;
@@ -124,6 +151,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    tls,
     log: () => log,
     start,
     halt,
