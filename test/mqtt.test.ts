@@ -221,6 +221,17 @@ describe('MQTT bridge with a real broker', () => {
     await ha.until(() => ha.latest('pipdu/board-change/socket/4/state') === 'OFF');
   });
 
+  test('the board unplugged: its availability goes offline (socket entities unavailable), and back online', async () => {
+    const { fixture } = await pdu('unplugged', SOCKETS);
+    const ha = await watcher('pipdu/unplugged/board/availability', 'pipdu/unplugged/board');
+    await ha.until(() => ha.latest('pipdu/unplugged/board/availability') === 'online');
+    fixture.transport.unplug();
+    await ha.until(() => ha.latest('pipdu/unplugged/board/availability') === 'offline');
+    assert.equal(JSON.parse(ha.latest('pipdu/unplugged/board') ?? '{}').online, false);
+    fixture.transport.plug();
+    await ha.until(() => ha.latest('pipdu/unplugged/board/availability') === 'online', 10_000);
+  });
+
   test('a retained set published before the daemon starts switches nothing, and is refused and audited', async () => {
     const ha = await watcher('pipdu/retained/#');
     await ha.publish('pipdu/retained/socket/5/set', 'ON', true);
