@@ -277,6 +277,33 @@ describe('MQTT bridge with a real broker', () => {
     assert.equal(JSON.parse(audit.payload).actor.kind, 'mqtt');
   });
 
+  test('with role admin the same command cuts the protected socket; with commands off nothing is subscribed', async () => {
+    const { fixture } = await pdu('admin', SOCKETS, { mqtt: '  role: admin\n' });
+    await requests(fixture.service).on(1, { kind: 'api', id: 'test' });
+    const ha = await watcher('pipdu/admin/#', 'pipdu/readonly/#');
+    const since = ha.messages.length;
+    const from = fixture.received.length;
+    await ha.publish('pipdu/admin/socket/1/set', 'OFF');
+    const result = await ha.next((m) => m.topic === 'pipdu/admin/socket/1/result', since);
+    assert.equal(JSON.parse(result.payload).ok, true);
+    assert.deepEqual(
+      fixture.switchingLines(from).map((line) => line.replace(/^\d+ /, '')),
+      ['SET 0 0'],
+    );
+    // commands: false: the set is not subscribed to. The broker passes the two sets on in
+    // order, so by the time the admin PDU's result is back the other one had its turn.
+    const readonly = await pdu('readonly', SOCKETS, { mqtt: '  commands: false\n' });
+    const mark = ha.messages.length;
+    await ha.publish('pipdu/readonly/socket/5/set', 'ON');
+    await ha.publish('pipdu/admin/socket/5/set', 'ON');
+    await ha.next((m) => m.topic === 'pipdu/admin/socket/5/result', mark);
+    assert.deepEqual(readonly.fixture.switchingLines(), []);
+    assert.equal(
+      ha.messages.slice(mark).filter((m) => m.topic === 'pipdu/readonly/socket/5/result').length,
+      0,
+    );
+  });
+
   test('a broker restart is survived: reconnect, state published again, nothing switched', async () => {
     const { fixture, bridge } = await pdu('restart', SOCKETS);
     await requests(fixture.service).on(4, { kind: 'api', id: 'test' });
