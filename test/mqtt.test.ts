@@ -328,8 +328,12 @@ describe('MQTT bridge with a real broker', () => {
   test('two PDUs on one broker keep apart', async () => {
     const a = await pdu('rack-a', SOCKETS);
     const b = await pdu('rack-b', SOCKETS);
-    const ha = await watcher('pipdu/+/socket/+/result', 'homeassistant/+/+/+/config');
-    await ha.until(() => ha.messages.filter((m) => m.topic.includes('/pipdu_rack-b/')).length >= 65);
+    const ha = await watcher(
+      'pipdu/+/socket/+/result',
+      'homeassistant/+/pipdu_rack-a/+/config',
+      'homeassistant/+/pipdu_rack-b/+/config',
+    );
+    await ha.until(() => ha.messages.filter((m) => m.topic.includes('/pipdu_rack-b/')).length >= 65, 15_000);
     const since = ha.messages.length;
     await ha.publish('pipdu/rack-a/socket/5/set', 'ON');
     await ha.next((m) => m.topic === 'pipdu/rack-a/socket/5/result', since);
