@@ -16,6 +16,7 @@ import { StateStore } from '../src/state/state-store.js';
 import { requests } from '../test/helpers/requests.js';
 import { benchDiscord } from './discord.js';
 import { benchFirmware } from './firmware.js';
+import { benchMqtt } from './mqtt.js';
 import { benchPanel } from './panel.js';
 import { benchPdudaemonPeer } from './pdudaemon-peer.js';
 import { benchPipeline } from './pipeline.js';
@@ -235,6 +236,7 @@ async function main(): Promise<void> {
   await benchDiscord();
   await benchPdudaemonPeer();
   await benchFirmware();
+  await benchMqtt();
 }
 
 main().catch((error: unknown) => {

@@ -22,14 +22,15 @@ export interface Interfaces {
 
 /**
  * Starts the configured interfaces on a running daemon: the Discord bot, the
- * front panel, the HTTPS API and the pdudaemon listener. Each one's modules
- * are loaded only when it is configured (memory), and none of them failing
- * stops the daemon: it says why and runs on without it.
+ * front panel, the HTTPS API, the pdudaemon listener and the MQTT bridge.
+ * Each one's modules are loaded only when it is configured (memory), and none
+ * of them failing stops the daemon: it says why and runs on without it.
  */
 export async function startInterfaces(setup: Setup, daemon: Daemon): Promise<Interfaces> {
   const bot = await startBot(setup, daemon);
   const panel = await startPanel(setup, daemon);
   const listeners = await startApi(setup, daemon);
+  const mqtt = await startMqtt(setup, daemon);
   if (panel && bot) {
     // The status LED blinks slowly while Discord is down.
     panel.setDiscordConnected(false);
@@ -39,6 +40,7 @@ export async function startInterfaces(setup: Setup, daemon: Daemon): Promise<Int
   }
   return {
     async stop() {
+      await mqtt?.stop();
       for (const listener of listeners.reverse()) await listener.stop();
       panel?.stop();
       await bot?.stop();
@@ -144,4 +146,27 @@ async function startApi(setup: Setup, daemon: Daemon): Promise<Stoppable[]> {
     }
   }
   return running;
+}
+
+/**
+ * The MQTT bridge (Home Assistant) runs when the config has an mqtt section.
+ * It connects in the background: an unreachable broker, refused
+ * credentials or a missing password variable never stop the daemon.
+ */
+async function startMqtt(setup: Setup, daemon: Daemon): Promise<Stoppable | null> {
+  const { config, logger } = setup;
+  if (!config.mqtt) return null;
+  try {
+    // mqtt.js is loaded only for a daemon that runs MQTT (memory).
+    const { MqttBridge } = await import('./mqtt/mqtt-bridge.js');
+    const bridge = new MqttBridge({ service: daemon.service, logger });
+    await bridge.start();
+    return bridge;
+  } catch (error) {
+    logger.error(
+      { err: error instanceof Error ? error.message : String(error) },
+      'MQTT could not start: running without it',
+    );
+    return null;
+  }
 }

@@ -531,6 +531,71 @@ const apiSchema = section({
   }
 }, whenMapping);
 
+/** The name of an environment variable (secrets are never in the file). */
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected the name of an environment variable');
+
+/** An MQTT topic a PDU publishes under: no wildcards, no empty levels at the ends. */
+const topicBase = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine(
+    (topic) => !/[+#]/.test(topic) && !topic.includes(String.fromCharCode(0)),
+    'a topic must not contain +, # or NUL',
+  )
+  .refine((topic) => !topic.startsWith('/') && !topic.endsWith('/'), 'no leading or trailing "/"');
+
+const mqttSchema = section(
+  {
+    /** mqtt://host:1883 or mqtts://host:8883 */
+    url: z.url({
+      protocol: /^mqtts?$/,
+      error: 'expected an mqtt:// or mqtts:// URL, like mqtt://192.168.1.2:1883',
+    }),
+    /** mqtts: the CA that signed the broker's certificate, and an optional client certificate */
+    tls: section({ ca: text.optional(), cert: text.optional(), key: text.optional() })
+      .superRefine((tls, ctx) => {
+        const { cert, key } = tls as { cert?: unknown; key?: unknown };
+        if ((cert === undefined) !== (key === undefined)) {
+          ctx.addIssue({ code: 'custom', message: 'a client certificate needs both cert and key' });
+        }
+      }, whenMapping)
+      .optional(),
+    username: text.optional(),
+    /** the name of the environment variable holding the password */
+    passwordEnv: envName.optional(),
+    /** default pipdu-<name> */
+    clientId: text.max(128, 'at most 128 characters').optional(),
+    /** default pipdu/<name> */
+    baseTopic: topicBase.optional(),
+    discovery: section({
+      enabled: z.boolean().default(true),
+      prefix: topicBase.default('homeassistant'),
+    }).prefault({}),
+    /** what MQTT commands act as */
+    role: roleSchema.default('operator'),
+    /** false: state out only, commands are not subscribed to */
+    commands: z.boolean().default(true),
+  },
+  { hints: { password: 'no password here: name the environment variable holding it with passwordEnv' } },
+).superRefine((mqtt, ctx) => {
+  const { url, tls, passwordEnv, username } = mqtt as {
+    url?: unknown;
+    tls?: unknown;
+    passwordEnv?: unknown;
+    username?: unknown;
+  };
+  if (tls !== undefined && typeof url === 'string' && url.startsWith('mqtt:')) {
+    ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls needs an mqtts:// url' });
+  }
+  if (passwordEnv !== undefined && username === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['passwordEnv'],
+      message: 'a password needs a username: set mqtt.username',
+    });
+  }
+}, whenMapping);
+
 export const pduConfigSchema = section({
   version: z.literal(1, {
     error: (iss) => (iss.input === undefined ? 'required: write version: 1' : 'expected 1'),
@@ -552,6 +617,8 @@ export const pduConfigSchema = section({
   controller: controllerSchema.optional(),
   /** the HTTPS API runs when this section exists */
   api: apiSchema.optional(),
+  /** the MQTT bridge (Home Assistant) runs when this section exists */
+  mqtt: mqttSchema.optional(),
   state: section({
     /** state.json and audit.jsonl, relative to the working directory */
     dir: text.default('./state'),
@@ -570,6 +637,7 @@ export type HookStepKind = HookStep['kind'];
 export type DiscordConfig = z.output<typeof discordSchema>;
 export type ControllerConfig = z.output<typeof controllerSchema>;
 export type ApiConfig = z.output<typeof apiSchema>;
+export type MqttConfig = z.output<typeof mqttSchema>;
 export type StateConfig = PduConfig['state'];
 export type Role = z.output<typeof roleSchema>;
 

@@ -4,7 +4,7 @@ import type { Role } from '../config/schema.js';
  * Which interface a request came through. `system` is the daemon itself
  * (restore after a board reset); `web` is a password account's session.
  */
-export type ActorKind = 'discord' | 'panel' | 'api' | 'cli' | 'pdudaemon' | 'web' | 'system';
+export type ActorKind = 'discord' | 'panel' | 'api' | 'cli' | 'pdudaemon' | 'web' | 'mqtt' | 'system';
 
 /**
  * Who asked, as the audit log records it: `{ kind: 'discord', id: '1234…',
