@@ -19,10 +19,12 @@ import type { PduService } from '../pdu/pdu-service.js';
 import { type Check, canAdminister, canRead, forbiddenError } from '../pdu/permissions.js';
 import type { PduRequest, RequestOptions, RequestOutcome } from '../pdu/request.js';
 import type { PduEvents, SwitchAction } from '../pdu/types.js';
+import { BoardWatch, dashboardView } from './dashboard.js';
 import { httpStatusFor } from './http-status.js';
 import type { PduMetrics } from './metrics.js';
 import { handlePdudaemon } from './pdudaemon.js';
 import { hasDotSegment } from './request-path.js';
+import { StaticSite } from './static.js';
 
 /** Request bodies larger than this are refused with 413. */
 export const MAX_BODY_BYTES = 4096;
@@ -70,6 +72,8 @@ export interface ApiServerDeps {
   metrics?: PduMetrics;
   /** Event stream heartbeat period; HEARTBEAT_MS unless a test wants it shorter. */
   heartbeatMs?: number;
+  /** The built web dashboard's directory; absent: dist/web (see StaticSite). */
+  webRoot?: string;
 }
 
 /** A failure of the request itself (route, method, body); its code maps to a status like a PduError's. */
@@ -121,6 +125,8 @@ export class ApiServer {
   private stopping = false;
   private readonly metrics: PduMetrics | null;
   private readonly streams = new Set<Stream>();
+  private readonly site: StaticSite;
+  private readonly watch: BoardWatch;
 
   constructor(deps: ApiServerDeps) {
     this.started = deps.config;
@@ -129,6 +135,8 @@ export class ApiServer {
     this.logger = deps.logger.child({ component: 'api' });
     this.heartbeatMs = deps.heartbeatMs ?? HEARTBEAT_MS;
     this.metrics = deps.metrics ?? null;
+    this.site = new StaticSite(deps.webRoot === undefined ? {} : { root: deps.webRoot });
+    this.watch = new BoardWatch(deps.service);
   }
 
   /** The api section in force: a reload changes clients and the loopback role, not where it listens. */
@@ -151,6 +159,8 @@ export class ApiServer {
         `api.listen is ${this.config.listen}, which is not a loopback address: that needs api.tls (cert, key and the ca that signs client certificates); plain HTTP is only served on 127.0.0.1 or ::1`,
       );
     }
+    const web = await this.site.start();
+    if (web === null) this.logger.warn('the web dashboard is not built (npm run build): GET / says so');
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       void this.handle(req, res);
     };
@@ -194,6 +204,7 @@ export class ApiServer {
     });
     server.on('error', (error) => this.logger.error({ err: error }, 'API server error'));
     this.server = server;
+    this.watch.start();
     this.stopping = false;
     const { port } = server.address() as AddressInfo;
     const host = address.host.includes(':') ? `[${address.host}]` : address.host;
@@ -211,6 +222,7 @@ export class ApiServer {
     if (!server) return;
     this.server = null;
     this.stopping = true;
+    this.watch.stop();
     for (const stream of [...this.streams]) stream.close();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
@@ -288,6 +300,12 @@ export class ApiServer {
       allow(method, ['GET']);
       return send(ctx.res, 200, { ok: true }, this.stopping);
     }
+    // The dashboard's files hold no PDU data: served to every caller that got
+    // through TLS, so one without a role still gets the page that signs in.
+    if (this.site.owns(path)) {
+      allow(method, ['GET', 'HEAD']);
+      return this.site.serve(ctx.req, ctx.res, path);
+    }
     // An unlisted certificate gets nothing else, not even which routes exist.
     const readCheck = canRead(ctx.by);
     if (!readCheck.ok) this.refuse(ctx, 'request', null, readCheck);
@@ -311,6 +329,15 @@ export class ApiServer {
     if (path === '/api/v1/events') {
       allow(method, ['GET']);
       return this.eventStream(ctx);
+    }
+    if (path === '/api/v1/dashboard') {
+      allow(method, ['GET']);
+      return send(
+        ctx.res,
+        200,
+        this.readable(ctx, () => dashboardView(this.service, ctx.by, this.watch)),
+        this.stopping,
+      );
     }
     if (path === '/api/v1/audit') {
       allow(method, ['GET']);
@@ -465,7 +492,16 @@ export class ApiServer {
       }
       res.write(chunk);
     };
-    const listeners = STREAMED_EVENTS.map((name) => {
+    // Telemetry only for those who ask (`?telemetry=1`, the dashboard): one a second per board.
+    const names: readonly (keyof PduEvents)[] = ['1', 'true'].includes(
+      ctx.url.searchParams.get('telemetry') ?? '',
+    )
+      ? [...STREAMED_EVENTS, 'telemetry']
+      : STREAMED_EVENTS;
+    // Each stream listens to every streamed event: twenty open dashboards are not a leak.
+    const wanted = this.streams.size + 16;
+    if (events.getMaxListeners() !== 0 && events.getMaxListeners() < wanted) events.setMaxListeners(wanted);
+    const listeners = names.map((name) => {
       const listener = (event: unknown): void => write(`event: ${name}\ndata: ${JSON.stringify(event)}\n\n`);
       events.on(name, listener);
       return { name, listener };
