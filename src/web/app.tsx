@@ -21,6 +21,7 @@ type Live = { state: 'connecting' } | { state: 'live' } | { state: 'stale'; sinc
 
 const NO_SESSION_ROUTE: Session = { user: null, role: null, via: 'loopback' };
 let noticeIds = 0;
+let sessionRoute = true;
 
 /** The whole page: loads the view, follows the event stream, sends what the user asks, says what failed. */
 export function App() {
@@ -45,12 +46,15 @@ export function App() {
 
   const load = useCallback(async () => {
     const [sessionAnswer, viewAnswer] = await Promise.allSettled([
-      api<Session>('GET', '/api/v1/session'),
+      // A daemon without password accounts has no session route: asked once.
+      sessionRoute ? api<Session>('GET', '/api/v1/session') : Promise.resolve(NO_SESSION_ROUTE),
       api<DashboardView>('GET', '/api/v1/dashboard'),
     ]);
     if (sessionAnswer.status === 'fulfilled') setSession(sessionAnswer.value);
-    else if (sessionAnswer.reason instanceof ApiFailure && sessionAnswer.reason.status === 404)
+    else if (sessionAnswer.reason instanceof ApiFailure && sessionAnswer.reason.status === 404) {
+      sessionRoute = false;
       setSession(NO_SESSION_ROUTE);
+    }
     if (viewAnswer.status === 'fulfilled') {
       setView(viewAnswer.value);
       setSignIn(null);

@@ -158,16 +158,24 @@ export function SocketCard({ socket, may, steps, history, version, now, run }: S
         <div class="buttons">
           <button
             type="button"
-            disabled={may?.cancel !== null}
-            title={may?.cancel ?? `Cancel the work on ${label}`}
+            disabled={may?.cancel !== null || !socket.pending}
+            title={
+              socket.pending
+                ? (may?.cancel ?? `Cancel the work on ${label}`)
+                : `Nothing is running on ${label}`
+            }
             onClick={() => run(socket, 'cancel', {})}
           >
             Cancel work
           </button>
           <button
             type="button"
-            disabled={may?.force !== null}
-            title={may?.force ?? `Switch ${label} off, skipping its shutdown steps`}
+            disabled={may?.force !== null || socket.on === false}
+            title={
+              socket.on === false
+                ? `${label} is off`
+                : (may?.force ?? `Switch ${label} off, skipping its shutdown steps`)
+            }
             onClick={() => run(socket, 'off', { ...options(), force: true })}
           >
             Force off
