@@ -35,7 +35,10 @@ export async function buildWeb(outDir = DEFAULT_WEB_OUT): Promise<WebBuild> {
     jsx: 'automatic',
     jsxImportSource: 'preact',
     outdir: assets,
+    // uPlot is loaded when the first chart is drawn, after the grid: a smaller script before it.
+    splitting: true,
     entryNames: '[name]-[hash]',
+    chunkNames: '[name]-[hash]',
     assetNames: '[name]-[hash]',
     metafile: true,
     legalComments: 'none',
@@ -43,7 +46,8 @@ export async function buildWeb(outDir = DEFAULT_WEB_OUT): Promise<WebBuild> {
     tsconfig: join(root, 'tsconfig.web.json'),
   });
   const outputs = Object.keys(result.metafile.outputs).map((file) => basename(file));
-  const script = outputs.find((file) => file.endsWith('.js'));
+  const entry = Object.entries(result.metafile.outputs).find(([, output]) => output.entryPoint);
+  const script = entry && basename(entry[0]);
   const style = outputs.find((file) => file.endsWith('.css'));
   if (!script || !style)
     throw new Error(`the web build wrote no script or no stylesheet: ${outputs.join(', ')}`);

@@ -1,5 +1,5 @@
 import { useEffect, useRef } from 'preact/hooks';
-import uPlot from 'uplot';
+import type uPlot from 'uplot';
 import type { PowerHistory } from './history.js';
 
 interface ChartProps {
@@ -24,41 +24,50 @@ export function PowerChart({ history, series, version, title, height = 140 }: Ch
   useEffect(() => {
     const element = box.current;
     if (!element) return;
-    const ink = cssVar('--muted', '#666');
-    const grid = cssVar('--line', '#ddd');
-    const axis = { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
-    const chart = new uPlot(
-      {
-        width: Math.max(element.clientWidth, 200),
-        height,
-        legend: { show: false },
-        cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(10, max * 1.1)] } },
-        axes: [axis, { ...axis, size: 64, values: (_u, ticks) => ticks.map((t) => `${t} W`) }],
-        series: [
-          {},
-          {
-            label: 'W',
-            stroke: cssVar('--accent', '#2563eb'),
-            width: 2,
-            spanGaps: false,
-            points: { show: false },
-          },
-        ],
-      },
-      history.series(series) as uPlot.AlignedData,
-      element,
-    );
-    plot.current = chart;
-    const resize = new ResizeObserver(() => {
-      chart.setSize({ width: Math.max(element.clientWidth, 200), height });
-    });
-    resize.observe(element);
-    return () => {
-      resize.disconnect();
-      chart.destroy();
-      plot.current = null;
+    let gone = false;
+    let cleanup = (): void => {
+      gone = true;
     };
+    // uPlot is its own chunk: fetched once, when the first chart is drawn.
+    void import('uplot').then(({ default: UPlot }) => {
+      if (gone) return;
+      const ink = cssVar('--muted', '#666');
+      const grid = cssVar('--line', '#ddd');
+      const axis = { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+      const chart = new UPlot(
+        {
+          width: Math.max(element.clientWidth, 200),
+          height,
+          legend: { show: false },
+          cursor: { drag: { x: false, y: false } },
+          scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(10, max * 1.1)] } },
+          axes: [axis, { ...axis, size: 64, values: (_u, ticks) => ticks.map((t) => `${t} W`) }],
+          series: [
+            {},
+            {
+              label: 'W',
+              stroke: cssVar('--accent', '#2563eb'),
+              width: 2,
+              spanGaps: false,
+              points: { show: false },
+            },
+          ],
+        },
+        history.series(series) as uPlot.AlignedData,
+        element,
+      );
+      plot.current = chart;
+      const resize = new ResizeObserver(() => {
+        chart.setSize({ width: Math.max(element.clientWidth, 200), height });
+      });
+      resize.observe(element);
+      cleanup = () => {
+        resize.disconnect();
+        chart.destroy();
+        plot.current = null;
+      };
+    });
+    return () => cleanup();
   }, [history, series, height]);
 
   useEffect(() => {

@@ -37,6 +37,7 @@ export class LiveStream {
   ) {}
 
   start(): void {
+    if (this.source || this.timer) return;
     this.stopped = false;
     this.connect();
   }
@@ -44,6 +45,7 @@ export class LiveStream {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     this.source?.close();
     this.source = null;
   }
@@ -62,7 +64,10 @@ export class LiveStream {
       this.handlers.lost();
       const delay = RETRY_MS[Math.min(this.failures, RETRY_MS.length - 1)]!;
       this.failures++;
-      this.timer = setTimeout(() => this.connect(), delay);
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.connect();
+      }, delay);
     };
     for (const name of LIVE_EVENTS) {
       source.addEventListener(name, (message) => {
