@@ -140,6 +140,26 @@ describe('the web dashboard in Chromium', () => {
     assert.match((await switchOf(page, 1).getAttribute('title')) ?? '', /needs the admin role/);
   });
 
+  test('by keyboard: Tab reaches a switch, Space switches it, and the menu opens with Enter', async () => {
+    const page = await pageAs('operator');
+    const printer = fixture.service.info(6);
+    const on = printer.on === true;
+    await switchOf(page, 5).focus();
+    await page.keyboard.press('Tab'); // the menu of socket 5
+    await page.keyboard.press('Tab'); // socket 6's switch
+    assert.equal(
+      await page.evaluate<string | null>(`document.activeElement.getAttribute('aria-label')`),
+      'printer (socket 6): power',
+    );
+    const from = fixture.received.length;
+    await page.keyboard.press('Space');
+    await page.locator(`article[data-socket="6"] [role="switch"][aria-checked="${!on}"]`).waitFor();
+    assert.equal(sets(from, printer.channel, on ? 0 : 1).length, 1);
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.locator('article[data-socket="6"] details.menu[open]').waitFor();
+  });
+
   test('the switch follows changes made elsewhere and a power loss, without reload', async () => {
     const page = await pageAs('operator');
     await requests(fixture.service).on(4, ALICE);
