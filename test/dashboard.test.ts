@@ -6,6 +6,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { ApiServer } from '../src/api/server.js';
 import { buildDashboard, launchBrowser, openDashboard, startDashboard, switchOf } from './helpers/browser.js';
 import { ALICE, once, PduFixture, until } from './helpers/pdu-fixture.js';
+import { freePort } from './helpers/ports.js';
 import { requests } from './helpers/requests.js';
 
 const SOCKETS = `
@@ -234,6 +235,26 @@ describe('the web dashboard in Chromium', () => {
     fixture.transport.plug();
     await online;
     await banner.waitFor({ state: 'detached' });
+  });
+
+  test('when the daemon goes away the page says it is stale, and reconnects by itself', async () => {
+    const port = await freePort();
+    const first = await startDashboard(fixture.service, web.dir, 'operator', { listen: `127.0.0.1:${port}` });
+    servers.push(first.server);
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    await openDashboard(page, first.url);
+    await page.locator('p.live', { hasText: 'Live' }).waitFor();
+    await first.server.stop();
+    await page.locator('.banner.stale', { hasText: 'may be stale' }).waitFor();
+    // Meanwhile the socket changes; the page cannot know yet.
+    const before = fixture.service.info(7).on === true;
+    await (before ? requests(fixture.service).off(7, ALICE) : requests(fixture.service).on(7, ALICE));
+    const again = await startDashboard(fixture.service, web.dir, 'operator', { listen: `127.0.0.1:${port}` });
+    servers.push(again.server);
+    await page.locator('.banner.stale').waitFor({ state: 'detached' });
+    await page.locator(`article[data-socket="7"] [role="switch"][aria-checked="${!before}"]`).waitFor();
   });
 
   test('a reason containing HTML is shown as text', async () => {

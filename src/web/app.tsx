@@ -45,35 +45,54 @@ export function App() {
     setNotices((list) => [...list.slice(-4), { id, text, kind }]);
   }, []);
 
-  const load = useCallback(async () => {
-    const [sessionAnswer, viewAnswer] = await Promise.allSettled([
-      // A daemon without password accounts has no session route: asked once.
-      sessionRoute ? api<Session>('GET', '/api/v1/session') : Promise.resolve(NO_SESSION_ROUTE),
-      api<DashboardView>('GET', '/api/v1/dashboard'),
-    ]);
-    if (sessionAnswer.status === 'fulfilled') setSession(sessionAnswer.value);
-    else if (sessionAnswer.reason instanceof ApiFailure && sessionAnswer.reason.status === 404) {
-      sessionRoute = false;
-      setSession(NO_SESSION_ROUTE);
-    }
-    if (viewAnswer.status === 'fulfilled') {
-      setView(viewAnswer.value);
-      setSignIn(null);
-      return true;
-    }
-    const failure = viewAnswer.reason;
-    if (failure instanceof ApiFailure && (failure.status === 401 || failure.status === 403)) {
-      setView(null);
-      setSignIn(
-        failure.status === 401
-          ? 'Sign in to see the PDU.'
-          : `This connection has no PiPDU role (${failure.message}). Sign in with a password account.`,
-      );
+  /** The stream, once the page may read: started after a successful load, stopped when signed out. */
+  const streamRef = useRef<LiveStream | null>(null);
+
+  /**
+   * Reads the session and the view. Without a role (401/403) it shows the
+   * sign-in form and lets go of the stream (a stream refused again and again
+   * would fill the audit log). `quiet`: a daemon that cannot be reached is
+   * not reported again (the stale banner says it).
+   */
+  const load = useCallback(
+    async (quiet = false) => {
+      const [sessionAnswer, viewAnswer] = await Promise.allSettled([
+        // A daemon without password accounts has no session route: asked once.
+        sessionRoute ? api<Session>('GET', '/api/v1/session') : Promise.resolve(NO_SESSION_ROUTE),
+        api<DashboardView>('GET', '/api/v1/dashboard'),
+      ]);
+      if (sessionAnswer.status === 'fulfilled') setSession(sessionAnswer.value);
+      else if (sessionAnswer.reason instanceof ApiFailure && sessionAnswer.reason.status === 404) {
+        sessionRoute = false;
+        setSession(NO_SESSION_ROUTE);
+      }
+      if (viewAnswer.status === 'fulfilled') {
+        setView(viewAnswer.value);
+        setSignIn(null);
+        return true;
+      }
+      const failure = viewAnswer.reason;
+      if (failure instanceof ApiFailure && (failure.status === 401 || failure.status === 403)) {
+        streamRef.current?.stop();
+        setView(null);
+        setSignIn(
+          failure.status === 401
+            ? 'Sign in to see the PDU.'
+            : `This connection has no PiPDU role (${failure.message}). Sign in with a password account.`,
+        );
+        return false;
+      }
+      if (!(quiet && failure instanceof ApiFailure && failure.code === 'NETWORK'))
+        notify(failure instanceof Error ? failure.message : String(failure));
       return false;
-    }
-    notify(failure instanceof Error ? failure.message : String(failure));
-    return false;
-  }, [notify]);
+    },
+    [notify],
+  );
+
+  /** Loads, then follows the stream if the page may read and is in view. */
+  const begin = useCallback(async () => {
+    if ((await load()) && document.visibilityState !== 'hidden') streamRef.current?.start();
+  }, [load]);
 
   const onEvent = useCallback(
     (name: LiveEvent, data: unknown) => {
@@ -140,15 +159,20 @@ export function App() {
 
   useEffect(() => {
     const stream = new LiveStream('/api/v1/events?telemetry=1', {
+      // Events may have been missed while disconnected: read everything again.
       open: () => {
         setLive({ state: 'live' });
-        void load();
+        void load(true);
       },
-      lost: () =>
-        setLive((current) => (current.state === 'stale' ? current : { state: 'stale', since: Date.now() })),
+      // Lost: the daemon may be gone (the stream retries), or the session ended (load says so).
+      lost: () => {
+        setLive((current) => (current.state === 'stale' ? current : { state: 'stale', since: Date.now() }));
+        void load(true);
+      },
       event: onEvent,
     });
-    void load().then(() => stream.start());
+    streamRef.current = stream;
+    void begin();
     const tick = setInterval(() => setNow(Date.now()), 500);
     // A hidden tab lets go of its stream: browsers allow six HTTP/1.1 connections per host, and
     // tabs left open in the background would use them up. Back in view, it reconnects and re-reads.
@@ -156,7 +180,7 @@ export function App() {
       if (document.visibilityState === 'hidden') {
         stream.stop();
         setLive({ state: 'connecting' });
-      } else {
+      } else if (viewRef.current) {
         stream.start();
       }
     };
@@ -166,7 +190,7 @@ export function App() {
       stream.stop();
       clearInterval(tick);
     };
-  }, [load, onEvent]);
+  }, [load, begin, onEvent]);
 
   const send = useCallback(
     async (socket: SocketInfo | 'all', action: SocketAction, options: ActionOptions) => {
@@ -225,6 +249,7 @@ export function App() {
     } catch (failure) {
       notify(describeFailure(failure, null));
     }
+    streamRef.current?.stop();
     setView(null);
     setSession(null);
     setSignIn('Signed out.');
@@ -234,7 +259,7 @@ export function App() {
     return (
       <div class="page">
         <Masthead title="PiPDU" />
-        <SignIn why={signIn} done={() => void load()} />
+        <SignIn why={signIn} done={() => void begin()} />
         <Notices notices={notices} dismiss={(id) => setNotices((l) => l.filter((n) => n.id !== id))} />
       </div>
     );
