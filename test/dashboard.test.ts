@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { ApiServer } from '../src/api/server.js';
 import { buildDashboard, launchBrowser, openDashboard, startDashboard, switchOf } from './helpers/browser.js';
@@ -15,11 +17,13 @@ sockets:
   - { number: 2, name: lab }
   - { number: 3, name: slow, preOff: [{ delay: 50ms }, { delay: 20s }] }
   - { number: 4, name: nas }
-  - { number: 5, name: switch-core }
+  - { number: 5, name: switch-core, restore: off }
   - { number: 6, name: printer }
 `;
 
 const DOCS = join(import.meta.dirname, '..', 'docs');
+const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'pipdu.ts');
+const run = promisify(execFile);
 
 describe('the web dashboard in Chromium', () => {
   let browser: Browser;
@@ -165,13 +169,13 @@ describe('the web dashboard in Chromium', () => {
     const page = await pageAs('operator');
     await requests(fixture.service).on(4, ALICE);
     await page.locator('article[data-socket="4"] [role="switch"][aria-checked="true"]').waitFor();
-    // Through the API, as the CLI does.
-    const reply = await fetch(`${urls.admin}/api/v1/sockets/nas/off`, { method: 'POST' });
-    assert.equal(reply.status, 200);
+    // The pipdu CLI, a process of its own, through the API.
+    const cli = await run(process.execPath, ['--import', 'tsx', CLI, '--url', urls.admin, 'off', 'nas']);
+    assert.match(cli.stdout, /nas/);
     await page.locator('article[data-socket="4"] [role="switch"][aria-checked="false"]').waitFor();
     await requests(fixture.service).on(5, ALICE);
     await page.locator('article[data-socket="5"] [role="switch"][aria-checked="true"]').waitFor();
-    // Power loss: the board comes back with every relay off (no power-up mask stored) and says so.
+    // Power loss: the board comes back with its relays off, and switch-core (restore: off) stays off.
     const reset = once(fixture.service, 'boardReset');
     fixture.sim.reset();
     await reset;
@@ -210,11 +214,17 @@ describe('the web dashboard in Chromium', () => {
     const card = page.locator('article[data-socket="3"]');
     await card.locator('.step[data-status="ok"]', { hasText: 'preOff 1/2' }).waitFor();
     await card.locator('.step[data-status="running"]', { hasText: 'preOff 2/2' }).waitFor();
+    // Another direction while it runs: refused BUSY, and the page says with what and since when.
+    await card.locator('details.menu summary').click();
+    await card.getByRole('button', { name: 'Cycle' }).click();
+    const busy = page.locator('.notice.error', { hasText: 'Busy' });
+    await busy.waitFor();
+    assert.match((await busy.textContent()) ?? '', /slow \(socket 3\).*pending: off by loopback since \d/);
     const from = fixture.received.length;
     await card.locator('.pending').getByRole('button', { name: 'Cancel' }).click();
     await page.locator('.notice', { hasText: 'Cancelled the work on slow (socket 3)' }).waitFor();
     await card.locator('.pending').waitFor({ state: 'detached' });
-    await page.locator('.notice.error', { hasText: 'slow' }).waitFor();
+    await page.locator('.notice.error', { hasText: 'slow (socket 3): cancelled by' }).waitFor();
     assert.equal(fixture.service.info(3).on, true, 'still on');
     assert.deepEqual(fixture.switchingLines(from), [], 'the relay was not touched');
     assert.equal(await switchOf(page, 3).getAttribute('aria-checked'), 'true');
