@@ -226,6 +226,8 @@ describe('the dashboard files and its view, over HTTP', () => {
     );
     await Promise.all([plain.stop(), withTelemetry.stop()]);
     assert.ok(withTelemetry.names.includes('telemetry'));
+    const bad = await call(urls.viewer, 'GET', '/api/v1/events?telemetry=yes');
+    assert.deepEqual([bad.status, bad.body.error.message], [400, 'telemetry must be true or false']);
     assert.ok(!plain.names.includes('telemetry'), `no telemetry: ${plain.names}`);
   });
 });

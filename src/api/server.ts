@@ -109,9 +109,11 @@ interface Stream {
  * must present a certificate signed by `tls.ca` (the handshake is refused
  * otherwise, so such a client never gets any data); the certificate's
  * subject CN is the actor and `api.clients` maps it to a role. A CN that is
- * not listed gets 403 on every route but `/ping`. Permissions are the same
- * functions Discord uses; refusals are audited. Protected sockets need an
- * admin, with no confirmation step (that is a Discord thing).
+ * not listed gets 403 on every route but `/ping` and the web dashboard's
+ * files (`/`, `/assets/…`: no PDU data in them, and the page is where one
+ * signs in). Permissions are the same functions Discord uses; refusals are
+ * audited. Protected sockets need an admin, with no confirmation step (the
+ * web dashboard asks its user itself, as Discord does).
  */
 export class ApiServer {
   /** The api section as started: where it listens and with which certificates. */
@@ -474,6 +476,10 @@ export class ApiServer {
   private eventStream(ctx: Context): void {
     const check = canRead(ctx.by);
     if (!check.ok) this.refuse(ctx, 'events', null, check);
+    // Telemetry only for those who ask (`?telemetry=1`, the dashboard): one a second per board.
+    const names: readonly (keyof PduEvents)[] = telemetryParam(ctx.url)
+      ? [...STREAMED_EVENTS, 'telemetry']
+      : STREAMED_EVENTS;
     const { req, res } = ctx;
     const events = this.service.events;
     res.writeHead(200, {
@@ -492,12 +498,6 @@ export class ApiServer {
       }
       res.write(chunk);
     };
-    // Telemetry only for those who ask (`?telemetry=1`, the dashboard): one a second per board.
-    const names: readonly (keyof PduEvents)[] = ['1', 'true'].includes(
-      ctx.url.searchParams.get('telemetry') ?? '',
-    )
-      ? [...STREAMED_EVENTS, 'telemetry']
-      : STREAMED_EVENTS;
     // Each stream listens to every streamed event: twenty open dashboards are not a leak.
     const wanted = this.streams.size + 16;
     if (events.getMaxListeners() !== 0 && events.getMaxListeners() < wanted) events.setMaxListeners(wanted);
@@ -596,6 +596,13 @@ function decodeSegment(segment: string): string {
   } catch {
     throw new ApiError('BAD_REQUEST', `"${segment}" is not a valid URL path segment`);
   }
+}
+
+function telemetryParam(url: URL): boolean {
+  const value = url.searchParams.get('telemetry');
+  if (value === null || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1' || value === '') return true;
+  throw new ApiError('BAD_REQUEST', 'telemetry must be true or false');
 }
 
 function waitParam(url: URL): boolean {
