@@ -20,6 +20,7 @@ interface Notice {
 type Live = { state: 'connecting' } | { state: 'live' } | { state: 'stale'; since: number };
 
 const NO_SESSION_ROUTE: Session = { user: null, role: null, via: 'loopback' };
+const NO_STEPS: StepReport[] = [];
 let noticeIds = 0;
 let sessionRoute = true;
 let gridMarked = false;
@@ -35,7 +36,6 @@ export function App() {
   const [ask, setAsk] = useState<Confirmation | null>(null);
   const [version, setVersion] = useState(0);
   const [auditRefresh, setAuditRefresh] = useState(0);
-  const [now, setNow] = useState(Date.now());
   const history = useMemo(() => new PowerHistory(), []);
   const viewRef = useRef<DashboardView | null>(null);
   viewRef.current = view;
@@ -173,7 +173,6 @@ export function App() {
     });
     streamRef.current = stream;
     void begin();
-    const tick = setInterval(() => setNow(Date.now()), 500);
     // A hidden tab lets go of its stream: browsers allow six HTTP/1.1 connections per host, and
     // tabs left open in the background would use them up. Back in view, it reconnects and re-reads.
     const visibility = (): void => {
@@ -188,7 +187,6 @@ export function App() {
     return () => {
       document.removeEventListener('visibilitychange', visibility);
       stream.stop();
-      clearInterval(tick);
     };
   }, [load, begin, onEvent]);
 
@@ -322,10 +320,9 @@ export function App() {
             key={socket.number}
             socket={socket}
             may={may.sockets.find((m) => m.number === socket.number)}
-            steps={steps[socket.number] ?? []}
+            steps={steps[socket.number] ?? NO_STEPS}
             history={history}
             version={version}
-            now={now}
             run={run}
           />
         ))}

@@ -1,12 +1,13 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, api } from './api.js';
 import { stamp } from './format.js';
+import { memo } from './memo.js';
 import type { AuditEntry } from './types.js';
 
 const LIMIT = 500;
 
 /** The audit log (admins), newest first, filtered by socket, actor and result. `refresh` bumps re-read it. */
-export function AuditView({ refresh }: { refresh: number }) {
+export const AuditView = memo(function AuditView({ refresh }: { refresh: number }) {
   const [entries, setEntries] = useState<AuditEntry[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [socket, setSocket] = useState('');
@@ -116,4 +117,4 @@ export function AuditView({ refresh }: { refresh: number }) {
       )}
     </section>
   );
-}
+});

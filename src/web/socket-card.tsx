@@ -1,7 +1,8 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { PowerChart } from './chart.js';
 import { amps, clock, seconds, socketLabel, watts } from './format.js';
 import type { PowerHistory } from './history.js';
+import { memo } from './memo.js';
 import type { SocketInfo, SocketMay, StepReport } from './types.js';
 
 export type SocketAction = 'on' | 'off' | 'cycle' | 'cancel';
@@ -18,8 +19,6 @@ export interface SocketCardProps {
   steps: StepReport[];
   history: PowerHistory;
   version: number;
-  /** The page's clock, for the elapsed time of running steps. */
-  now: number;
   run(socket: SocketInfo, action: SocketAction, options: ActionOptions): void;
 }
 
@@ -31,7 +30,14 @@ function stateText(socket: SocketInfo): string {
 }
 
 /** One socket: its switch (role="switch", aria-checked = the board's state), readings, work and menu. */
-export function SocketCard({ socket, may, steps, history, version, now, run }: SocketCardProps) {
+export const SocketCard = memo(function SocketCard({
+  socket,
+  may,
+  steps,
+  history,
+  version,
+  run,
+}: SocketCardProps) {
   const [reason, setReason] = useState('');
   const [offTime, setOffTime] = useState('');
   const [chart, setChart] = useState(false);
@@ -92,7 +98,7 @@ export function SocketCard({ socket, may, steps, history, version, now, run }: S
             {socket.pending.actor.name ?? socket.pending.actor.id} since {clock(socket.pending.since)}
             {socket.pending.requests > 1 && ` (${socket.pending.requests} requests)`}
           </p>
-          <Steps steps={steps} now={now} />
+          <Steps steps={steps} />
           <div class="buttons">
             <button
               type="button"
@@ -118,7 +124,7 @@ export function SocketCard({ socket, may, steps, history, version, now, run }: S
       {!socket.pending && steps.length > 0 && (
         <details class="last-run">
           <summary>Last run's steps</summary>
-          <Steps steps={steps} now={now} />
+          <Steps steps={steps} />
         </details>
       )}
       <details class="menu">
@@ -188,9 +194,21 @@ export function SocketCard({ socket, may, steps, history, version, now, run }: S
       {chart && <PowerChart history={history} series={socket.number} version={version} title={`${label}`} />}
     </article>
   );
+});
+
+/** The page's clock while something runs (the elapsed time of a running step), still otherwise. */
+function useClock(running: boolean): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    if (!running) return;
+    const tick = setInterval(() => setNow(Date.now()), 500);
+    return () => clearInterval(tick);
+  }, [running]);
+  return now;
 }
 
-function Steps({ steps, now }: { steps: StepReport[]; now: number }) {
+function Steps({ steps }: { steps: StepReport[] }) {
+  const now = useClock(steps.some((step) => step.status === 'running'));
   if (steps.length === 0) return null;
   return (
     <ol class="steps">
