@@ -4,6 +4,8 @@ export class ApiFailure extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Seconds the daemon asks to wait before trying again (Retry-After), when it says. */
+    readonly retryAfterS: number | null = null,
   ) {
     super(message);
   }
@@ -38,10 +40,12 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   } catch {}
   if (!response.ok) {
     const error = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
+    const retry = Number(response.headers.get('retry-after') ?? Number.NaN);
     throw new ApiFailure(
       response.status,
       error?.code ?? `HTTP_${response.status}`,
       error?.message ?? `The daemon answered ${response.status} ${response.statusText}.`,
+      Number.isFinite(retry) ? retry : null,
     );
   }
   return parsed as T;

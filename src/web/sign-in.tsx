@@ -63,8 +63,12 @@ export function SignIn({ why, done }: { why: string; done(): void }) {
 function signInProblem(failure: unknown): string {
   if (!(failure instanceof ApiFailure)) return String(failure);
   if (failure.status === 401) return 'Wrong user or password.';
-  if (failure.status === 429)
-    return `Too many failed sign-ins: wait a while and try again. ${failure.message}`;
+  if (failure.status === 429) {
+    const wait = failure.retryAfterS;
+    const when =
+      wait === null ? 'a while' : wait < 90 ? `${wait} seconds` : `about ${Math.ceil(wait / 60)} minutes`;
+    return `Too many failed sign-ins: try again in ${when}.`;
+  }
   if (failure.status === 404) return 'Password sign-in is not available on this PiPDU.';
   return failure.message;
 }
