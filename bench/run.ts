@@ -14,6 +14,7 @@ import { silentLogger } from '../src/log.js';
 import { PduService } from '../src/pdu/pdu-service.js';
 import { StateStore } from '../src/state/state-store.js';
 import { requests } from '../test/helpers/requests.js';
+import { benchDashboard } from './dashboard.js';
 import { benchDiscord } from './discord.js';
 import { benchFirmware } from './firmware.js';
 import { benchMqtt } from './mqtt.js';
@@ -234,6 +235,7 @@ async function main(): Promise<void> {
   );
 
   await benchDiscord();
+  await benchDashboard();
   await benchPdudaemonPeer();
   await benchFirmware();
   await benchMqtt();

@@ -20,6 +20,7 @@ import type { PduService } from '../pdu/pdu-service.js';
 import { type Check, canAdminister, canRead, forbiddenError } from '../pdu/permissions.js';
 import type { PduRequest, RequestOptions, RequestOutcome } from '../pdu/request.js';
 import type { PduEvents, SwitchAction } from '../pdu/types.js';
+import { BoardWatch, dashboardView } from './dashboard.js';
 import { httpStatusFor } from './http-status.js';
 import { DEFAULT_LOGIN_LIMITS, type LoginLimits, LoginThrottle } from './login-throttle.js';
 import type { PduMetrics } from './metrics.js';
@@ -35,6 +36,7 @@ import {
   sessionCookie,
   sessionIds,
 } from './sessions.js';
+import { StaticSite } from './static.js';
 
 /** Request bodies larger than this are refused with 413. */
 export const MAX_BODY_BYTES = 4096;
@@ -86,6 +88,8 @@ export interface ApiServerDeps {
   now?: () => number;
   /** Failed sign-ins allowed per address and per user; DEFAULT_LOGIN_LIMITS unless a test wants fewer. */
   loginLimits?: LoginLimits;
+  /** The built web dashboard's directory; absent: dist/web (see StaticSite). */
+  webRoot?: string;
 }
 
 /** How the caller was identified: GET /api/v1/session says it, the audit log shows the actor. */
@@ -148,6 +152,10 @@ interface Stream {
  * a live session, else on plain HTTP `loopbackRole`. A state-changing request
  * carrying an Origin header must come from this listener's own origin (CSRF),
  * and plain HTTP answers only Host names that are loopback (DNS rebinding).
+ *
+ * The web dashboard's files (`/`, `/assets/…`) hold no PDU data: every caller
+ * that got through TLS gets them (the page is where one signs in). The page
+ * asks its user to confirm protected offs and all-off itself, as Discord does.
  */
 export class ApiServer {
   /** The api section as started: where it listens and with which certificates. */
@@ -163,6 +171,8 @@ export class ApiServer {
   private readonly streams = new Set<Stream>();
   private readonly sessions: SessionStore;
   private readonly throttle: LoginThrottle;
+  private readonly site: StaticSite;
+  private readonly watch: BoardWatch;
 
   constructor(deps: ApiServerDeps) {
     this.started = deps.config;
@@ -173,6 +183,8 @@ export class ApiServer {
     this.metrics = deps.metrics ?? null;
     this.sessions = new SessionStore({ now: deps.now ?? Date.now });
     this.throttle = new LoginThrottle(deps.loginLimits ?? DEFAULT_LOGIN_LIMITS);
+    this.site = new StaticSite(deps.webRoot === undefined ? {} : { root: deps.webRoot });
+    this.watch = new BoardWatch(deps.service);
   }
 
   /** The api section in force: a reload changes clients and the loopback role, not where it listens. */
@@ -195,6 +207,8 @@ export class ApiServer {
         `api.listen is ${this.config.listen}, which is not a loopback address: that needs api.tls (cert, key and the ca that signs client certificates); plain HTTP is only served on 127.0.0.1 or ::1`,
       );
     }
+    const web = await this.site.start();
+    if (web === null) this.logger.warn('the web dashboard is not built (npm run build): GET / says so');
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       void this.handle(req, res);
     };
@@ -240,6 +254,7 @@ export class ApiServer {
     });
     server.on('error', (error) => this.logger.error({ err: error }, 'API server error'));
     this.server = server;
+    this.watch.start();
     this.stopping = false;
     const { port } = server.address() as AddressInfo;
     const host = address.host.includes(':') ? `[${address.host}]` : address.host;
@@ -257,6 +272,7 @@ export class ApiServer {
     if (!server) return;
     this.server = null;
     this.stopping = true;
+    this.watch.stop();
     for (const stream of [...this.streams]) stream.close();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
@@ -430,6 +446,12 @@ export class ApiServer {
       allow(method, ['GET']);
       return send(ctx.res, 200, { ok: true }, this.stopping);
     }
+    // The dashboard's files hold no PDU data: served to every caller that got
+    // through TLS, so one without a role still gets the page that signs in.
+    if (this.site.owns(path)) {
+      allow(method, ['GET', 'HEAD']);
+      return this.site.serve(ctx.req, ctx.res, path);
+    }
     // Any caller may ask who they are, sign in and sign out.
     if (path === '/api/v1/session') {
       allow(method, ['GET', 'POST', 'DELETE']);
@@ -468,6 +490,15 @@ export class ApiServer {
     if (path === '/api/v1/events') {
       allow(method, ['GET']);
       return this.eventStream(ctx);
+    }
+    if (path === '/api/v1/dashboard') {
+      allow(method, ['GET']);
+      return send(
+        ctx.res,
+        200,
+        this.readable(ctx, () => dashboardView(this.service, ctx.by, this.watch)),
+        this.stopping,
+      );
     }
     if (path === '/api/v1/audit') {
       allow(method, ['GET']);
@@ -690,6 +721,10 @@ export class ApiServer {
   private eventStream(ctx: Context): void {
     const check = canRead(ctx.by);
     if (!check.ok) this.refuse(ctx, 'events', null, check);
+    // Telemetry only for those who ask (`?telemetry=1`, the dashboard): one a second per board.
+    const names: readonly (keyof PduEvents)[] = telemetryParam(ctx.url)
+      ? [...STREAMED_EVENTS, 'telemetry']
+      : STREAMED_EVENTS;
     const { req, res } = ctx;
     const events = this.service.events;
     res.writeHead(200, {
@@ -708,7 +743,10 @@ export class ApiServer {
       }
       res.write(chunk);
     };
-    const listeners = STREAMED_EVENTS.map((name) => {
+    // Each stream listens to every streamed event: twenty open dashboards are not a leak.
+    const wanted = this.streams.size + 16;
+    if (events.getMaxListeners() !== 0 && events.getMaxListeners() < wanted) events.setMaxListeners(wanted);
+    const listeners = names.map((name) => {
       const listener = (event: unknown): void => write(`event: ${name}\ndata: ${JSON.stringify(event)}\n\n`);
       events.on(name, listener);
       return { name, listener };
@@ -808,6 +846,13 @@ function decodeSegment(segment: string): string {
   } catch {
     throw new ApiError('BAD_REQUEST', `"${segment}" is not a valid URL path segment`);
   }
+}
+
+function telemetryParam(url: URL): boolean {
+  const value = url.searchParams.get('telemetry');
+  if (value === null || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1' || value === '') return true;
+  throw new ApiError('BAD_REQUEST', 'telemetry must be true or false');
 }
 
 function waitParam(url: URL): boolean {
