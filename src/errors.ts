@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'BOARD_PROTOCOL',
   'UNSUPPORTED',
   'STOPPED',
+  'OVERLOAD',
   // hook steps
   'SSH_AUTH_FAILED',
   'SSH_HOST_KEY_MISMATCH',

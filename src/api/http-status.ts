@@ -16,6 +16,8 @@ const HTTP_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   METHOD_NOT_ALLOWED: 405,
   BUSY: 409,
   CANCELLED: 409,
+  // Switching on would exceed alarms.maxCurrent: the PDU's state conflicts with the request.
+  OVERLOAD: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   // A config is the daemon's own: a request can only hit a bad one on a reload.
