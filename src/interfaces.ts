@@ -111,7 +111,7 @@ async function startApi(setup: Setup, daemon: Daemon): Promise<Stoppable[]> {
     import('./api/metrics.js'),
     import('./api/pdudaemon.js'),
   ]);
-  const metrics = new PduMetrics({ service: daemon.service });
+  const metrics = new PduMetrics({ service: daemon.service, energy: daemon.energy });
   metrics.start();
   running.push(metrics);
   try {
@@ -121,6 +121,7 @@ async function startApi(setup: Setup, daemon: Daemon): Promise<Stoppable[]> {
       logger,
       reload: (by) => daemon.reload(by),
       metrics,
+      energy: daemon.energy,
     });
     await api.start(); // it logs where it listens, and whether with mutual TLS
     running.push(api);
