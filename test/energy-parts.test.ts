@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -277,6 +278,55 @@ test('a restart continues the open buckets; after a crash a coarse bucket is reb
     assert.deepEqual(m1.series[0], [{ t: base, min: 10, avg: 23.3, max: 30 }]);
     assert.equal(c.query([0], base, base + 60_000, 10_000, base + 60_000).series[0]!.length, 3);
     c.close(base + 60_000);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the history store survives SIGKILL during writes: intact, with every flush it reported', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pipdu-history-kill-'));
+  const file = join(dir, 'history.sqlite');
+  try {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/history-writer.ts', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once('exit', (_, signal) => resolve(signal)),
+    );
+    let last: { s10: number; until: number } | null = null;
+    let flushes = 0;
+    let buffer = '';
+    await new Promise<void>((resolve, reject) => {
+      child.once('exit', () => reject(new Error('the writer exited before it was killed')));
+      child.stdout.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+        const lines = buffer.split('\n');
+        buffer = lines.pop() ?? '';
+        for (const line of lines) {
+          last = JSON.parse(line);
+          // Killed while it writes: the next flush is under way as soon as a line is out.
+          if (++flushes === 20) {
+            child.kill('SIGKILL');
+            resolve();
+          }
+        }
+      });
+    });
+    assert.equal(await exited, 'SIGKILL');
+    const reported = last as { s10: number; until: number } | null;
+    assert.ok(reported);
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(file);
+    assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+    const rows = (db.prepare('SELECT count(*) AS n FROM s10').get() as { n: number }).n;
+    db.close();
+    assert.ok(rows >= reported.s10, `${rows} rows of 10 s, ${reported.s10} reported written`);
+    // And the store opens and answers again.
+    const store = new HistoryStore({ file });
+    await store.open();
+    const answer = store.query([0], Date.UTC(2026, 0, 1), reported.until, 10_000, reported.until);
+    assert.ok(answer.series[0]!.length >= reported.s10);
+    store.close(reported.until);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
