@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -327,6 +327,47 @@ test('the history store survives SIGKILL during writes: intact, with every flush
     const answer = store.query([0], Date.UTC(2026, 0, 1), reported.until, 10_000, reported.until);
     assert.ok(answer.series[0]!.length >= reported.s10);
     store.close(reported.until);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('SIGKILL loses at most energy.saveEvery of counted energy, and the saved counters count nothing unmeasured', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pipdu-energy-kill-'));
+  try {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/energy-writer.ts', dir, '1s'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once('exit', (_, signal) => resolve(signal)),
+    );
+    let counted = 0;
+    let buffer = '';
+    await new Promise<void>((resolve, reject) => {
+      child.once('exit', () => reject(new Error('the writer exited before it was killed')));
+      child.stdout.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+        const lines = buffer.split('\n');
+        buffer = lines.pop() ?? '';
+        for (const line of lines) counted = Number(line);
+        // 2.5 s of 230 W counted: two saves behind it, the third not yet.
+        if (counted >= 230 * 2.5) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+    });
+    assert.equal(await exited, 'SIGKILL');
+    const saved = JSON.parse(await readFile(join(dir, 'energy.json'), 'utf8')) as {
+      total: number[];
+      pduTotal: number;
+    };
+    const total = saved.total[0]!;
+    assert.ok(total <= counted + 230 * 0.1, `saved ${total} J, counted ${counted} J by the kill`);
+    // The bound: 1 s of 230 W (saveEvery), plus a reading's worth of slack.
+    assert.ok(counted - total <= 230 * 1.1, `lost ${counted - total} J, more than saveEvery's worth`);
+    assert.ok(total > 0);
+    assert.equal(saved.pduTotal, total);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
