@@ -15,6 +15,7 @@ import { PduService } from '../src/pdu/pdu-service.js';
 import { StateStore } from '../src/state/state-store.js';
 import { requests } from '../test/helpers/requests.js';
 import { benchDiscord } from './discord.js';
+import { benchEnergy } from './energy.js';
 import { benchFirmware } from './firmware.js';
 import { benchPanel } from './panel.js';
 import { benchPdudaemonPeer } from './pdudaemon-peer.js';
@@ -235,6 +236,7 @@ async function main(): Promise<void> {
   await benchDiscord();
   await benchPdudaemonPeer();
   await benchFirmware();
+  await benchEnergy();
 }
 
 main().catch((error: unknown) => {

@@ -326,7 +326,7 @@ describe('resolved config', () => {
     assert.equal(config.api, undefined);
     assert.deepEqual(config.alarms, { hysteresis: 0.05 });
     assert.deepEqual(config.energy, { saveEvery: 300_000, maxGap: 5000 });
-    assert.deepEqual(config.history, { enabled: true, flushEvery: 30_000 });
+    assert.deepEqual(config.history, { enabled: true, flushEvery: 120_000 });
   });
 
   test('section defaults: discord, controller, api', () => {

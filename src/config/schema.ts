@@ -571,7 +571,7 @@ export const pduConfigSchema = section({
     enabled: z.boolean().default(true),
     /** buffered readings are written this often (≥ 10s: SD card wear) */
     flushEvery: duration()
-      .default(parseDuration('30s'))
+      .default(parseDuration('2m'))
       .refine((ms) => ms >= 10_000, 'must be at least 10s (SD card wear)'),
   }).prefault({}),
   state: section({

@@ -187,7 +187,8 @@ export class HistoryStore {
    * The history of `series` (0..15 sockets, 16 the total) between `from` and
    * `to`: at `stepMs` when given (≥ 10 s; the coarsest resolution at most
    * that fine which still holds `from`, aggregated up to the step), else at
-   * the finest resolution that holds `from` in at most MAX_POINTS points.
+   * the finest resolution that holds `from` in at most MAX_POINTS points
+   * (past the coarsest one's, aggregated to MAX_POINTS points).
    */
   query(
     series: readonly number[],
@@ -208,45 +209,64 @@ export class HistoryStore {
       if (k < 0) k = TIERS.length - 1;
     }
     const tier = TIERS[k]!;
-    const step = Math.max(stepMs ?? tier.resMs, tier.resMs);
-    const rows = new Map<number, { n: number; values: Float32Array }>();
-    for (const row of st.range[k]!.iterate(Math.floor(from / 1000), Math.ceil(to / 1000)) as Iterable<{
+    // Without a step, a range longer than MAX_POINTS buckets of the coarsest resolution is aggregated to fit.
+    const fit = tier.resMs * Math.max(1, Math.ceil((to - from) / tier.resMs / MAX_POINTS));
+    const step = Math.max(stepMs ?? fit, tier.resMs);
+    const stored = st.range[k]!.all(Math.floor(from / 1000), Math.ceil(to / 1000)) as {
       ts: number;
       n: number;
       data: Buffer;
-    }>) {
-      rows.set(row.ts * 1000, { n: row.n, values: decode(row.data) });
-    }
-    // Buckets not written yet (and the one filling) are history too.
+    }[];
+    // Buckets not written yet (and the one filling) are history too; they come after the stored ones.
     const open = this.open_[k];
-    for (const b of open ? [...this.pending[k]!, open] : this.pending[k]!) {
-      if (b.start >= from && b.start < to) rows.set(b.start, { n: b.n, values: toFloats(b) });
-    }
-    const sorted = [...rows.entries()].sort((a, b) => a[0] - b[0]);
-    const answer: HistoryPoint[][] = series.map(() => []);
-    series.forEach((s, j) => {
-      const out = answer[j]!;
-      let acc: { t: number; min: number; max: number; sum: number; n: number } | null = null;
-      const push = () => {
-        if (acc) out.push({ t: acc.t, min: r1(acc.min), avg: r1(acc.sum / acc.n), max: r1(acc.max) });
-      };
-      for (const [ts, row] of sorted) {
-        const v = row.values;
-        const min = v[s * 3]!;
-        const avg = v[s * 3 + 1]!;
-        const max = v[s * 3 + 2]!;
-        const t = Math.floor(ts / step) * step;
-        if (!acc || acc.t !== t) {
-          push();
-          acc = { t, min, max, sum: avg * row.n, n: row.n };
+    const memory = (open ? [...this.pending[k]!, open] : this.pending[k]!).filter(
+      (b) => b.start >= from && b.start < to,
+    );
+    const firstMemory = memory[0]?.start ?? Number.POSITIVE_INFINITY;
+    const kept = stored.filter((row) => row.ts * 1000 < firstMemory);
+    const count = kept.length + memory.length;
+    // One flat copy of every row's floats: rows × SERIES × 3 (a SQLite Buffer need not be aligned).
+    const flat = new Float32Array(count * SERIES * 3);
+    const bytes = new Uint8Array(flat.buffer);
+    const starts = new Float64Array(count);
+    const ns = new Float64Array(count);
+    kept.forEach((row, r) => {
+      bytes.set(row.data.subarray(0, SERIES * 12), r * SERIES * 12);
+      starts[r] = row.ts * 1000;
+      ns[r] = row.n;
+    });
+    memory.forEach((b, m) => {
+      const r = kept.length + m;
+      flat.set(toFloats(b), r * SERIES * 3);
+      starts[r] = b.start;
+      ns[r] = b.n;
+    });
+    const answer: HistoryPoint[][] = series.map((s) => {
+      const out: HistoryPoint[] = [];
+      let t = Number.NaN;
+      let min = 0;
+      let max = 0;
+      let sum = 0;
+      let n = 0;
+      for (let r = 0; r < count; r++) {
+        const o = r * SERIES * 3 + s * 3;
+        const bucket = Math.floor(starts[r]! / step) * step;
+        if (bucket !== t) {
+          if (n > 0) out.push({ t, min: r1(min), avg: r1(sum / n), max: r1(max) });
+          t = bucket;
+          min = flat[o]!;
+          max = flat[o + 2]!;
+          sum = flat[o + 1]! * ns[r]!;
+          n = ns[r]!;
         } else {
-          acc.min = Math.min(acc.min, min);
-          acc.max = Math.max(acc.max, max);
-          acc.sum += avg * row.n;
-          acc.n += row.n;
+          if (flat[o]! < min) min = flat[o]!;
+          if (flat[o + 2]! > max) max = flat[o + 2]!;
+          sum += flat[o + 1]! * ns[r]!;
+          n += ns[r]!;
         }
       }
-      push();
+      if (n > 0) out.push({ t, min: r1(min), avg: r1(sum / n), max: r1(max) });
+      return out;
     });
     return { resolution: tier.name, stepMs: step, from, to, series: answer };
   }
