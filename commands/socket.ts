@@ -56,7 +56,15 @@ async function execute(
   if (action === 'info') {
     const check = canRead(context.by);
     if (!check.ok) return context.refuse(check, 'info', socket.number);
-    await context.respond({ embeds: [socketInfoEmbed(service.info(socket.number), socket)] });
+    const { energy } = context;
+    const info = service.info(socket.number);
+    const embed = energy
+      ? socketInfoEmbed(energy.withEnergy(info), socket, {
+          history: energy.lastDay(socket.number),
+          alarms: energy.activeAlarms().filter((alarm) => alarm.socket === socket.number),
+        })
+      : socketInfoEmbed(info, socket);
+    await context.respond({ embeds: [embed] });
     return;
   }
 

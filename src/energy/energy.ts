@@ -13,6 +13,12 @@ import type { LoadEstimates } from './overload-guard.js';
 
 const SOCKETS = 16;
 
+/** What interfaces read of the Energy part. */
+export type EnergyView = Pick<
+  Energy,
+  'figures' | 'withEnergy' | 'activeAlarms' | 'historyOf' | 'hasHistory' | 'lastDay'
+>;
+
 /** What the Energy part needs of the service: its events, its config, its audit log. */
 export type EnergySource = Pick<PduService, 'events' | 'config' | 'recordAction'>;
 
@@ -166,6 +172,19 @@ export class Energy implements LoadEstimates {
       throw new PduError('BAD_REQUEST', 'sockets are numbered 1..16');
     }
     return this.history.query(series, from, to, stepMs, this.now());
+  }
+
+  /**
+   * Average power of a socket (or the PDU's total, with null) over the last
+   * 24 h in 48 half-hour steps, oldest first, for a sparkline; empty without
+   * history. Half-hours without readings are left out.
+   */
+  lastDay(socket: number | null): number[] {
+    if (!this.hasHistory) return [];
+    const now = this.now();
+    const step = 1_800_000;
+    const to = Math.ceil(now / step) * step;
+    return this.historyOf([socket], to - 48 * step, to, step).series[0]!.map((point) => point.avg);
   }
 
   /** Writes the history buffered so far now (tests, and the benchmark). */
