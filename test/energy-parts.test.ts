@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { EventEmitter } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../src/config/load.js';
 import { AlarmWatch, type Condition, conditionsFor } from '../src/energy/alarms.js';
 import { EnergyCounters } from '../src/energy/counters.js';
+import { Energy } from '../src/energy/energy.js';
 import { HistoryStore } from '../src/energy/history-store.js';
-import type { Alarm, SocketInfo } from '../src/pdu/types.js';
+import { silentLogger } from '../src/log.js';
+import type { Alarm, PduEvents, SocketInfo } from '../src/pdu/types.js';
 
 const W = (first: number) => [first, ...Array.from({ length: 15 }, () => 0)];
 
@@ -368,6 +371,34 @@ test('SIGKILL loses at most energy.saveEvery of counted energy, and the saved co
     assert.ok(counted - total <= 230 * 1.1, `lost ${counted - total} J, more than saveEvery's worth`);
     assert.ok(total > 0);
     assert.equal(saved.pduTotal, total);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('an energy.json that is not valid is kept aside, and counting starts from 0', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pipdu-energy-bad-'));
+  try {
+    await writeFile(join(dir, 'energy.json'), '{"version":1,"total":[-5]}\n');
+    const config = parseConfig(
+      'version: 1\nboard: { driver: simulator }\nhistory: { enabled: false }\n',
+      't.yaml',
+    );
+    const energy = new Energy({
+      service: { events: new EventEmitter<PduEvents>(), config, recordAction: () => {} },
+      logger: silentLogger(),
+      dir,
+      now: () => 1_000,
+    });
+    await energy.start();
+    assert.equal(energy.joules(null), 0);
+    await energy.stop();
+    assert.equal(
+      await readFile(join(dir, 'energy.json.invalid-1000'), 'utf8'),
+      '{"version":1,"total":[-5]}\n',
+    );
+    const saved = JSON.parse(await readFile(join(dir, 'energy.json'), 'utf8')) as { version: number };
+    assert.equal(saved.version, 1);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

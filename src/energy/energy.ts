@@ -281,8 +281,11 @@ export class Energy implements LoadEstimates {
     } catch {
       // reported below
     }
+    // Kept aside, not overwritten: someone may want those figures back.
+    const aside = `${this.file}.invalid-${this.now()}`;
+    await rename(this.file, aside).catch(() => {});
     this.logger.error(
-      { file: this.file },
+      { file: this.file, keptAs: aside },
       'the energy counters file is not valid: counting starts again from 0',
     );
     return null;
