@@ -19,7 +19,11 @@ const data = new SlashCommandBuilder()
   .setName('socket')
   .setDescription('Switch or inspect one socket')
   .setDMPermission(false)
-  .addSubcommand((sub) => withSocket(sub.setName('on').setDescription('Switch a socket on')))
+  .addSubcommand((sub) =>
+    withSocket(sub.setName('on').setDescription('Switch a socket on')).addBooleanOption((option) =>
+      option.setName('force').setDescription('even past alarms.maxCurrent (admins)').setRequired(false),
+    ),
+  )
   .addSubcommand((sub) =>
     withSocket(sub.setName('off').setDescription('Switch a socket off (after its shutdown hooks)'))
       .addBooleanOption((option) =>
