@@ -403,3 +403,48 @@ test('an energy.json that is not valid is kept aside, and counting starts from 0
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('energy, history and alarm keys: bad values are one-line errors at their key', () => {
+  const problems = (yaml: string): string => {
+    try {
+      parseConfig(`version: 1\nboard: { driver: simulator }\n${yaml}`, 'pipdu.yaml');
+      return '';
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+  assert.match(
+    problems('history: { flushEvery: 5s }\n'),
+    /history\.flushEvery: must be at least 10s \(SD card wear\)/,
+  );
+  assert.match(
+    problems('sockets:\n  - { number: 1, powerFactor: 1.5 }\n'),
+    /sockets\[0\]\.powerFactor: must be ≤ 1/,
+  );
+  assert.match(
+    problems('sockets:\n  - number: 1\n    alarms: { overCurrent: { amps: 0 } }\n'),
+    /overCurrent\.amps: amps must be > 0/,
+  );
+  assert.match(
+    problems('sockets:\n  - number: 1\n    alarms: { underPower: { wats: 3 } }\n'),
+    /underPower\.wats: unknown key, did you mean `watts`\?/,
+  );
+  assert.match(
+    problems('alarms: { maxCurrent: { amps: 16, warnAt: 2 } }\n'),
+    /alarms\.maxCurrent\.warnAt: must be ≤ 1/,
+  );
+  assert.match(problems('energy: { saveEvery: 0s }\n'), /energy\.saveEvery: must be longer than 0/);
+  assert.match(
+    problems('discord: { guildId: "1", alertChannelId: 123 }\n'),
+    /discord\.alertChannelId: quote Discord ids/,
+  );
+  const config = parseConfig(
+    'version: 1\nboard: { driver: simulator }\nalarms: { maxCurrent: { amps: 16 } }\nsockets:\n  - number: 1\n    alarms: { overCurrent: { amps: 5 }, underPower: { watts: 20 } }\n',
+    'pipdu.yaml',
+  );
+  assert.deepEqual(config.alarms.maxCurrent, { amps: 16, warnAt: 0.8, for: 2000 });
+  assert.deepEqual(config.sockets[0]!.alarms, {
+    overCurrent: { amps: 5, for: 10_000 },
+    underPower: { watts: 20, for: 60_000 },
+  });
+});
