@@ -66,7 +66,7 @@ export interface EnergyFigures {
   gaps: number;
 }
 
-/** A raised alarm (docs/decisions.md: no alarm switches anything). */
+/** A raised alarm: a warning to people; no alarm switches anything. */
 export interface Alarm {
   /** Stable per condition: `overCurrent:5`, `underPower:5`, `maxCurrent`, `maxCurrentWarning`. */
   id: string;
