@@ -16,6 +16,7 @@ import { StateStore } from '../src/state/state-store.js';
 import { requests } from '../test/helpers/requests.js';
 import { benchDashboard } from './dashboard.js';
 import { benchDiscord } from './discord.js';
+import { benchEnergy } from './energy.js';
 import { benchFirmware } from './firmware.js';
 import { benchMqtt } from './mqtt.js';
 import { benchPanel } from './panel.js';
@@ -239,6 +240,7 @@ async function main(): Promise<void> {
   await benchPdudaemonPeer();
   await benchFirmware();
   await benchMqtt();
+  await benchEnergy();
 }
 
 main().catch((error: unknown) => {

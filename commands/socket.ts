@@ -19,7 +19,11 @@ const data = new SlashCommandBuilder()
   .setName('socket')
   .setDescription('Switch or inspect one socket')
   .setDMPermission(false)
-  .addSubcommand((sub) => withSocket(sub.setName('on').setDescription('Switch a socket on')))
+  .addSubcommand((sub) =>
+    withSocket(sub.setName('on').setDescription('Switch a socket on')).addBooleanOption((option) =>
+      option.setName('force').setDescription('even past alarms.maxCurrent (admins)').setRequired(false),
+    ),
+  )
   .addSubcommand((sub) =>
     withSocket(sub.setName('off').setDescription('Switch a socket off (after its shutdown hooks)'))
       .addBooleanOption((option) =>
@@ -56,7 +60,15 @@ async function execute(
   if (action === 'info') {
     const check = canRead(context.by);
     if (!check.ok) return context.refuse(check, 'info', socket.number);
-    await context.respond({ embeds: [socketInfoEmbed(service.info(socket.number), socket)] });
+    const { energy } = context;
+    const info = service.info(socket.number);
+    const embed = energy
+      ? socketInfoEmbed(energy.withEnergy(info), socket, {
+          history: energy.lastDay(socket.number),
+          alarms: energy.activeAlarms().filter((alarm) => alarm.socket === socket.number),
+        })
+      : socketInfoEmbed(info, socket);
+    await context.respond({ embeds: [embed] });
     return;
   }
 

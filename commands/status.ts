@@ -5,7 +5,7 @@ import type { Command } from './types.js';
 
 const data = new SlashCommandBuilder()
   .setName('status')
-  .setDescription('Every socket: state, power, pending work; the board')
+  .setDescription('Every socket: state, power, pending work; the board; energy and the last 24 h')
   .setDMPermission(false);
 
 const command: Command = {
@@ -13,8 +13,12 @@ const command: Command = {
   async execute(_interaction, context) {
     const check = canRead(context.by);
     if (!check.ok) return context.refuse(check, 'status', null);
+    const { energy } = context;
+    const options = energy
+      ? { energy: energy.figures(null), history: energy.lastDay(null), alarms: energy.activeAlarms() }
+      : {};
     await context.respond({
-      embeds: [statusEmbed(context.service.status(), { time: new Date().toISOString() })],
+      embeds: [statusEmbed(context.service.status(), { time: new Date().toISOString(), ...options })],
     });
   },
 };

@@ -5,6 +5,7 @@ import type {
   RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import type { DiscordConfig } from '../src/config/schema.js';
+import type { EnergyView } from '../src/energy/energy.js';
 import type { PduError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import type { Actor, Requester } from '../src/pdu/actor.js';
@@ -32,6 +33,8 @@ export interface Command {
  */
 export interface CommandContext {
   service: PduService;
+  /** Energy, the last 24 h and alarms, where the daemon runs the energy part. */
+  energy?: EnergyView;
   config: DiscordConfig;
   /** The user as a requester: actor, PiPDU role from their Discord roles, groups; Discord confirms. */
   by: Requester;

@@ -240,6 +240,9 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
     return this.running;
   }
 
+  /** Steps and surges scheduled per channel (loadEvent); no timers: readings() applies them. */
+  private readonly loadEvents = new Map<number, { milliamps: number; from: number; until: number }>();
+
   /** The per-channel load (mA) drawn while a relay is on. */
   get loadsMa(): readonly number[] {
     return this.loads;
@@ -357,9 +360,52 @@ export class SimulatedBoard extends EventEmitter<SimulatedBoardEvents> {
     this.loads[channel] = milliamps;
   }
 
+  /**
+   * A load that changes by itself, for trying alarms: `step` to `milliamps`
+   * after `afterMs` (a step to 0 is a machine that dies), or a `surge` to
+   * `milliamps` for `forMs`, then back to the load it had. A new one replaces
+   * the channel's previous one; setLoad() does not cancel it.
+   */
+  loadEvent(
+    channel: number,
+    event:
+      | { kind: 'step'; milliamps: number; afterMs: number }
+      | { kind: 'surge'; milliamps: number; forMs: number },
+  ): void {
+    if (!Number.isInteger(channel) || channel < 0 || channel >= this.channels) {
+      throw new RangeError(`channel ${channel} out of range 0..${this.channels - 1}`);
+    }
+    const { milliamps } = event;
+    const ms = event.kind === 'step' ? event.afterMs : event.forMs;
+    if (!Number.isFinite(milliamps) || milliamps < 0) throw new RangeError(`bad load ${milliamps} mA`);
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`bad duration ${ms} ms`);
+    const now = Date.now();
+    this.loadEvents.set(
+      channel,
+      event.kind === 'step'
+        ? { milliamps, from: now + ms, until: Number.POSITIVE_INFINITY }
+        : { milliamps, from: now, until: now + ms },
+    );
+  }
+
+  /** A channel's load now, with its load event applied (a step that came becomes its load). */
+  private loadNow(channel: number, now: number): number {
+    const event = this.loadEvents.get(channel);
+    if (event && now >= event.from) {
+      if (event.until === Number.POSITIVE_INFINITY) {
+        this.loads[channel] = event.milliamps;
+        this.loadEvents.delete(channel);
+      } else if (now < event.until) return event.milliamps;
+      else this.loadEvents.delete(channel);
+    }
+    return this.loads[channel] ?? 0;
+  }
+
   /** What the current sensors read now, in whole mA: on channels ≈ their load (±2%), off channels 0. */
   readings(): number[] {
-    return this.loads.map((load, channel) => {
+    const now = Date.now();
+    return this.loads.map((_, channel) => {
+      const load = this.loadNow(channel, now);
       if ((this.relayMask & (1 << channel)) === 0 || load === 0) return 0;
       const noise = (this.random() * 2 - 1) * NOISE;
       return Math.max(0, Math.round(load * (1 + noise)));

@@ -56,7 +56,8 @@ const USAGE = `usage: simulator-cli (--pty <path> | --stdio) [options]
 --pty: stdout has one JSON event per line (ready, boot, request, relays, default,
 control); the power-up ! BOOT is not written to the pty (nobody listens yet), later
 resets' are. Control lines on stdin: mute, unmute, drop <0..1>, delay <ms>,
-set-delay <ms>, garbage <text>, event <text>, reset, load <channel> <mA>, exit; each is
+set-delay <ms>, garbage <text>, event <text>, reset, load <channel> <mA>, load-step <channel>
+<mA> <after-ms>, load-die <channel> [<after-ms>], load-surge <channel> <mA> <for-ms>, exit; each is
 acknowledged with a {"event":"control"} line. SIGUSR1 (to the pid in "ready") resets
 the board.`;
 
@@ -427,7 +428,8 @@ class SimulatorProcess {
       `${legacy ? 'legacy firmware' : 'PRP/1 board'} simulator on ${link} (pid ${process.pid})\n` +
         `  point the daemon at it:  board: { driver: ${legacy ? 'legacy' : 'prp1'}, port: ${link}${legacy ? ', baudRate: 9600' : ''} }\n` +
         `  power loss: kill -USR1 ${process.pid}, or type "reset"; other control lines: mute, unmute,\n` +
-        '  drop <0..1>, delay <ms>, set-delay <ms>, garbage <text>, event <text>, load <channel> <mA>, exit\n',
+        '  drop <0..1>, delay <ms>, set-delay <ms>, garbage <text>, event <text>, load <channel> <mA>,\n' +
+        '  load-step <channel> <mA> <after-ms>, load-die <channel> [<after-ms>], load-surge <channel> <mA> <for-ms>, exit\n',
     );
   }
 
@@ -491,12 +493,40 @@ class SimulatorProcess {
         }
         break;
       }
+      case 'load-step':
+      case 'load-die':
+      case 'load-surge': {
+        try {
+          if (!prp1) throw new Error(`${word} is for the PRP/1 board`);
+          const usage = {
+            'load-step': 'usage: load-step <channel> <mA> <after-ms>',
+            'load-die': 'usage: load-die <channel> [<after-ms>]',
+            'load-surge': 'usage: load-surge <channel> <mA> <for-ms>',
+          }[word as 'load-step' | 'load-die' | 'load-surge'];
+          if (word === 'load-die') {
+            if (args.length < 1 || args.length > 2) throw new Error(usage);
+            prp1.loadEvent(number(args[0]), { kind: 'step', milliamps: 0, afterMs: number(args[1] ?? '0') });
+          } else {
+            if (args.length !== 3) throw new Error(usage);
+            const [channel, milliamps, ms] = [number(args[0]), number(args[1]), number(args[2])];
+            prp1.loadEvent(
+              channel,
+              word === 'load-step'
+                ? { kind: 'step', milliamps, afterMs: ms }
+                : { kind: 'surge', milliamps, forMs: ms },
+            );
+          }
+        } catch (caught) {
+          error = (caught as Error).message;
+        }
+        break;
+      }
       case 'exit':
         this.json({ event: 'control', line, ok: true });
         this.shutdown(0);
         return;
       default:
-        error = `unknown control line (mute, unmute, drop, delay, set-delay, garbage, event, reset, load, exit)`;
+        error = `unknown control line (mute, unmute, drop, delay, set-delay, garbage, event, reset, load, load-step, load-die, load-surge, exit)`;
     }
     this.json(
       error === null ? { event: 'control', line, ok: true } : { event: 'control', line, ok: false, error },

@@ -3,6 +3,7 @@ import { createRelayBoard } from '../hardware/index.js';
 import type { RelayBoard } from '../hardware/relay-board.js';
 import { AuditLog } from './audit/audit-log.js';
 import type { PduConfig } from './config/schema.js';
+import { Energy } from './energy/energy.js';
 import type { Logger } from './log.js';
 import type { Requester } from './pdu/actor.js';
 import { PduService } from './pdu/pdu-service.js';
@@ -12,6 +13,8 @@ import { StateStore } from './state/state-store.js';
 export interface Daemon {
   readonly service: PduService;
   readonly board: RelayBoard;
+  /** Energy counters, power history and alarms, fed by the service's telemetry. */
+  readonly energy: Energy;
   start(): Promise<void>;
   stop(): Promise<void>;
   /**
@@ -48,14 +51,27 @@ export async function createDaemon(
     simulatorStateFile: join(config.state.dir, 'simulator.json'),
   });
   const audit = new AuditLog({ dir: config.state.dir, maxBytes: config.state.auditMaxBytes, logger });
-  const service = new PduService({ config, board, store, audit, logger });
+  // The overload guard asks the Energy part for a socket's recent draw; it is built next.
+  let guardLoads: Energy | null = null;
+  const loads = { recentDrawMa: (socket: number) => guardLoads?.recentDrawMa(socket) ?? null };
+  const service = new PduService({ config, board, store, audit, logger, loads });
+  const energy = new Energy({ service, logger, dir: config.state.dir });
+  guardLoads = energy;
   const reload = createReloader({ service, file, logger });
 
   return {
     service,
     board,
-    start: () => service.start(),
-    stop: () => service.stop(),
+    energy,
+    // Counters load before the first reading, and take the last one after the board stops.
+    start: async () => {
+      await energy.start();
+      await service.start();
+    },
+    stop: async () => {
+      await service.stop();
+      await energy.stop();
+    },
     reload,
   };
 }

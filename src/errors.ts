@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'STOPPED',
   // a password sign-in with a wrong user name or password (audited as login-failed)
   'UNAUTHORIZED',
+  'OVERLOAD',
   // hook steps
   'SSH_AUTH_FAILED',
   'SSH_HOST_KEY_MISMATCH',

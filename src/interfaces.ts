@@ -28,6 +28,7 @@ export interface Interfaces {
  */
 export async function startInterfaces(setup: Setup, daemon: Daemon): Promise<Interfaces> {
   const bot = await startBot(setup, daemon);
+  const alerts = bot ? await startAlerts(setup, daemon, bot) : null;
   const panel = await startPanel(setup, daemon);
   const listeners = await startApi(setup, daemon);
   const mqtt = await startMqtt(setup, daemon);
@@ -43,6 +44,7 @@ export async function startInterfaces(setup: Setup, daemon: Daemon): Promise<Int
       await mqtt?.stop();
       for (const listener of listeners.reverse()) await listener.stop();
       panel?.stop();
+      await alerts?.stop();
       await bot?.stop();
     },
   };
@@ -65,11 +67,28 @@ async function startBot(setup: Setup, daemon: Daemon): Promise<DiscordBot | null
     token,
     logger,
     reload: (by) => daemon.reload(by),
+    energy: daemon.energy,
   });
   // Logging in runs beside everything else: a slow or unreachable Discord holds nothing up.
   void discord.start();
   return discord;
 }
+/** Alarms are posted to `discord.alertChannelId` (through the bot's client) when it is set. */
+async function startAlerts(setup: Setup, daemon: Daemon, bot: DiscordBot): Promise<Stoppable | null> {
+  const discord = setup.config.discord;
+  if (!discord?.alertChannelId) return null;
+  const { AlertChannel } = await import('./bot/alert-channel.js');
+  const alerts = new AlertChannel({
+    client: bot.client,
+    channelId: discord.alertChannelId,
+    roleIds: discord.alertRoleIds,
+    events: daemon.service.events,
+    logger: setup.logger,
+  });
+  alerts.start();
+  return alerts;
+}
+
 /**
  * The front panel runs when the config has a controller section. Where
  * there is no GPIO (not a Pi, no permission, no chip found) it warns once
@@ -113,7 +132,7 @@ async function startApi(setup: Setup, daemon: Daemon): Promise<Stoppable[]> {
     import('./api/metrics.js'),
     import('./api/pdudaemon.js'),
   ]);
-  const metrics = new PduMetrics({ service: daemon.service });
+  const metrics = new PduMetrics({ service: daemon.service, energy: daemon.energy });
   metrics.start();
   running.push(metrics);
   try {
@@ -123,6 +142,7 @@ async function startApi(setup: Setup, daemon: Daemon): Promise<Stoppable[]> {
       logger,
       reload: (by) => daemon.reload(by),
       metrics,
+      energy: daemon.energy,
     });
     await api.start(); // it logs where it listens, and whether with mutual TLS
     running.push(api);

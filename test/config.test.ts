@@ -68,7 +68,7 @@ describe('config errors name file, line, column and key', () => {
     assert.deepEqual(problems(text), [
       'pipdu.yaml:5:5 sockets[0].restor: unknown key, did you mean `restore`?',
       'pipdu.yaml:6:5 sockets[0].colour: unknown key; expected one of number, name, channel, restore, protected, ' +
-        'roles, offTime, onFailure, hookTimeout, preOff, postOff, preOn, postOn',
+        'roles, offTime, onFailure, hookTimeout, preOff, postOff, preOn, postOn, powerFactor, alarms',
     ]);
   });
 
@@ -292,6 +292,8 @@ describe('resolved config', () => {
       postOff: [],
       preOn: [],
       postOn: [],
+      powerFactor: 1,
+      alarms: {},
     });
     assert.equal(config.sockets[8]?.name, 'nas');
     assert.equal(config.sockets[8]?.offTime, 1500);
@@ -322,6 +324,9 @@ describe('resolved config', () => {
     assert.equal(config.discord, undefined);
     assert.equal(config.controller, undefined);
     assert.equal(config.api, undefined);
+    assert.deepEqual(config.alarms, { hysteresis: 0.05 });
+    assert.deepEqual(config.energy, { saveEvery: 300_000, maxGap: 5000 });
+    assert.deepEqual(config.history, { enabled: true, flushEvery: 120_000 });
   });
 
   test('section defaults: discord, controller, api', () => {
@@ -339,6 +344,7 @@ describe('resolved config', () => {
       guildId: '42',
       api: 'https://discord.com/api',
       roles: { admin: [], operator: [], viewer: ['@everyone'] },
+      alertRoleIds: [],
       confirmTimeout: 30_000,
     });
     assert.deepEqual(config.controller, {

@@ -32,6 +32,9 @@ function socket(number: number, overrides: Partial<SocketInfo> = {}): SocketInfo
     pending: null,
     currentMa: null,
     watts: null,
+    apparentVa: null,
+    powerFactor: 1,
+    realWatts: null,
     changedAt: null,
     ...overrides,
   };

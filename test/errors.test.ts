@@ -54,6 +54,7 @@ test('every error code has the HTTP status the design gives it', () => {
     BOARD_OFFLINE: 503,
     BOARD_TIMEOUT: 503,
     STOPPED: 503,
+    OVERLOAD: 409,
     TIMEOUT: 504,
   };
   const codes: ApiErrorCode[] = [...ERROR_CODES, ...API_ONLY_ERROR_CODES];

@@ -17,6 +17,8 @@ const HTTP_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   METHOD_NOT_ALLOWED: 405,
   BUSY: 409,
   CANCELLED: 409,
+  // Switching on would exceed alarms.maxCurrent: the PDU's state conflicts with the request.
+  OVERLOAD: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   TOO_MANY_REQUESTS: 429,

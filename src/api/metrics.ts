@@ -1,8 +1,16 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuditEntry } from '../audit/audit-log.js';
+import { conditionsFor } from '../energy/alarms.js';
 import type { StepReport } from '../pdu/hooks/phase.js';
 import type { PduService } from '../pdu/pdu-service.js';
-import type { SocketInfo } from '../pdu/types.js';
+import type { Alarm, SocketInfo } from '../pdu/types.js';
+
+/** What the metrics read of the Energy part (src/energy/energy.ts). */
+export interface EnergyReadout {
+  /** Joules counted since counting began: a socket's (number) or the PDU's (null). */
+  joules(socket: number | null): number;
+  activeAlarms(): Alarm[];
+}
 
 /**
  * PiPDU's Prometheus metrics (`GET /metrics`). Socket and board values are
@@ -23,8 +31,9 @@ export class PduMetrics {
   /** A fixed `pdu` label (tests); without it, the name in force (a reload may change it). */
   private readonly pduName: string | null;
 
-  constructor(deps: { service: PduService; pduName?: string }) {
+  constructor(deps: { service: PduService; pduName?: string; energy?: EnergyReadout }) {
     this.service = deps.service;
+    const energy = deps.energy ?? null;
     this.pduName = deps.pduName ?? null;
     const registry = this.registry;
     registry.setDefaultLabels({ pdu: this.pduName ?? deps.service.config.name });
@@ -68,9 +77,74 @@ export class PduMetrics {
     );
     perSocket(
       'pipdu_socket_power_watts',
-      'Power of the socket: current times mains voltage.',
+      'Apparent power of the socket (VA, current times mainsVoltage), under its historic name.',
       (s) => s.watts,
     );
+    perSocket(
+      'pipdu_socket_apparent_power_voltamperes',
+      'Apparent power of the socket: current times mainsVoltage.',
+      (s) => s.apparentVa,
+    );
+    perSocket(
+      'pipdu_socket_real_power_watts',
+      "Real power estimate of the socket: apparent power times the socket's powerFactor.",
+      (s) => s.realWatts,
+    );
+    if (energy) {
+      // Counters set from the Energy part's totals at scrape time (they only grow; a restart restores them).
+      const seen = new Map<string, number>();
+      new Counter({
+        name: 'pipdu_socket_energy_joules_total',
+        help: 'Energy the socket used (real power estimate: apparent power times its powerFactor), measured intervals only.',
+        labelNames: ['socket', 'name'] as const,
+        registers: [registry],
+        collect() {
+          for (const socket of sockets()) {
+            const labels = { socket: String(socket.number), name: socket.name ?? '' };
+            const key = `${labels.socket}/${labels.name}`;
+            const now = energy.joules(socket.number);
+            const before = seen.get(key);
+            if (before === undefined) this.inc(labels, now);
+            else if (now > before) this.inc(labels, now - before);
+            seen.set(key, Math.max(now, before ?? 0));
+          }
+        },
+      });
+      let pduBefore: number | null = null;
+      new Counter({
+        name: 'pipdu_energy_joules_total',
+        help: 'Energy the whole PDU used (sum of the sockets), measured intervals only.',
+        registers: [registry],
+        collect() {
+          const now = energy.joules(null);
+          if (pduBefore === null) this.inc(now);
+          else if (now > pduBefore) this.inc(now - pduBefore);
+          pduBefore = Math.max(now, pduBefore ?? 0);
+        },
+      });
+      const service = this.service;
+      new Gauge({
+        name: 'pipdu_alarm_active',
+        help: 'Whether a configured alarm is raised (1) or not (0); socket is empty for the PDU.',
+        labelNames: ['alarm', 'kind', 'severity', 'socket'] as const,
+        registers: [registry],
+        collect() {
+          this.reset();
+          const active = new Set(energy.activeAlarms().map((alarm) => alarm.id));
+          for (const c of conditionsFor(service.config, service.list())) {
+            this.set(
+              {
+                alarm: c.id,
+                kind: c.kind,
+                severity: c.severity,
+                socket: c.socket === null ? '' : String(c.socket),
+              },
+              active.has(c.id) ? 1 : 0,
+            );
+          }
+        },
+      });
+    }
 
     const board = () => this.service.status().board;
     const boardGauge = (name: string, help: string, value: () => number) =>
@@ -155,6 +229,8 @@ export class PduMetrics {
   }
 
   private readonly onAction = (entry: AuditEntry): void => {
+    // Alarms are in the audit log too, but are not requests: pipdu_alarm_active shows them.
+    if (entry.action.startsWith('alarm-')) return;
     this.switches.inc({
       action: entry.action,
       result: entry.result === 'ok' ? 'ok' : (entry.code ?? 'error'),

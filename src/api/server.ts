@@ -13,13 +13,15 @@ import { parseDuration } from '../config/duration.js';
 import { isLoopbackHost, parseListen } from '../config/listen.js';
 import { verifyPassword } from '../config/password-hash.js';
 import type { ApiConfig, Role } from '../config/schema.js';
+import type { Energy } from '../energy/energy.js';
+import { parseHistoryQuery } from '../energy/history-query.js';
 import { type ApiErrorCode, isPduError, PduError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Actor, Requester } from '../pdu/actor.js';
 import type { PduService } from '../pdu/pdu-service.js';
 import { type Check, canAdminister, canRead, forbiddenError } from '../pdu/permissions.js';
 import type { PduRequest, RequestOptions, RequestOutcome } from '../pdu/request.js';
-import type { PduEvents, SwitchAction } from '../pdu/types.js';
+import type { Alarm, EnergyFigures, PduEvents, PduStatus, SwitchAction } from '../pdu/types.js';
 import { BoardWatch, dashboardView } from './dashboard.js';
 import { httpStatusFor } from './http-status.js';
 import { DEFAULT_LOGIN_LIMITS, type LoginLimits, LoginThrottle } from './login-throttle.js';
@@ -58,13 +60,15 @@ const STREAMED_EVENTS = [
   'boardOnline',
   'boardOffline',
   'boardReset',
+  'alarm',
 ] as const satisfies readonly (keyof PduEvents)[];
 
 const REQUEST_ACTIONS: readonly (SwitchAction | 'cancel')[] = ['on', 'off', 'toggle', 'cycle', 'cancel'];
 
 /** Body keys each POST accepts; anything else is a 400. */
 const BODY_KEYS: Record<SwitchAction | 'cancel' | 'all-on' | 'all-off', readonly string[]> = {
-  on: ['reason'],
+  // force on: an admin past the overload guard
+  on: ['force', 'reason'],
   off: ['force', 'reason'],
   toggle: ['force', 'reason'],
   cycle: ['force', 'reason', 'offTime'],
@@ -90,6 +94,8 @@ export interface ApiServerDeps {
   loginLimits?: LoginLimits;
   /** The built web dashboard's directory; absent: dist/web (see StaticSite). */
   webRoot?: string;
+  /** Energy per socket and the PDU, alarms, and GET /api/v1/history; absent: none of them. */
+  energy?: Pick<Energy, 'withEnergy' | 'figures' | 'activeAlarms' | 'historyOf'>;
 }
 
 /** How the caller was identified: GET /api/v1/session says it, the audit log shows the actor. */
@@ -168,6 +174,7 @@ export class ApiServer {
   private tls = false;
   private stopping = false;
   private readonly metrics: PduMetrics | null;
+  private readonly energy: ApiServerDeps['energy'] | null;
   private readonly streams = new Set<Stream>();
   private readonly sessions: SessionStore;
   private readonly throttle: LoginThrottle;
@@ -185,6 +192,7 @@ export class ApiServer {
     this.throttle = new LoginThrottle(deps.loginLimits ?? DEFAULT_LOGIN_LIMITS);
     this.site = new StaticSite(deps.webRoot === undefined ? {} : { root: deps.webRoot });
     this.watch = new BoardWatch(deps.service);
+    this.energy = deps.energy ?? null;
   }
 
   /** The api section in force: a reload changes clients and the loopback role, not where it listens. */
@@ -508,6 +516,24 @@ export class ApiServer {
       allow(method, ['POST']);
       return this.reloadConfig(ctx);
     }
+    if (path === '/api/v1/history' || path === '/api/v1/alarms') {
+      allow(method, ['GET']);
+      const energy = this.energy;
+      if (!energy)
+        throw new PduError('UNSUPPORTED', 'energy, history and alarms are not kept by this server');
+      if (path === '/api/v1/alarms')
+        return send(ctx.res, 200, { alarms: energy.activeAlarms() }, this.stopping);
+      const q = parseHistoryQuery(url.searchParams, Date.now());
+      const answer = energy.historyOf(q.sockets, q.from, q.to, q.stepMs);
+      const series = q.sockets.map((socket, i) => ({ socket: socket ?? 'total', points: answer.series[i] }));
+      const { resolution, stepMs, from, to } = answer;
+      return send(
+        ctx.res,
+        200,
+        { unit: 'W', power: 'real (estimate)', resolution, stepMs, from, to, series },
+        this.stopping,
+      );
+    }
     const match = /^\/api\/v1\/sockets(?:\/([^/]+)(?:\/([^/]+))?)?\/?$/.exec(path);
     if (match) {
       const id = match[1] === undefined ? undefined : decodeSegment(match[1]);
@@ -517,7 +543,7 @@ export class ApiServer {
         return send(
           ctx.res,
           200,
-          this.readable(ctx, () => this.service.status()),
+          this.readable(ctx, () => this.withEnergy(this.service.status())),
           this.stopping,
         );
       }
@@ -526,7 +552,7 @@ export class ApiServer {
         return send(
           ctx.res,
           200,
-          this.readable(ctx, () => this.service.info(id)),
+          this.readable(ctx, () => this.energy?.withEnergy(this.service.info(id)) ?? this.service.info(id)),
           this.stopping,
         );
       }
@@ -623,6 +649,18 @@ export class ApiServer {
     // A certificate's CN and a user are their own group; loopback and nobody have none.
     const user = by.groups.length > 0 ? by.actor.id : null;
     send(ctx.res, 200, { user, role: by.role, via }, this.stopping);
+  }
+
+  /** The status with each socket's energy, the PDU's, and the alarms raised (when the energy part runs). */
+  private withEnergy(status: PduStatus): PduStatus & { energy?: EnergyFigures; alarms?: Alarm[] } {
+    const energy = this.energy;
+    if (!energy) return status;
+    return {
+      ...status,
+      sockets: status.sockets.map((socket) => energy.withEnergy(socket)),
+      energy: energy.figures(null),
+      alarms: energy.activeAlarms(),
+    };
   }
 
   private readable<T>(ctx: Context, read: () => T): T {

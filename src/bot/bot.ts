@@ -17,6 +17,7 @@ import {
 import { commands } from '../../commands/index.js';
 import type { Command, CommandContext, ReplyPayload } from '../../commands/types.js';
 import type { DiscordConfig } from '../config/schema.js';
+import type { EnergyView } from '../energy/energy.js';
 import { PduError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Actor, Requester } from '../pdu/actor.js';
@@ -38,6 +39,8 @@ export interface DiscordBotDeps {
   reload: (by: Requester) => Promise<string>;
   /** Extra client options (tests raise `rest.globalRequestsPerSecond`). */
   clientOptions?: Partial<ClientOptions>;
+  /** Energy, the last 24 h and alarms for `/status` and `/socket info`; absent: they are not shown. */
+  energy?: EnergyView;
 }
 
 /** A confirmation waiting for its Confirm / Cancel click. */
@@ -70,6 +73,7 @@ export class DiscordBot {
   readonly client: Client;
   private config: DiscordConfig;
   private readonly service: PduService;
+  private readonly energy: EnergyView | undefined;
   private readonly token: string;
   private readonly logger: Logger;
   private readonly reload: (by: Requester) => Promise<string>;
@@ -81,6 +85,7 @@ export class DiscordBot {
   constructor(deps: DiscordBotDeps) {
     this.config = deps.config;
     this.service = deps.service;
+    this.energy = deps.energy;
     this.token = deps.token;
     this.logger = deps.logger.child({ component: 'discord' });
     this.reload = deps.reload;
@@ -356,6 +361,7 @@ export class DiscordBot {
 
     return {
       service: this.service,
+      ...(this.energy ? { energy: this.energy } : {}),
       config: this.config,
       by,
       actor,

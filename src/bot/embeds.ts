@@ -6,7 +6,7 @@ import { describeActor } from '../pdu/actor.js';
 import { formatMs } from '../pdu/hooks/abortable.js';
 import { describeStep } from '../pdu/hooks/index.js';
 import type { HookPhase, StepReport } from '../pdu/hooks/phase.js';
-import type { AllResult, PduStatus, PendingWork, SocketInfo } from '../pdu/types.js';
+import type { Alarm, AllResult, EnergyFigures, PduStatus, PendingWork, SocketInfo } from '../pdu/types.js';
 
 /**
  * What the bot shows, as pure functions over the Pdu service's types: plain
@@ -51,6 +51,17 @@ export interface StatusEmbedOptions {
   title?: string;
   /** ISO time the status was taken: the embed's timestamp. None: no timestamp. */
   time?: string;
+  /** The PDU's energy, and its total power over the last 24 h (a sparkline): when the energy part runs. */
+  energy?: EnergyFigures;
+  history?: readonly number[];
+  alarms?: readonly Alarm[];
+}
+
+/** What `/socket info` shows beyond the service's word: the energy part's figures. */
+export interface SocketInfoExtras {
+  /** The socket's power over the last 24 h, oldest first (a sparkline). */
+  history?: readonly number[];
+  alarms?: readonly Alarm[];
 }
 
 /** Longest socket name shown in full in the status table. */
@@ -72,6 +83,13 @@ export function statusEmbed(status: PduStatus, options: StatusEmbedOptions = {})
   const pending = sockets.filter((socket) => socket.pending !== null);
   const anyAssumed = sockets.some((socket) => socket.assumed);
   const lines = [boardLine(status), powerLine(status)];
+  if (options.energy) lines.push(`**Energy** ${energyText(options.energy)}`);
+  if (options.history && options.history.length > 1) {
+    lines.push(
+      `**Last 24 h** \`${sparkline(options.history)}\` peak ${formatWatts(Math.max(...options.history))}`,
+    );
+  }
+  for (const alarm of options.alarms ?? []) lines.push(alarmLine(alarm));
   if (!status.board.online) lines.push('⚠️ The board is offline: states shown are the last known.');
   if (!status.board.reportsState) {
     lines.push('⚠️ This board cannot report its state: each one is what PiPDU last sent.');
@@ -113,7 +131,7 @@ function boardLine(status: PduStatus): string {
 function powerLine(status: PduStatus): string {
   const on = status.sockets.filter((socket) => socket.on === true).length;
   const total = status.totalWatts === null ? 'no power readings' : `${formatWatts(status.totalWatts)} total`;
-  return `**Power** ${total} · ${on} of ${status.sockets.length} sockets on · ${status.mainsVoltage} V`;
+  return `**Power** ${total} · ${on} of ${status.sockets.length} sockets on · ${status.mainsVoltage} V · apparent (A × V)`;
 }
 
 /** The table rows; socket names are `[a-z0-9-]` (config schema), so nothing in them can end the code block. */
@@ -171,10 +189,15 @@ function pendingFields(pending: readonly SocketInfo[], budget: number): APIEmbed
  * policy, protection, who may switch it, cycle off-time and each hook phase's
  * steps. `info` is the live state, `socket` its configuration.
  */
-export function socketInfoEmbed(info: SocketInfo, socket: SocketConfig): APIEmbed {
+export function socketInfoEmbed(
+  info: SocketInfo,
+  socket: SocketConfig,
+  extras: SocketInfoExtras = {},
+): APIEmbed {
   const lines = [
     `${stateIcon(info.on)} **${stateWord(info.on)}**${info.assumed ? ' (assumed: the board cannot report it)' : ''}`,
   ];
+  for (const alarm of extras.alarms ?? []) lines.push(alarmLine(alarm));
   if (info.changedAt) lines.push(`changed ${discordTime(info.changedAt, 'R')}`);
   if (info.pending) {
     const work = info.pending;
@@ -185,6 +208,16 @@ export function socketInfoEmbed(info: SocketInfo, socket: SocketConfig): APIEmbe
   }
   const fields: APIEmbedField[] = [
     { name: 'Power', value: powerText(info), inline: true },
+    ...(info.energy ? [{ name: 'Energy', value: energyText(info.energy), inline: true }] : []),
+    ...(extras.history && extras.history.length > 1
+      ? [
+          {
+            name: 'Last 24 h',
+            value: `\`${sparkline(extras.history)}\` peak ${formatWatts(Math.max(...extras.history))}`,
+            inline: false,
+          },
+        ]
+      : []),
     { name: 'Channel', value: String(info.channel), inline: true },
     { name: 'After power loss', value: restoreText(info.restore), inline: true },
     { name: 'Protected', value: info.protected ? '🔒 yes: off and cycle need an admin' : 'no', inline: true },
@@ -217,11 +250,73 @@ export function socketInfoEmbed(info: SocketInfo, socket: SocketConfig): APIEmbe
   });
 }
 
+/** The apparent power (what the board measures, A × V) and, with a power factor set, the real power estimate. */
 function powerText(info: SocketInfo): string {
   if (info.watts === null && info.currentMa === null) return 'no readings';
   const parts = [formatWatts(info.watts)];
   if (info.currentMa !== null) parts.push(`${(info.currentMa / 1000).toFixed(2)} A`);
-  return parts.join(' · ');
+  let text = `${parts.join(' · ')}\napparent (A × V)`;
+  if (info.powerFactor !== 1 && info.realWatts !== null) {
+    text += `\n≈ ${formatWatts(info.realWatts)} real (power factor ${info.powerFactor})`;
+  }
+  return text;
+}
+
+/** `0.42 kWh today · 8.1 kWh this month · 120 kWh in all`. */
+export function energyText(energy: EnergyFigures): string {
+  return `${formatKwh(energy.todayKwh)} today · ${formatKwh(energy.monthKwh)} this month · ${formatKwh(energy.totalKwh)} in all`;
+}
+
+function formatKwh(kwh: number): string {
+  if (kwh < 10) return `${kwh.toFixed(2)} kWh`;
+  if (kwh < 100) return `${kwh.toFixed(1)} kWh`;
+  return `${Math.round(kwh)} kWh`;
+}
+
+const SPARKS = '▁▂▃▄▅▆▇█';
+
+/** Values as a one-line bar chart (▁..█ from the lowest to the highest), at most 48 characters (averaged). */
+export function sparkline(values: readonly number[], width = 48): string {
+  if (values.length === 0) return '';
+  const per = Math.max(1, Math.ceil(values.length / width));
+  const points: number[] = [];
+  for (let i = 0; i < values.length; i += per) {
+    const chunk = values.slice(i, i + per);
+    points.push(chunk.reduce((a, b) => a + b, 0) / chunk.length);
+  }
+  const min = Math.min(...points);
+  const max = Math.max(...points);
+  return points
+    .map((v) => SPARKS[max === min ? 0 : Math.round(((v - min) / (max - min)) * (SPARKS.length - 1))])
+    .join('');
+}
+
+function alarmLine(alarm: Alarm): string {
+  return `${alarm.severity === 'critical' ? '🚨' : '⚠️'} ${safe(alarm.message, 300)} (since ${discordTime(alarm.since, 'R')})`;
+}
+
+/**
+ * The alert channel's message for an alarm: raised (mentioning `roleIds`)
+ * or, edited in place, cleared with the worst value it reached.
+ */
+export function alarmMessage(
+  alarm: Alarm,
+  state: 'raised' | 'cleared',
+  at: string,
+  roleIds: readonly string[],
+): string {
+  const mentions = roleIds.map((id) => `<@&${id}>`).join(' ');
+  if (state === 'raised') {
+    const icon = alarm.severity === 'critical' ? '🚨' : '⚠️';
+    return cut(
+      `${icon} **Alarm** ${safe(alarm.message, 1500)} (since ${discordTime(alarm.since, 'f')})${mentions ? ` ${mentions}` : ''}`,
+      MESSAGE_LIMIT,
+    );
+  }
+  return cut(
+    `✅ **Cleared** ${discordTime(at, 'f')}: ~~${safe(alarm.message, 1500)}~~ (worst ${alarm.worst} ${alarm.unit}, raised ${discordTime(alarm.since, 'f')})`,
+    MESSAGE_LIMIT,
+  );
 }
 
 function restoreText(restore: SocketInfo['restore']): string {

@@ -277,6 +277,24 @@ const nameSchema = z
   .regex(NAME, 'expected lowercase letters, digits and "-", starting with a letter (like nas or core-switch)')
   .refine((name) => name !== 'all', '"all" is reserved: it means every socket');
 
+/** A limit that must hold for a while before it counts (and stay cleared as long before it clears). */
+function limitFor<K extends string>(key: K, unit: string, defaultFor: string) {
+  return section({
+    ...({ [key]: z.number().positive(`${unit} must be > 0`) } as Record<K, z.ZodNumber>),
+    for: duration().default(parseDuration(defaultFor)),
+  });
+}
+
+/** A socket's alarms: too much current, or too little power while its relay is on. */
+function socketAlarmsSchema() {
+  return section({
+    /** above `amps` for `for` */
+    overCurrent: limitFor('amps', 'amps', '10s').optional(),
+    /** below `watts` (real power estimate) for `for` while the relay is on */
+    underPower: limitFor('watts', 'watts', '1m').optional(),
+  }).prefault({});
+}
+
 const socketSchema = section({
   number: socketNumber,
   /** usable instead of the number everywhere */
@@ -298,6 +316,10 @@ const socketSchema = section({
   postOff: hookList,
   preOn: hookList,
   postOn: hookList,
+  /** real power ≈ amps × volts × powerFactor (1: the apparent power, VA) */
+  powerFactor: z.number().gt(0, 'must be > 0').max(1, 'must be ≤ 1').default(1),
+  /** warnings about this socket's draw; none by default */
+  alarms: socketAlarmsSchema(),
 }).transform((socket) => ({ ...socket, channel: socket.channel ?? socket.number - 1 }));
 
 /** The listed sockets must not clash with each other, nor with the sockets they leave to defaults. */
@@ -426,6 +448,10 @@ const discordSchema = section(
     statusChannelId: snowflake.optional(),
     /** every action is posted here */
     auditChannelId: snowflake.optional(),
+    /** alarms (overcurrent, underpower, PDU overload) are posted here, and edited when they clear */
+    alertChannelId: snowflake.optional(),
+    /** Discord role ids mentioned in alarm messages */
+    alertRoleIds: z.array(snowflake).default(() => []),
     confirmTimeout: duration({ positive: true }).default(parseDuration('30s')),
   },
   { hints: { token: 'no token here: the bot token comes from the DISCORD_TOKEN environment variable' } },
@@ -619,6 +645,33 @@ export const pduConfigSchema = section({
   api: apiSchema.optional(),
   /** the MQTT bridge (Home Assistant) runs when this section exists */
   mqtt: mqttSchema.optional(),
+  /** the PDU's own limits; per-socket alarms are under sockets[].alarms */
+  alarms: section({
+    /** the inlet or breaker rating: total current above `amps` for `for` is an alarm */
+    maxCurrent: section({
+      amps: z.number().positive('amps must be > 0'),
+      /** early warning at this fraction of amps */
+      warnAt: z.number().gt(0, 'must be > 0').max(1, 'must be ≤ 1').default(0.8),
+      for: duration().default(parseDuration('2s')),
+    }).optional(),
+    /** a raised alarm clears only this fraction below (above, for underPower) its limit */
+    hysteresis: z.number().min(0).max(0.5, 'must be ≤ 0.5').default(0.05),
+  }).prefault({}),
+  /** energy counters (energy.json in state.dir) */
+  energy: section({
+    /** counters are written this often, and at stop: a crash loses at most this much energy */
+    saveEvery: duration({ positive: true }).default(parseDuration('5m')),
+    /** readings further apart than this are a gap: nothing is counted between them */
+    maxGap: duration({ positive: true }).default(parseDuration('5s')),
+  }).prefault({}),
+  /** power history (history.sqlite in state.dir) */
+  history: section({
+    enabled: z.boolean().default(true),
+    /** buffered readings are written this often (≥ 10s: SD card wear) */
+    flushEvery: duration()
+      .default(parseDuration('2m'))
+      .refine((ms) => ms >= 10_000, 'must be at least 10s (SD card wear)'),
+  }).prefault({}),
   state: section({
     /** state.json and audit.jsonl, relative to the working directory */
     dir: text.default('./state'),
@@ -639,6 +692,8 @@ export type ControllerConfig = z.output<typeof controllerSchema>;
 export type ApiConfig = z.output<typeof apiSchema>;
 export type MqttConfig = z.output<typeof mqttSchema>;
 export type StateConfig = PduConfig['state'];
+export type AlarmsConfig = PduConfig['alarms'];
+export type SocketAlarmsConfig = SocketConfig['alarms'];
 export type Role = z.output<typeof roleSchema>;
 
 // ---------------------------------------------------------------- validation

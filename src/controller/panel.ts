@@ -4,6 +4,7 @@ import type { ControllerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Requester } from '../pdu/actor.js';
 import type { PduService } from '../pdu/pdu-service.js';
+import type { PduEvents } from '../pdu/types.js';
 import { type Clock, systemClock } from './clock.js';
 
 export interface FrontPanelDeps {
@@ -22,8 +23,11 @@ const FAILURE_MS = 10_000;
 /** The blink ticker's step: every pattern is a multiple of it. */
 const TICK_MS = 100;
 
-/** `flash`: mostly off with short flashes; `wink`: mostly on with short gaps (identify shows the state so). */
-type LedMode = 'off' | 'on' | 'slow' | 'fast' | 'flash' | 'wink';
+/**
+ * `flash`: mostly off with short flashes; `wink`: mostly on with short gaps (identify shows the state so);
+ * `alarm`: a double flash every second (an alarm is raised on the socket, or anywhere for the status LED).
+ */
+type LedMode = 'off' | 'on' | 'slow' | 'fast' | 'flash' | 'wink' | 'alarm';
 
 interface Button {
   socket: number;
@@ -71,9 +75,11 @@ interface Led {
  *
  * LEDs follow the service's events, never the board: on when the socket is
  * on, a slow blink while work is pending, a fast blink for 10 s after a
- * failure on that socket. The status LED is steady while the board is online
+ * failure on that socket, a double flash every second while an alarm is
+ * raised on it. The status LED is steady while the board is online
  * (and Discord connected, where it is configured), blinks slowly when Discord
- * is down and fast when the board is offline.
+ * is down, fast when the board is offline, and double-flashes while any
+ * alarm is raised.
  *
  * `start()` opens the lines (GpioUnavailableError where there is no GPIO);
  * `stop()` releases every line and clears every timer.
@@ -144,6 +150,7 @@ export class FrontPanel {
     events.on('boardOnline', this.refresh);
     events.on('boardOffline', this.refresh);
     events.on('action', this.onAction);
+    events.on('alarm', this.onAlarm);
     this.started = true;
     this.refresh();
     this.logger.info(
@@ -161,6 +168,8 @@ export class FrontPanel {
     events.off('boardOnline', this.refresh);
     events.off('boardOffline', this.refresh);
     events.off('action', this.onAction);
+    events.off('alarm', this.onAlarm);
+    this.alarms.clear();
     this.release();
   }
 
@@ -277,16 +286,27 @@ export class FrontPanel {
     this.refresh();
   };
 
+  /** Raised alarms: id → socket number (null for the PDU's own). */
+  private readonly alarms = new Map<string, number | null>();
+
+  private readonly onAlarm = ({ alarm, state }: PduEvents['alarm'][0]): void => {
+    if (state === 'raised') this.alarms.set(alarm.id, alarm.socket);
+    else this.alarms.delete(alarm.id);
+    this.refresh();
+  };
+
   private ledMode(led: Led, now: number): LedMode {
     if (now < led.failedUntil) return 'fast';
     const info = this.service.info(led.socket);
     if (now < led.identifyUntil) return info.on ? 'wink' : 'flash';
+    if ([...this.alarms.values()].includes(led.socket)) return 'alarm';
     if (info.pending) return 'slow';
     return info.on ? 'on' : 'off';
   }
 
   private statusMode(): LedMode {
     if (!this.service.boardOnline) return 'fast';
+    if (this.alarms.size > 0) return 'alarm';
     if (this.discordConnected === false) return 'slow';
     return 'on';
   }
@@ -303,7 +323,7 @@ export class FrontPanel {
     }
     if (this.statusLed) {
       const mode = this.statusMode();
-      blinking ||= mode === 'slow' || mode === 'fast';
+      blinking ||= mode === 'slow' || mode === 'fast' || mode === 'alarm';
       const value = lit(mode, now);
       if (value !== this.statusLit) {
         this.statusLit = value;
@@ -339,5 +359,9 @@ function lit(mode: LedMode, now: number): boolean {
       return Math.floor(now / FAST_BLINK_MS) % 4 === 0;
     case 'wink':
       return Math.floor(now / FAST_BLINK_MS) % 4 !== 0;
+    case 'alarm': {
+      const phase = Math.floor(now / FAST_BLINK_MS) % 10;
+      return phase === 0 || phase === 2;
+    }
   }
 }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { RelayBoard } from '../../hardware/relay-board.js';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.js';
 import type { PduConfig, SocketConfig } from '../config/schema.js';
+import { type LoadEstimates, overloadRefusal } from '../energy/overload-guard.js';
 import { BoardOfflineError, PduError, UnknownSocketError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StateStore } from '../state/state-store.js';
@@ -43,6 +44,8 @@ export interface PduServiceDeps {
   store: StateStore;
   audit: AuditLog;
   logger: Logger;
+  /** Each socket's recent draw, for the overload guard (the Energy part); no guard without it. */
+  loads?: LoadEstimates;
 }
 
 /** How a request runs on its lane, beyond what it asked: a restore switches the relay only. */
@@ -88,6 +91,7 @@ export class PduService {
   private readonly work: SwitchWork;
   private readonly audit: AuditLog;
   private readonly store: StateStore;
+  private readonly loads: LoadEstimates | undefined;
   private running = false;
   private stopping = false;
 
@@ -96,6 +100,7 @@ export class PduService {
     this.board = deps.board;
     this.store = deps.store;
     this.audit = deps.audit;
+    this.loads = deps.loads;
     this.logger = deps.logger.child({ component: 'pdu' });
     this.lanes = deps.config.sockets.map(
       (socket) => new SocketLane({ config: socket, onPending: (lane) => this.announcePending(lane) }),
@@ -437,6 +442,18 @@ export class PduService {
         resolved(direction);
         const check = permitSwitch(by, config, direction, options);
         if (!check.ok) throw this.refuseAt(lane, action, check);
+        if (direction === 'on' && !mode.restore) {
+          const overload = overloadRefusal({
+            config: this.current,
+            socket: config,
+            by,
+            force: options.force === true,
+            currents: this.mirror.currents,
+            alreadyOn: this.mirror.isOn(config.channel),
+            loads: this.loads,
+          });
+          if (overload) throw overload;
+        }
         if (!long && !mode.restore && isLong(config, direction)) {
           long = lane.beginLong(action, direction, by.actor, budget(config));
           long.result = job;
@@ -639,6 +656,8 @@ export class PduService {
   private describe(lane: SocketLane): SocketInfo {
     const { config } = lane;
     const currentMa = this.mirror.currentOf(config.channel);
+    const apparent =
+      currentMa === null ? null : Math.round((currentMa / 1000) * this.current.mainsVoltage * 10) / 10;
     return {
       number: config.number,
       name: config.name ?? null,
@@ -649,7 +668,10 @@ export class PduService {
       restore: config.restore,
       pending: lane.pending,
       currentMa,
-      watts: currentMa === null ? null : Math.round((currentMa / 1000) * this.current.mainsVoltage * 10) / 10,
+      watts: apparent,
+      apparentVa: apparent,
+      powerFactor: config.powerFactor,
+      realWatts: apparent === null ? null : Math.round(apparent * config.powerFactor * 10) / 10,
       changedAt: this.mirror.changedAtOf(config.channel),
     };
   }

@@ -36,9 +36,53 @@ export interface SocketInfo {
   pending: PendingWork | null;
   /** RMS current from the latest telemetry; null without telemetry. */
   currentMa: number | null;
+  /**
+   * Apparent power (VA = A × mainsVoltage), under its historic name: every
+   * interface reads it, and it is what the board measures. `apparentVa` is
+   * the same figure named honestly; `realWatts` the estimate of real power.
+   */
   watts: number | null;
+  /** Apparent power, VA (A × mainsVoltage); null without telemetry. */
+  apparentVa: number | null;
+  /** The socket's configured power factor (1 unless set). */
+  powerFactor: number;
+  /** Real power estimate, W (apparentVa × powerFactor); null without telemetry. */
+  realWatts: number | null;
+  /** Energy counted (the Energy part adds it where it runs: the API, Discord); kWh. */
+  energy?: EnergyFigures;
   /** ISO time of the last observed change. */
   changedAt: string | null;
+}
+
+/** Energy counted for a socket or the PDU, from the real power estimate. */
+export interface EnergyFigures {
+  /** Since local midnight. */
+  todayKwh: number;
+  /** Since the first of the month (local time). */
+  monthKwh: number;
+  /** Since counting began; only grows. */
+  totalKwh: number;
+  /** Breaks in the readings (missed readings, offline board, restarts) where nothing was counted. */
+  gaps: number;
+}
+
+/** A raised alarm: a warning to people; no alarm switches anything. */
+export interface Alarm {
+  /** Stable per condition: `overCurrent:5`, `underPower:5`, `maxCurrent`, `maxCurrentWarning`. */
+  id: string;
+  kind: 'overCurrent' | 'underPower' | 'maxCurrent' | 'maxCurrentWarning';
+  severity: 'warning' | 'critical';
+  /** The socket's number; null for the PDU. */
+  socket: number | null;
+  socketName: string | null;
+  /** The limit and the value that crossed it (A or W, see `unit`), and the worst value while raised. */
+  unit: 'A' | 'W';
+  limit: number;
+  value: number;
+  worst: number;
+  /** ISO time it was raised. */
+  since: string;
+  message: string;
 }
 
 export interface SwitchResult {
@@ -118,7 +162,10 @@ export interface PduEvents {
    * `resetOnOpen`: it came within 2 s of opening the port (DTR auto-reset on a real board).
    */
   boardReset: [event: { mask: number; detectedBy: 'boot-event' | 'boot-id'; resetOnOpen: boolean }];
+  /** A reading: `totalWatts` is apparent power (VA), the sum of the sockets' `watts`. */
   telemetry: [event: { sockets: SocketInfo[]; totalWatts: number }];
+  /** An alarm was raised or cleared (the Energy part's alarms; nothing is switched). */
+  alarm: [event: { alarm: Alarm; state: 'raised' | 'cleared'; at: string }];
   /** The configuration was reloaded: interfaces take what they need from it. */
   reloaded: [event: { config: PduConfig; summary: string }];
   /** Every finished action, as written to the audit log. */
