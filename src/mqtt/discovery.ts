@@ -148,13 +148,12 @@ function objectKey(socket: Pick<SocketInfo, 'number' | 'name'>): string {
 }
 
 /**
- * Apparent power in VA unless the socket sets a power factor, then real
- * power in W (docs/decisions.md #16). `powerFactor` arrives with the
- * energy work; until then every socket is VA.
+ * Apparent power in VA unless the socket sets a power factor below 1, then
+ * real power in W (docs/decisions.md #16; `powerFactor` defaults to 1, the
+ * apparent power).
  */
 function powerClass(socket: SocketConfig): { device_class: string; unit_of_measurement: string } {
-  const factor = (socket as SocketConfig & { powerFactor?: unknown }).powerFactor;
-  return typeof factor === 'number'
+  return socket.powerFactor < 1
     ? { device_class: 'power', unit_of_measurement: 'W' }
     : { device_class: 'apparent_power', unit_of_measurement: 'VA' };
 }

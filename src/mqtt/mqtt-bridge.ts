@@ -462,8 +462,10 @@ export class MqttBridge {
   private async publishReadings(socket: SocketInfo, force = false): Promise<void> {
     const n = socket.number;
     this.sentReadings.set(n, { va: socket.watts, currentMa: socket.currentMa });
+    // VA, or W for a socket with a power factor below 1 (as its discovery config announces).
+    const power = socket.powerFactor < 1 ? socket.realWatts : socket.apparentVa;
     const readings = [
-      this.publish(this.topics.socket(n, 'power'), socket.watts === null ? 'None' : socket.watts.toFixed(1), {
+      this.publish(this.topics.socket(n, 'power'), power === null ? 'None' : power.toFixed(1), {
         qos: 0,
         force,
       }),
