@@ -5,7 +5,7 @@ import { AuditView } from './audit.js';
 import { PowerChart } from './chart.js';
 import { type Confirmation, ConfirmDialog } from './dialogs.js';
 import { clock, socketLabel, watts } from './format.js';
-import { PowerHistory } from './history.js';
+import { type HistoryAnswer, PowerHistory } from './history.js';
 import { type LiveEvent, LiveStream } from './live.js';
 import { SignIn } from './sign-in.js';
 import { type ActionOptions, type SocketAction, SocketCard } from './socket-card.js';
@@ -89,10 +89,20 @@ export function App() {
     [notify],
   );
 
-  /** Loads, then follows the stream if the page may read and is in view. */
+  /** Loads, then follows the stream if the page may read and is in view; then the stored history. */
   const begin = useCallback(async () => {
-    if ((await load()) && document.visibilityState !== 'hidden') streamRef.current?.start();
-  }, [load]);
+    const readable = await load();
+    if (readable && document.visibilityState !== 'hidden') streamRef.current?.start();
+    if (readable && !history.stored) {
+      // The last 6 hours the daemon kept (a daemon without history answers an error: the
+      // charts then start when the page was opened).
+      const series = ['total', ...Array.from({ length: 16 }, (_, i) => String(i + 1))].join(',');
+      try {
+        history.seed(await api<HistoryAnswer>('GET', `/api/v1/history?socket=${series}&from=6h`));
+        setVersion(history.version);
+      } catch {}
+    }
+  }, [load, history]);
 
   const onEvent = useCallback(
     (name: LiveEvent, data: unknown) => {

@@ -77,7 +77,13 @@ export function PowerChart({ history, series, version, title, height = 140 }: Ch
   return (
     <figure class="chart">
       <figcaption>{title}</figcaption>
-      <div ref={box} class="chart-box" role="img" aria-label={`${title}: power since the page was opened`} />
+      <div
+        ref={box}
+        class="chart-box"
+        role="img"
+        aria-label={`${title}: power ${history.stored ? 'over the last hours' : 'since the page was opened'}`}
+        data-from={history.times[0] === undefined ? '' : String(Math.round(history.times[0] * 1000))}
+      />
     </figure>
   );
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { buildWeb } from '../../scripts/build-web.js';
-import { ApiServer } from '../../src/api/server.js';
+import { ApiServer, type ApiServerDeps } from '../../src/api/server.js';
 import type { ApiConfig, Role } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import type { PduService } from '../../src/pdu/pdu-service.js';
@@ -39,9 +39,16 @@ export async function startDashboard(
   webRoot: string,
   role: Role,
   extra: Partial<ApiConfig> = {},
+  energy?: ApiServerDeps['energy'],
 ): Promise<{ server: ApiServer; url: string }> {
   const config: ApiConfig = { listen: '127.0.0.1:0', clients: {}, loopbackRole: role, ...extra } as ApiConfig;
-  const server = new ApiServer({ config, service, logger: silentLogger(), webRoot });
+  const server = new ApiServer({
+    config,
+    service,
+    logger: silentLogger(),
+    webRoot,
+    ...(energy ? { energy } : {}),
+  });
   const { url } = await server.start();
   return { server, url };
 }
