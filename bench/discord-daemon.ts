@@ -58,10 +58,21 @@ async function main(): Promise<void> {
   });
   if (!(await bot.start())) throw new Error('the bot did not log in');
 
+  // The API too, when configured: the bench opens dashboards' event streams on it.
+  let api: { stop(): Promise<void> } | null = null;
+  let apiUrl: string | null = null;
+  if (config.api) {
+    const { ApiServer } = await import('../src/api/server.js');
+    const server = new ApiServer({ config: config.api, service: daemon.service, logger });
+    apiUrl = (await server.start()).url;
+    api = server;
+  }
+
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    await api?.stop();
     await bot.stop();
     await daemon.stop();
     process.exit(0);
@@ -72,7 +83,7 @@ async function main(): Promise<void> {
     else if (line.trim() === 'stop') void stop();
   });
   lines.on('close', () => void stop());
-  say({ ready: true, pid: process.pid });
+  say({ ready: true, pid: process.pid, api: apiUrl });
 }
 
 main().catch((error: unknown) => {

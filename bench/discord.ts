@@ -16,6 +16,7 @@
 // `npx tsx bench/discord.ts` runs it alone; `npm run bench` runs it last.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type ClientRequest, get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -52,6 +53,8 @@ interface Memory {
 
 /** The daemon + bot child, spoken to over its stdin/stdout (`BENCH {json}` lines). */
 class DaemonChild {
+  /** The daemon's API (for the dashboards' event streams), once ready. */
+  apiUrl: string | null = null;
   private readonly waiters: Array<(message: Record<string, unknown>) => boolean> = [];
   private readonly exited: Promise<number | null>;
 
@@ -101,6 +104,31 @@ class DaemonChild {
   }
 }
 
+/** How many web dashboards are open during the second round of toggles. */
+const DASHBOARDS = 20;
+
+/** `count` event streams as the web dashboard opens them (with telemetry), read and discarded. */
+async function openEventStreams(api: string | null, count: number): Promise<ClientRequest[]> {
+  if (!api) throw new Error('the bench daemon runs no API');
+  const streams: ClientRequest[] = [];
+  await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const request = httpGet(`${api}/api/v1/events?telemetry=1`, (response) => {
+            response.on('data', () => {});
+            response.on('error', () => {});
+            resolve();
+          });
+          request.on('error', (error) => (streams.includes(request) ? undefined : reject(error)));
+          streams.push(request);
+        }),
+    ),
+  );
+  return streams;
+}
+
 async function startDaemon(fake: FakeDiscord, sim: SimulatorProcess, dir: string): Promise<DaemonChild> {
   const channel = (name: string) => fake.guild.channels.find((c) => c.name === name)!.id;
   const file = join(dir, 'pipdu.yaml');
@@ -119,6 +147,7 @@ discord:
   roles: { admin: [Admins], operator: [Homelab], viewer: ["@everyone"] }
   statusChannelId: "${channel('pdu-status')}"
   auditChannelId: "${channel('pdu-audit')}"
+api: { listen: "127.0.0.1:0" }
 `,
   );
   // The node flags `npm start` uses, plus --expose-gc for RSS after a GC.
@@ -134,7 +163,8 @@ discord:
   );
   const daemon = new DaemonChild(child);
   try {
-    await daemon.next('ready', 30_000);
+    const ready = await daemon.next('ready', 30_000);
+    daemon.apiUrl = typeof ready.api === 'string' ? ready.api : null;
   } catch (error) {
     await daemon.stop();
     throw error;
@@ -247,6 +277,12 @@ export async function benchDiscord(): Promise<void> {
     const secondMs = await statusFromDistinctUsers(fake, 'more', USERS, IN_FLIGHT);
     const afterMore = await daemon.memory();
 
+    // 20 dashboards open: what each costs the daemon once loaded is its event stream (with telemetry).
+    const streams = await openEventStreams(daemon.apiUrl, DASHBOARDS);
+    const withDashboards: number[] = [];
+    for (let i = 0; i < TOGGLES; i++) withDashboards.push((await timedToggle(fake, sim, operator)).board);
+    for (const stream of streams) stream.destroy();
+
     console.log(
       'Discord bot through the fake Discord: the real discord.js client in the daemon process, the fake and the ' +
         'simulator in another; prp1 on the simulator pty, switchSpacingMs 0, status and audit channels on:',
@@ -257,6 +293,9 @@ export async function benchDiscord(): Promise<void> {
     console.log(`    sent → callback received   ${summary(toCallback)}`);
     console.log(
       `    sent → SET seen by board   ${summary(toBoard)}  (target p99 <= 25 ms; as seen through the simulator's stdout)`,
+    );
+    console.log(
+      `    the same with ${DASHBOARDS} dashboards' event streams open: sent → SET seen by board   ${summary(withDashboards)}`,
     );
     const flags = ['npm start flags', ...EXTRA_FLAGS].join(' ');
     console.log(
