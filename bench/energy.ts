@@ -1,7 +1,5 @@
-// Energy, history and alarms: ingest cost, history queries, disk written per day, store size, idle RSS.
-import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { access, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,9 +8,9 @@ import { Energy } from '../src/energy/energy.js';
 import { HistoryStore, SERIES, TIERS } from '../src/energy/history-store.js';
 import { silentLogger } from '../src/log.js';
 import type { PduEvents, SocketInfo } from '../src/pdu/types.js';
-import { residentMb, startFlags } from './support.js';
+import { idleDaemonMemory } from './support.js';
 
-const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const _root = dirname(dirname(fileURLToPath(import.meta.url)));
 /** The bound README states for 16 sockets over 5 years (every resolution full). */
 export const STORE_BOUND_MB = 40;
 
@@ -168,37 +166,12 @@ async function storeSizeAndQueries(dir: string): Promise<void> {
 }
 
 /** RSS of the compiled daemon on the simulator after 5 s idle: history on, and off (as before this issue). */
-async function idleRss(dir: string, history: boolean): Promise<number> {
-  await access(join(root, 'dist/src/main.js')).catch(() => {
-    throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
+async function idleRss(history: boolean): Promise<number> {
+  const memory = await idleDaemonMemory({
+    config: (dir) =>
+      `version: 1\nboard: { driver: simulator }\nhistory: { enabled: ${history} }\nstate: { dir: ${join(dir, 'state')} }\napi: {}\n`,
   });
-  const cwd = await mkdtemp(join(dir, 'daemon-'));
-  const configFile = join(cwd, 'pipdu.yaml');
-  await writeFile(
-    configFile,
-    `version: 1\nboard: { driver: simulator }\nhistory: { enabled: ${history} }\nstate: { dir: ${join(cwd, 'state')} }\napi: {}\n`,
-  );
-  const daemon = spawn(process.execPath, [...(await startFlags()), join(root, 'dist/src/main.js')], {
-    cwd,
-    env: { ...process.env, PIPDU_CONFIG: configFile, PIPDU_LOG_FORMAT: 'json' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let text = '';
-      daemon.stdout?.on('data', (chunk: Buffer) => {
-        text += chunk.toString();
-        if (/running: \d+ of 16 sockets on/.test(text)) resolve();
-      });
-      daemon.once('exit', (code) => reject(new Error(`daemon exited (${code})`)));
-    });
-    await new Promise((resolve) => setTimeout(resolve, 5000));
-    return (await residentMb(daemon.pid ?? 0)).rss;
-  } finally {
-    const gone = new Promise((resolve) => daemon.once('exit', resolve));
-    daemon.kill('SIGTERM');
-    await gone;
-  }
+  return memory.rss;
 }
 
 export async function benchEnergy(): Promise<void> {
@@ -207,8 +180,8 @@ export async function benchEnergy(): Promise<void> {
     await ingestCost(dir);
     await diskPerDay(dir);
     await storeSizeAndQueries(dir);
-    const off = await idleRss(dir, false);
-    const on = await idleRss(dir, true);
+    const off = await idleRss(false);
+    const on = await idleRss(true);
     console.log('energy: idle daemon RSS after 5 s on the simulator (loopback API):');
     console.log(
       `  history off ${off.toFixed(1)} MB, on ${on.toFixed(1)} MB: growth ${(on - off).toFixed(1)} MB  (target <= 10 MB)\n`,

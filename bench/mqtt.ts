@@ -15,10 +15,8 @@
 //
 // `npx tsx bench/mqtt.ts` runs it alone; `npm run bench` runs it too. Without
 // /usr/sbin/mosquitto it prints one line and skips.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SimulatedBoard } from '../hardware/simulated-board.js';
@@ -33,7 +31,7 @@ import {
 } from '../test/helpers/mosquitto.js';
 import { PduFixture } from '../test/helpers/pdu-fixture.js';
 import { requests } from '../test/helpers/requests.js';
-import { residentMb, startFlags } from './support.js';
+import { idleDaemonMemory, residentMb, startFlags } from './support.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const COMMANDS = Number(process.env.BENCH_MQTT_COMMANDS ?? 1000);
@@ -146,47 +144,19 @@ async function rate(broker: Mosquitto, changing: boolean): Promise<number> {
 
 /** RSS of the compiled daemon on the built-in simulator after IDLE_MS, with and without the mqtt section. */
 async function idleRss(broker: Mosquitto, mqtt: boolean): Promise<number> {
-  await access(join(root, 'dist/src/main.js')).catch(() => {
-    throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
-  });
-  const dir = await mkdtemp(join(tmpdir(), 'pipdu-bench-mqtt-'));
   const name = mqtt ? 'bench-idle-mqtt' : 'bench-idle';
-  await writeFile(
-    join(dir, 'pipdu.yaml'),
-    `version: 1\nname: ${name}\nboard: { driver: simulator }\nstate: { dir: ${join(dir, 'state')} }\n${
-      mqtt
-        ? `mqtt:\n  url: ${broker.url}\n  username: ${USERS.daemon.username}\n  passwordEnv: PIPDU_MQTT_PASSWORD\n`
-        : ''
-    }`,
-  );
-  const { PIPDU_CONFIG: _ignored, ...env } = process.env;
-  const daemon: ChildProcess = spawn(
-    process.execPath,
-    [...(await startFlags()), join(root, 'dist/src/main.js')],
-    {
-      cwd: dir,
-      env: { ...env, ...ENV, PIPDU_CONFIG: join(dir, 'pipdu.yaml'), PIPDU_LOG_FORMAT: 'json' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let text = '';
-      daemon.stdout?.on('data', (chunk: Buffer) => {
-        text += chunk.toString();
-        const running = /running: \d+ of 16 sockets on/.test(text);
-        if (running && (!mqtt || text.includes('MQTT connected'))) resolve();
-      });
-      daemon.once('exit', (code) => reject(new Error(`daemon exited (${code}): ${text}`)));
-    });
-    await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
-    return (await residentMb(daemon.pid ?? 0)).rss;
-  } finally {
-    const gone = new Promise((resolve) => daemon.once('exit', resolve));
-    daemon.kill('SIGTERM');
-    await gone;
-    await rm(dir, { recursive: true, force: true });
-  }
+  const memory = await idleDaemonMemory({
+    config: (dir) =>
+      `version: 1\nname: ${name}\nboard: { driver: simulator }\nstate: { dir: ${join(dir, 'state')} }\n${
+        mqtt
+          ? `mqtt:\n  url: ${broker.url}\n  username: ${USERS.daemon.username}\n  passwordEnv: PIPDU_MQTT_PASSWORD\n`
+          : ''
+      }`,
+    idleMs: IDLE_MS,
+    env: ENV,
+    ...(mqtt ? { readyText: 'MQTT connected' } : {}),
+  });
+  return memory.rss;
 }
 
 /** RSS of a bare node (npm start's flags) that loaded `modules` and idled a moment: what the packages cost alone. */

@@ -1,7 +1,7 @@
 // `npm run bench`: the figures the issues ask for, printed. Figures, not pass/fail:
 // the machine is shared and noisy, so tests never check wall-clock speed.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +24,7 @@ import { benchPdudaemonPeer } from './pdudaemon-peer.js';
 import { benchPipeline } from './pipeline.js';
 import { benchRequestPath } from './request-path.js';
 import { benchSsh } from './ssh.js';
-import { residentMb, startFlags, waitForPath } from './support.js';
+import { idleDaemonMemory, waitForPath } from './support.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 2000);
@@ -157,39 +157,6 @@ async function allOn(path: string, spacingMs: number): Promise<number> {
   return elapsed;
 }
 
-/** RSS of the compiled daemon, idle on the built-in simulator (no config, no Discord). */
-async function idleDaemonRss(): Promise<{ rssMb: number; peakMb: number }> {
-  await access(join(root, 'dist/src/main.js')).catch(() => {
-    throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
-  });
-  const cwd = await mkdtemp(join(tmpdir(), 'pipdu-bench-daemon-'));
-  const { PIPDU_CONFIG: _ignored, ...env } = process.env;
-  const daemon = spawn(process.execPath, [...(await startFlags()), join(root, 'dist/src/main.js')], {
-    cwd,
-    env: { ...env, PIPDU_LOG_FORMAT: 'json' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let text = '';
-      daemon.stdout?.on('data', (chunk: Buffer) => {
-        text += chunk.toString();
-        if (/running: \d+ of 16 sockets on/.test(text)) resolve();
-      });
-      daemon.once('exit', (code) => reject(new Error(`daemon exited (${code})`)));
-    });
-    // Idle for a while: telemetry keeps flowing, nothing else happens.
-    await new Promise((resolve) => setTimeout(resolve, 5000));
-    const memory = await residentMb(daemon.pid ?? 0);
-    return { rssMb: memory.rss, peakMb: memory.peak };
-  } finally {
-    const gone = new Promise((resolve) => daemon.once('exit', resolve));
-    daemon.kill('SIGTERM');
-    await gone;
-    await rm(cwd, { recursive: true, force: true });
-  }
-}
-
 const fmt = (ms: number) => `${ms.toFixed(3)} ms`;
 
 async function main(): Promise<void> {
@@ -227,7 +194,8 @@ async function main(): Promise<void> {
   await benchSsh();
   await benchPanel();
 
-  const memory = await idleDaemonRss();
+  const idle = await idleDaemonMemory({ config: null });
+  const memory = { rssMb: idle.rss, peakMb: idle.peak };
   console.log(
     'idle daemon with no config file (built-in simulator, loopback API), no Discord, after 5 s (as `npm start` runs it):',
   );

@@ -45,3 +45,55 @@ export async function residentMb(pid: number): Promise<{ rss: number; peak: numb
   const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
   return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
 }
+
+/**
+ * The compiled daemon as `npm start` runs it (its node flags), in a fresh
+ * directory, with `config` as its pipdu.yaml (null: no config file, the
+ * built-in simulator): started, left idle for `idleMs` once it logs
+ * "running" (and `readyText`, when given), measured, stopped.
+ */
+export async function idleDaemonMemory(options: {
+  config: ((dir: string) => string) | null;
+  idleMs?: number;
+  readyText?: string;
+  env?: NodeJS.ProcessEnv;
+}): Promise<{ rss: number; peak: number }> {
+  const { spawn } = await import('node:child_process');
+  const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const main = join(root, 'dist/src/main.js');
+  await access(main).catch(() => {
+    throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
+  });
+  const cwd = await mkdtemp(join(tmpdir(), 'pipdu-bench-idle-'));
+  const { PIPDU_CONFIG: _ignored, ...inherited } = process.env;
+  const env: NodeJS.ProcessEnv = { ...inherited, ...options.env, PIPDU_LOG_FORMAT: 'json' };
+  if (options.config) {
+    env.PIPDU_CONFIG = join(cwd, 'pipdu.yaml');
+    await writeFile(env.PIPDU_CONFIG, options.config(cwd));
+  }
+  const daemon = spawn(process.execPath, [...(await startFlags()), main], {
+    cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let text = '';
+      daemon.stdout?.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        const running = /running: \d+ of 16 sockets on/.test(text);
+        if (running && (options.readyText === undefined || text.includes(options.readyText))) resolve();
+      });
+      daemon.once('exit', (code) => reject(new Error(`daemon exited (${code}): ${text}`)));
+    });
+    // Idle for a while: telemetry keeps flowing, nothing else happens.
+    await new Promise((resolve) => setTimeout(resolve, options.idleMs ?? 5000));
+    return await residentMb(daemon.pid ?? 0);
+  } finally {
+    const gone = new Promise((resolve) => daemon.once('exit', resolve));
+    daemon.kill('SIGTERM');
+    await gone;
+    await rm(cwd, { recursive: true, force: true });
+  }
+}
