@@ -179,7 +179,7 @@ async function startMqtt(setup: Setup, daemon: Daemon): Promise<Stoppable | null
   try {
     // mqtt.js is loaded only for a daemon that runs MQTT (memory).
     const { MqttBridge } = await import('./mqtt/mqtt-bridge.js');
-    const bridge = new MqttBridge({ service: daemon.service, logger });
+    const bridge = new MqttBridge({ service: daemon.service, logger, energy: daemon.energy });
     await bridge.start();
     return bridge;
   } catch (error) {

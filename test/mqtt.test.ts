@@ -4,7 +4,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import type { SimulatedBoard } from '../hardware/simulated-board.js';
 import { parseConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/log.js';
-import { MqttBridge, type MqttTiming } from '../src/mqtt/mqtt-bridge.js';
+import { MqttBridge, type MqttBridgeDeps, type MqttTiming } from '../src/mqtt/mqtt-bridge.js';
 import { checkDiscovery } from './helpers/ha-discovery.js';
 import { type Mosquitto, startMosquitto, USERS, Watcher } from './helpers/mosquitto.js';
 import { PduFixture, until } from './helpers/pdu-fixture.js';
@@ -37,7 +37,13 @@ interface Pdu {
 async function pdu(
   name: string,
   extra = '',
-  options: { mqtt?: string; timing?: Partial<MqttTiming>; env?: NodeJS.ProcessEnv; wait?: boolean } = {},
+  options: {
+    mqtt?: string;
+    timing?: Partial<MqttTiming>;
+    env?: NodeJS.ProcessEnv;
+    wait?: boolean;
+    energy?: MqttBridgeDeps['energy'];
+  } = {},
 ): Promise<Pdu> {
   const fixture = await PduFixture.create(
     `name: ${name}\n${extra}mqtt:\n  url: ${broker.url}\n  username: ${USERS.daemon.username}\n  passwordEnv: PIPDU_MQTT_PASSWORD\n${options.mqtt ?? ''}`,
@@ -49,6 +55,7 @@ async function pdu(
     logger: silentLogger(),
     env: options.env ?? ENV,
     timing: { ...FAST, ...options.timing },
+    ...(options.energy ? { energy: options.energy } : {}),
   });
   cleanups.push(() => bridge.stop());
   const ready = once(bridge.events, 'ready');
@@ -128,6 +135,27 @@ describe('MQTT bridge with a real broker', () => {
       (fixture.sim as SimulatedBoard).serial,
     );
     assert.equal(ha.latest('pipdu/disco/socket/5/state'), 'OFF');
+  });
+
+  test("with the energy part, each socket's kWh has a topic and a total_increasing energy sensor", async () => {
+    // The counters themselves are the energy tests' (test/energy*.test.ts): fixed figures stand in here.
+    const energy: NonNullable<MqttBridgeDeps['energy']> = {
+      withEnergy: (socket) => ({
+        ...socket,
+        energy: { todayKwh: 0.1, monthKwh: 0.5, totalKwh: socket.number * 1.5, gaps: 0 },
+      }),
+    };
+    await pdu('metered', SOCKETS, { energy });
+    const ha = await watcher('homeassistant/sensor/pipdu_metered/+/config', 'pipdu/metered/socket/+/energy');
+    await ha.until(() => ha.latest('pipdu/metered/socket/5/energy') === '7.5000');
+    await ha.until(() => ha.messages.some((m) => m.topic.includes('/s5_nas_energy/')));
+    const message = ha.messages.find((m) => m.topic.includes('/s5_nas_energy/'));
+    const config = JSON.parse(message?.payload ?? '{}') as Record<string, unknown>;
+    assert.deepEqual(checkDiscovery(message?.topic ?? '', config), []);
+    assert.deepEqual(
+      [config.device_class, config.unit_of_measurement, config.state_class, config.state_topic],
+      ['energy', 'kWh', 'total_increasing', 'pipdu/metered/socket/5/energy'],
+    );
   });
 
   test('a set by MQTT reaches the board as a SET, and the result, state and audit come back', async () => {

@@ -160,11 +160,11 @@ function powerClass(socket: SocketConfig): { device_class: string; unit_of_measu
 
 /**
  * The socket's energy counter in kWh, when the daemon meters energy (the
- * Energy, history and alarms work adds it to SocketInfo); null until then.
- * This is the one place the MQTT bridge reads energy from: the energy topic
- * and the energy sensor follow it.
+ * energy part adds `energy` to SocketInfo); null otherwise. This is the one
+ * place the MQTT bridge reads energy from: the energy topic and the energy
+ * sensor follow it.
  */
 export function energyKwh(socket: SocketInfo): number | null {
-  const value = (socket as SocketInfo & { energyKwh?: unknown }).energyKwh;
+  const value = socket.energy?.totalKwh;
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }

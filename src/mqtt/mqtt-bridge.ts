@@ -9,6 +9,7 @@ import type { MqttConfig, PduConfig } from '../config/schema.js';
 import { PduError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Actor, Requester } from '../pdu/actor.js';
+import type { Energy } from '../energy/energy.js';
 import type { PduService } from '../pdu/pdu-service.js';
 import type { RequestOutcome } from '../pdu/request.js';
 import type { SocketInfo } from '../pdu/types.js';
@@ -53,6 +54,8 @@ const REFUSED_CODES = new Map<number, string>([
 export interface MqttBridgeDeps {
   service: PduService;
   logger: Logger;
+  /** The energy part: each socket's kWh for its energy topic and `total_increasing` sensor; absent: none. */
+  energy?: Pick<Energy, 'withEnergy'>;
   /** Where `passwordEnv` is looked up; default process.env. */
   env?: NodeJS.ProcessEnv;
   timing?: Partial<MqttTiming>;
@@ -103,6 +106,7 @@ export interface MqttBridgeEvents {
 export class MqttBridge {
   readonly events = new EventEmitter<MqttBridgeEvents>();
   private readonly service: PduService;
+  private readonly energy: Pick<Energy, 'withEnergy'> | null;
   private readonly logger: Logger;
   private readonly env: NodeJS.ProcessEnv;
   private readonly timing: MqttTiming;
@@ -133,6 +137,7 @@ export class MqttBridge {
 
   constructor(deps: MqttBridgeDeps) {
     this.service = deps.service;
+    this.energy = deps.energy ?? null;
     this.logger = deps.logger.child({ component: 'mqtt' });
     this.env = deps.env ?? process.env;
     this.timing = { ...DEFAULT_TIMING, ...deps.timing };
@@ -434,6 +439,11 @@ export class MqttBridge {
     ]);
   }
 
+  /** The socket with its energy figures, where the energy part runs. */
+  private metered(socket: SocketInfo): SocketInfo {
+    return this.energy ? this.energy.withEnergy(socket) : socket;
+  }
+
   private async publishSocket(socket: SocketInfo, force = false): Promise<void> {
     const n = socket.number;
     await Promise.all([
@@ -459,7 +469,8 @@ export class MqttBridge {
   }
 
   /** Power, current and (where metered) energy of one socket; the deadband's reference moves with them. */
-  private async publishReadings(socket: SocketInfo, force = false): Promise<void> {
+  private async publishReadings(reported: SocketInfo, force = false): Promise<void> {
+    const socket = this.metered(reported);
     const n = socket.number;
     this.sentReadings.set(n, { va: socket.watts, currentMa: socket.currentMa });
     // VA, or W for a socket with a power factor below 1 (as its discovery config announces).
@@ -567,7 +578,7 @@ export class MqttBridge {
           topics: this.topics,
           prefix: mqtt.discovery.prefix,
           board: this.service.status().board,
-          sockets: this.service.list(),
+          sockets: this.service.list().map((socket) => this.metered(socket)),
           version: this.version,
           dashboardUrl: dashboardUrl(this.service.config),
         })
