@@ -5,6 +5,7 @@ import type { SimulatedBoard } from '../hardware/simulated-board.js';
 import { parseConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/log.js';
 import { MqttBridge, type MqttBridgeDeps, type MqttTiming } from '../src/mqtt/mqtt-bridge.js';
+import type { Alarm } from '../src/pdu/types.js';
 import { checkDiscovery } from './helpers/ha-discovery.js';
 import { type Mosquitto, startMosquitto, USERS, Watcher } from './helpers/mosquitto.js';
 import { PduFixture, until } from './helpers/pdu-fixture.js';
@@ -137,25 +138,59 @@ describe('MQTT bridge with a real broker', () => {
     assert.equal(ha.latest('pipdu/disco/socket/5/state'), 'OFF');
   });
 
-  test("with the energy part, each socket's kWh has a topic and a total_increasing energy sensor", async () => {
-    // The counters themselves are the energy tests' (test/energy*.test.ts): fixed figures stand in here.
+  test("with the energy part: each socket's kWh (total_increasing), and the alarms as problem sensors", async () => {
+    // The counters and alarms themselves are the energy tests' (test/energy*.test.ts): fixed figures stand in.
+    let raised: Alarm[] = [
+      {
+        id: 'overCurrent:5',
+        kind: 'overCurrent',
+        severity: 'critical',
+        socket: 5,
+        socketName: 'nas',
+        unit: 'A',
+        limit: 2,
+        value: 2.4,
+        worst: 2.6,
+        since: new Date().toISOString(),
+        message: 'nas (socket 5) draws 2.4 A, over its 2 A limit',
+      },
+    ];
     const energy: NonNullable<MqttBridgeDeps['energy']> = {
       withEnergy: (socket) => ({
         ...socket,
         energy: { todayKwh: 0.1, monthKwh: 0.5, totalKwh: socket.number * 1.5, gaps: 0 },
       }),
+      activeAlarms: () => raised,
     };
-    await pdu('metered', SOCKETS, { energy });
-    const ha = await watcher('homeassistant/sensor/pipdu_metered/+/config', 'pipdu/metered/socket/+/energy');
+    const { fixture } = await pdu('metered', SOCKETS, { energy });
+    const ha = await watcher('homeassistant/+/pipdu_metered/+/config', 'pipdu/metered/#');
     await ha.until(() => ha.latest('pipdu/metered/socket/5/energy') === '7.5000');
-    await ha.until(() => ha.messages.some((m) => m.topic.includes('/s5_nas_energy/')));
-    const message = ha.messages.find((m) => m.topic.includes('/s5_nas_energy/'));
-    const config = JSON.parse(message?.payload ?? '{}') as Record<string, unknown>;
-    assert.deepEqual(checkDiscovery(message?.topic ?? '', config), []);
+    for (const object of ['s5_nas_alarm', 's5_nas_energy', 'pdu_alarm']) {
+      await ha.until(() => ha.messages.some((m) => m.topic.includes(`/${object}/`)));
+    }
+    const config = (object: string) => {
+      const message = ha.messages.find((m) => m.topic.includes(`/${object}/`));
+      const parsed = JSON.parse(message?.payload ?? '{}') as Record<string, unknown>;
+      assert.deepEqual(checkDiscovery(message?.topic ?? '', parsed), [], `${object} is a valid config`);
+      return parsed;
+    };
+    const kwh = config('s5_nas_energy');
     assert.deepEqual(
-      [config.device_class, config.unit_of_measurement, config.state_class, config.state_topic],
+      [kwh.device_class, kwh.unit_of_measurement, kwh.state_class, kwh.state_topic],
       ['energy', 'kWh', 'total_increasing', 'pipdu/metered/socket/5/energy'],
     );
+    const alarm = config('s5_nas_alarm');
+    assert.deepEqual([alarm.device_class, alarm.state_topic], ['problem', 'pipdu/metered/socket/5/alarm']);
+    assert.equal(config('pdu_alarm').device_class, 'problem');
+    await ha.until(() => ha.latest('pipdu/metered/socket/5/alarm') === 'ON');
+    assert.equal(ha.latest('pipdu/metered/socket/4/alarm'), 'OFF');
+    assert.equal(ha.latest('pipdu/metered/alarm'), 'OFF');
+    assert.match(ha.latest('pipdu/metered/socket/5/alarm/attributes') ?? '', /over its 2 A limit/);
+    // Cleared: the service's alarm event, and the problem sensor goes OFF.
+    const cleared = raised[0] as Alarm;
+    raised = [];
+    fixture.service.events.emit('alarm', { alarm: cleared, state: 'cleared', at: new Date().toISOString() });
+    await ha.until(() => ha.latest('pipdu/metered/socket/5/alarm') === 'OFF');
   });
 
   test('a set by MQTT reaches the board as a SET, and the result, state and audit come back', async () => {

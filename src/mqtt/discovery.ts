@@ -18,6 +18,8 @@ export interface DiscoveryContext {
   version: string;
   /** The web dashboard or API, for the device's configuration_url; null for none. */
   dashboardUrl: string | null;
+  /** The daemon keeps alarms (the energy part runs): problem sensors per socket and for the PDU. */
+  alarms: boolean;
 }
 
 /**
@@ -78,6 +80,19 @@ export function discoveryMessages(context: DiscoveryContext): DiscoveryMessage[]
       json_attributes_topic: topics.board,
     }),
   ];
+  if (context.alarms) {
+    messages.push(
+      entity('binary_sensor', 'pdu_alarm', {
+        name: 'PDU current alarm',
+        device_class: 'problem',
+        state_topic: topics.alarm,
+        payload_on: 'ON',
+        payload_off: 'OFF',
+        availability_topic: topics.availability,
+        json_attributes_topic: topics.alarmAttributes,
+      }),
+    );
+  }
   for (const socket of context.sockets) {
     const socketConfig = config.sockets[socket.number - 1] as SocketConfig;
     const key = objectKey(socket);
@@ -125,6 +140,19 @@ export function discoveryMessages(context: DiscoveryContext): DiscoveryMessage[]
         qos: 1,
       }),
     );
+    if (context.alarms) {
+      messages.push(
+        entity('binary_sensor', `${key}_alarm`, {
+          name: `${label} alarm`,
+          device_class: 'problem',
+          state_topic: topics.socket(socket.number, 'alarm'),
+          payload_on: 'ON',
+          payload_off: 'OFF',
+          availability_topic: topics.availability,
+          json_attributes_topic: topics.socket(socket.number, 'alarm/attributes'),
+        }),
+      );
+    }
     if (energyKwh(socket) !== null) {
       messages.push(
         entity('sensor', `${key}_energy`, {

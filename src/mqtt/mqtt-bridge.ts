@@ -6,10 +6,10 @@ import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import type { AuditEntry } from '../audit/audit-log.js';
 import { isLoopbackHost, parseListen } from '../config/listen.js';
 import type { MqttConfig, PduConfig } from '../config/schema.js';
+import type { Energy } from '../energy/energy.js';
 import { PduError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Actor, Requester } from '../pdu/actor.js';
-import type { Energy } from '../energy/energy.js';
 import type { PduService } from '../pdu/pdu-service.js';
 import type { RequestOutcome } from '../pdu/request.js';
 import type { SocketInfo } from '../pdu/types.js';
@@ -54,8 +54,11 @@ const REFUSED_CODES = new Map<number, string>([
 export interface MqttBridgeDeps {
   service: PduService;
   logger: Logger;
-  /** The energy part: each socket's kWh for its energy topic and `total_increasing` sensor; absent: none. */
-  energy?: Pick<Energy, 'withEnergy'>;
+  /**
+   * The energy part: each socket's kWh (its energy topic and `total_increasing`
+   * sensor) and the alarms raised (problem sensors); absent: neither.
+   */
+  energy?: Pick<Energy, 'withEnergy' | 'activeAlarms'>;
   /** Where `passwordEnv` is looked up; default process.env. */
   env?: NodeJS.ProcessEnv;
   timing?: Partial<MqttTiming>;
@@ -106,7 +109,7 @@ export interface MqttBridgeEvents {
 export class MqttBridge {
   readonly events = new EventEmitter<MqttBridgeEvents>();
   private readonly service: PduService;
-  private readonly energy: Pick<Energy, 'withEnergy'> | null;
+  private readonly energy: Pick<Energy, 'withEnergy' | 'activeAlarms'> | null;
   private readonly logger: Logger;
   private readonly env: NodeJS.ProcessEnv;
   private readonly timing: MqttTiming;
@@ -181,6 +184,7 @@ export class MqttBridge {
     events.on('boardOffline', this.onBoard);
     events.on('action', this.onAction);
     events.on('reloaded', this.onReloaded);
+    events.on('alarm', this.onAlarm);
     this.refreshTimer = setInterval(() => {
       if (this.connected) void this.publishState(this.session, true);
     }, this.timing.refreshMs);
@@ -216,6 +220,7 @@ export class MqttBridge {
     events.off('boardOffline', this.onBoard);
     events.off('action', this.onAction);
     events.off('reloaded', this.onReloaded);
+    events.off('alarm', this.onAlarm);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     this.reconnectTimer = null;
@@ -420,6 +425,7 @@ export class MqttBridge {
       await this.publishSocket(socket, force);
       await this.publishReadings(socket, force);
     }
+    await this.publishAlarms(force);
   }
 
   private async publishBoard(force = false): Promise<void> {
@@ -438,6 +444,35 @@ export class MqttBridge {
       ),
     ]);
   }
+
+  /**
+   * The alarms as retained ON/OFF per socket and for the PDU, each with the
+   * raised alarms as JSON attributes (nothing where the energy part does not run).
+   */
+  private async publishAlarms(force = false): Promise<void> {
+    if (!this.energy) return;
+    const raised = this.energy.activeAlarms();
+    const publishOne = (state: string, attributes: string, list: typeof raised) =>
+      Promise.all([
+        this.publish(state, list.length > 0 ? 'ON' : 'OFF', { force }),
+        this.publish(attributes, JSON.stringify({ alarms: list }), { force }),
+      ]);
+    const pdu = raised.filter((alarm) => alarm.socket === null);
+    await Promise.all([
+      publishOne(this.topics.alarm, this.topics.alarmAttributes, pdu),
+      ...this.service.list().map((socket) =>
+        publishOne(
+          this.topics.socket(socket.number, 'alarm'),
+          this.topics.socket(socket.number, 'alarm/attributes'),
+          raised.filter((alarm) => alarm.socket === socket.number),
+        ),
+      ),
+    ]);
+  }
+
+  private readonly onAlarm = (): void => {
+    void this.publishAlarms();
+  };
 
   /** The socket with its energy figures, where the energy part runs. */
   private metered(socket: SocketInfo): SocketInfo {
@@ -581,6 +616,7 @@ export class MqttBridge {
           sockets: this.service.list().map((socket) => this.metered(socket)),
           version: this.version,
           dashboardUrl: dashboardUrl(this.service.config),
+          alarms: this.energy !== null,
         })
       : [];
     const topics = new Set(wanted.map((message) => message.topic));

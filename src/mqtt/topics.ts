@@ -46,6 +46,13 @@ export class Topics {
   get audit(): string {
     return `${this.base}/audit`;
   }
+  /** The PDU's own alarms (maximum current and its warning): ON/OFF, and a JSON list beside it. */
+  get alarm(): string {
+    return `${this.base}/alarm`;
+  }
+  get alarmAttributes(): string {
+    return `${this.base}/alarm/attributes`;
+  }
   socket(number: number, leaf: SocketLeaf): string {
     return `${this.base}/socket/${number}/${leaf}`;
   }
@@ -63,6 +70,8 @@ export class Topics {
 }
 
 export type SocketLeaf =
+  | 'alarm'
+  | 'alarm/attributes'
   | 'state'
   | 'attributes'
   | 'pending'
