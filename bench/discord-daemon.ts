@@ -14,6 +14,7 @@ import { DiscordBot } from '../src/bot/bot.js';
 import { loadConfigFile } from '../src/config/load.js';
 import { createDaemon } from '../src/daemon.js';
 import { createLogger } from '../src/log.js';
+import { createReloader } from '../src/reload.js';
 
 function say(message: Record<string, unknown>): void {
   process.stdout.write(`BENCH ${JSON.stringify(message)}\n`);
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
     service: daemon.service,
     token,
     logger,
-    reload: async () => daemon.service.reconfigure(await loadConfigFile(file)),
+    reload: createReloader({ service: daemon.service, file, logger }),
     clientOptions: { rest: { globalRequestsPerSecond: 100_000 } },
   });
   if (!(await bot.start())) throw new Error('the bot did not log in');

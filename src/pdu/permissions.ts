@@ -190,8 +190,10 @@ export function canCancel(caller: Caller, socket: SocketRules): Check {
 }
 
 /**
- * Whether Discord asks for a confirmation first (docs/decisions.md #3): a request that
- * may leave a protected socket off, and every all-sockets command (`'all'`).
+ * Whether an interface that confirms (Discord, the panel's double hold) must
+ * have its user confirm (docs/decisions.md #3): a request that may leave a
+ * protected socket off, and every all-sockets command (`'all'`). The service
+ * applies it to what a request does when it acts (request.ts).
  */
 export function needsConfirmation(
   socket: SocketRules | 'all',

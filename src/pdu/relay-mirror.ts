@@ -84,11 +84,6 @@ export class RelayMirror {
     return () => this.switching.delete(channel);
   }
 
-  /** Whether a SET is in flight on the channel. */
-  isSwitching(channel: number): boolean {
-    return this.switching.has(channel);
-  }
-
   /** Takes a mask as the truth; returns the sockets whose relay changed, and saves the state when any did. */
   take(mask: number, fallbackCause: ChangeCause, sockets: readonly SocketConfig[]): RelayChange[] {
     const previous = this.mask;

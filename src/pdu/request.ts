@@ -1,7 +1,14 @@
 import type { SocketConfig } from '../config/schema.js';
 import { PduError } from '../errors.js';
 import type { Requester } from './actor.js';
-import { type Check, canForce, canSwitch, canSwitchAll, forbiddenError } from './permissions.js';
+import {
+  type Check,
+  canForce,
+  canSwitch,
+  canSwitchAll,
+  forbiddenError,
+  needsConfirmation,
+} from './permissions.js';
 import type { AllResult, PendingWork, SocketInfo, SwitchAction, SwitchResult } from './types.js';
 
 /**
@@ -67,7 +74,7 @@ export function permitSwitch(
     const force = canForce(by, socket);
     if (!force.ok) return force;
   }
-  if (by.confirms && socket.protected && effect !== 'on' && !options.confirmed) {
+  if (by.confirms && !options.confirmed && needsConfirmation(socket, effect)) {
     return {
       ok: false,
       id: 'needsConfirmation',
@@ -89,7 +96,7 @@ export function permitAll(
     const force = canForce(by);
     if (!force.ok) return force;
   }
-  if (by.confirms && !options.confirmed) {
+  if (by.confirms && !options.confirmed && needsConfirmation('all', action)) {
     return {
       ok: false,
       id: 'needsConfirmation',
