@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import type Bottleneck from 'bottleneck';
+import type Bottleneck from 'bottleneck/light.js';
 
 /**
  * How many sign-in attempts a source address and a user name get: `perAddress`
@@ -77,7 +77,7 @@ export class LoginThrottle {
   }
 
   private load(): Promise<Groups> {
-    this.groups ??= import('bottleneck').then(({ default: Bottleneck }) => {
+    this.groups ??= import('bottleneck/light.js').then(({ default: Bottleneck }) => {
       const { perAddress, perUser, refillMs } = this.limits;
       const group = (size: number): Bottleneck.Group =>
         new Bottleneck.Group({

@@ -590,8 +590,8 @@ export class PduService {
     if (action === 'on') {
       outcomes = await Promise.all(targets.map(one));
     } else {
-      // Loaded when first needed: bottleneck costs ~4 MB resident, and most daemons never run an all-off.
-      const { default: Bottleneck } = await import('bottleneck');
+      // Loaded when first needed: bottleneck (its light build) costs memory, and most daemons never run an all-off.
+      const { default: Bottleneck } = await import('bottleneck/light.js');
       const limiter = new Bottleneck({ maxConcurrent: this.current.hooks.allOffConcurrency });
       outcomes = await Promise.all(targets.map((lane) => limiter.schedule(() => one(lane))));
       await limiter.stop({ dropWaitingJobs: false });
