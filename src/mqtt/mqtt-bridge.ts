@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type Bottleneck from 'bottleneck';
+import type Bottleneck from 'bottleneck/light.js';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import type { AuditEntry } from '../audit/audit-log.js';
 import { isLoopbackHost, parseListen } from '../config/listen.js';
@@ -15,6 +15,7 @@ import type { RequestOutcome } from '../pdu/request.js';
 import type { SocketInfo } from '../pdu/types.js';
 import { MAX_COMMAND_BYTES, parseCommand } from './command.js';
 import { type DiscoveryMessage, discoveryMessages, energyKwh } from './discovery.js';
+import { loadMqtt } from './load-mqtt.js';
 import { moved, type Readings } from './readings.js';
 import { Topics } from './topics.js';
 
@@ -164,8 +165,8 @@ export class MqttBridge {
     const options = await this.clientOptions(config);
     // Loaded only for a daemon that runs MQTT: both cost memory the others keep.
     const [{ connect }, { default: BottleneckClass }] = await Promise.all([
-      import('mqtt'),
-      import('bottleneck'),
+      loadMqtt(),
+      import('bottleneck/light.js'),
     ]);
     this.version = await packageVersion();
     this.config = config;
@@ -275,6 +276,9 @@ export class MqttBridge {
       connectTimeout: 10_000,
       keepalive: 30,
       queueQoSZero: false,
+      // mqtt-packet otherwise pre-builds a 2-byte Buffer for each of the 65536
+      // numbers (~6 MB kept for good); a few messages a second build their own.
+      writeCache: false,
       will: {
         topic: Topics.for(this.service.config).availability,
         payload: Buffer.from('offline'),
