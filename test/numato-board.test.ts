@@ -279,6 +279,7 @@ describe('NumatoBoard over a real pty, the Numato simulator in its own process',
       assert.equal(await board.set(0, true), 0x0801);
       await sim.waitFor((e) => e.event === 'relays' && e.mask === '0801', 3000, 0);
       assert.equal(await board.state(), 0x0801);
+      await until(() => sim.requests.length === 6); // ver, id get, readall, two switches, readall: all reported
 
       // Restart: a new driver reads, and writes no relay.
       await board.stop();
