@@ -94,7 +94,12 @@ export class NumatoProtocol implements RelayProtocol {
     if (this.channels >= 8) {
       const reply = await this.command('relay readall');
       const digits = Math.ceil(this.channels / 4);
-      if (!/^[0-9A-Fa-f]+$/.test(reply) || reply.length !== digits) throw badReply('relay readall', reply);
+      if (!/^[0-9A-Fa-f]+$/.test(reply) || reply.length !== digits) {
+        throw new PduError(
+          'BOARD_PROTOCOL',
+          `the Numato module answered "${reply.slice(0, 40)}" to "relay readall": ${digits} hex digits expected for ${this.channels} channels (is board.channels right?)`,
+        );
+      }
       const mask = Number.parseInt(reply, 16) >>> 0;
       return mask;
     }
