@@ -123,7 +123,7 @@ export class ExchangeBoard extends EventEmitter<RelayBoardEvents> implements Rel
     this.protocol = deps.protocol;
     this.channels = deps.channels;
     this.allOn = deps.channels >= 32 ? 0xffffffff : 2 ** deps.channels - 1;
-    this.mask = (deps.assumedMask ?? 0) & this.allOn;
+    this.mask = ((deps.assumedMask ?? 0) & this.allOn) >>> 0;
     this.replyTimeoutMs = deps.replyTimeoutMs ?? 500;
     this.logger = deps.logger.child({ board: deps.driver });
     this.link = new LinkKeeper(
@@ -187,8 +187,9 @@ export class ExchangeBoard extends EventEmitter<RelayBoardEvents> implements Rel
     return this.call(async () => {
       await this.protocol.write(channel, on, () => options.onSent?.(performance.now()));
       const bit = 2 ** channel;
-      this.mask = (on ? (this.mask | bit) >>> 0 : (this.mask & ~bit) >>> 0) & this.allOn;
-      return this.mask >>> 0;
+      // `>>> 0`: bitwise operators give signed 32-bit results, and channel 31 is the sign bit.
+      this.mask = ((on ? this.mask | bit : this.mask & ~bit) & this.allOn) >>> 0;
+      return this.mask;
     }, true);
   }
 

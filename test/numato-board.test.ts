@@ -117,11 +117,14 @@ describe('NumatoBoard over an in-memory link', () => {
     const connected = next(board, 'connected');
     await board.start();
     assert.equal((await connected)[0].mask, 0x80000001);
+    const masks: number[] = [];
+    board.on('mask', (mask) => masks.push(mask));
     assert.equal(await board.set(10, true), 0x80000401);
     assert.equal(await board.set(31, false), 0x00000401);
     assert.ok(requests.includes('relay on A') && requests.includes('relay off V'));
     assert.equal(device.relays, 0x401);
     assert.equal(await board.state(), 0x401);
+    assert.deepEqual(masks, [0x80000401, 0x401, 0x401], 'masks are unsigned, channel 31 included');
   });
 
   test('garbage: unsolicited bytes are counted and ignored; a garbled answer is BOARD_PROTOCOL and the relays are re-read', async () => {

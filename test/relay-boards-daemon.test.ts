@@ -3,7 +3,7 @@
  * device model in its own process: a restart switches nothing (numato: the
  * module's relays are read; lcus: the assumed mask comes from state.json),
  * and a module that comes back from a power loss is adopted as it reads, not
- * restored (it cannot show a reset: docs/decisions.md).
+ * restored (it cannot show a reset).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
