@@ -1,4 +1,4 @@
-import { BOARD_DRIVERS } from '../src/config/board-drivers.js';
+import { BOARD_DRIVER_INFO, BOARD_DRIVERS } from '../src/config/board-drivers.js';
 import type { BoardConfig } from '../src/config/schema.js';
 import { PduError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
@@ -105,7 +105,7 @@ export function createRelayBoard(config: BoardConfig, deps: RelayBoardDeps): Rel
         protocol,
         logger: deps.logger,
         channels,
-        reportsState: config.driver !== 'lcus',
+        reportsState: BOARD_DRIVER_INFO[config.driver].reportsState,
         assumedMask: deps.assumedMask,
         replyTimeoutMs: config.replyTimeout,
         backoff: deps.backoff,

@@ -5,10 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { createRelayBoard } from '../hardware/index.js';
 import { BOARD_DRIVER_INFO } from '../src/config/board-drivers.js';
 import { ConfigError } from '../src/config/config-error.js';
 import { parseConfig } from '../src/config/load.js';
 import { boardChannelCount } from '../src/config/schema.js';
+import { PduError } from '../src/errors.js';
+import { silentLogger } from '../src/log.js';
 
 function problems(text: string): string[] {
   try {
@@ -119,5 +122,29 @@ describe('channel counts per driver', () => {
         'pipdu.yaml:2:35 board.lines[1]: line 6 is already used by controller.buttons[0]',
       ].sort(),
     );
+  });
+});
+
+describe('what each new driver can report', () => {
+  test('state read back or assumed, and no current, as BOARD_DRIVER_INFO says', async () => {
+    const boards = {
+      numato: 'port: /dev/ttyACM0, channels: 8',
+      lcus: 'port: /dev/ttyUSB0, channels: 4',
+      modbus: 'port: /dev/ttyUSB0, channels: 8',
+      gpio: 'lines: [5]',
+    } as const;
+    for (const [driver, keys] of Object.entries(boards)) {
+      const config = parseConfig(lines('version: 1', `board: { driver: ${driver}, ${keys} }`), 'pipdu.yaml');
+      // Built, not started: nothing is opened.
+      const board = createRelayBoard(config.board, { logger: silentLogger() });
+      const info = BOARD_DRIVER_INFO[driver as keyof typeof boards];
+      assert.equal(board.reportsState, info.reportsState, driver);
+      assert.equal(info.reportsCurrent, false);
+      await assert.rejects(
+        board.current(),
+        (error: unknown) => error instanceof PduError && error.code === 'UNSUPPORTED',
+      );
+      await board.stop();
+    }
   });
 });
