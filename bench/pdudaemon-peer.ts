@@ -1,7 +1,9 @@
 // Issue 6's benchmark: Debian's pdudaemon (HTTP listener, NumatoUSB16 driver over a socat
 // pty to bench/numato-sim.py) against PiPDU's pdudaemon route (plain HTTP, a new
 // connection each) and its v1 route (HTTPS with mutual TLS, keep-alive), PiPDU on the
-// prp1 driver over a pty to the PRP/1 simulator process, switchSpacingMs 0. PiPDU is
+// prp1 driver over a pty to the PRP/1 simulator process, switchSpacingMs 0; and (issue 18)
+// board for board: PiPDU's numato driver on its own copy of the same Numato simulator,
+// through the same pdudaemon route. PiPDU is
 // the compiled daemon (dist/src/main.js with `npm start`'s node flags and a config file), so
 // its RSS is the product's own. Same client for all.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -25,6 +27,9 @@ const PDUDAEMON = '/usr/sbin/pdudaemon';
 
 interface Served {
   pid: number;
+  /** Daemon C: the numato driver on bench/numato-sim.py, as pdudaemon drives it. */
+  numatoPid: number;
+  pdudaemonNumatoUrl: string;
   pdudaemonUrl: string;
   pdudaemonBUrl: string;
   v1Url: string;
@@ -53,6 +58,22 @@ function daemonProcess(dir: string, name: string, flags: string[]): ChildProcess
 }
 
 /**
+ * bench/numato-sim.py behind a socat pty pair: the host opens `host`. Returns socat and
+ * the simulator, to stop. pdudaemon and PiPDU's numato driver each get one of these.
+ */
+async function numatoModule(host: string, module: string): Promise<ChildProcess[]> {
+  const socat = spawn('socat', [`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${module}`], {
+    stdio: 'ignore',
+  });
+  await Promise.all([waitForPath(host), waitForPath(module)]);
+  const sim = spawn('/usr/bin/python3', [join(root, 'bench/numato-sim.py'), module, '16'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await firstLine(sim, 'the Numato simulator');
+  return [socat, sim];
+}
+
+/**
  * Node's own floor: a bare http server with `npm start`'s flags that answers
  * pdudaemon's success text at once (no board, no PiPDU code), under the same load.
  */
@@ -67,7 +88,9 @@ async function startNodeFloor(children: ChildProcess[]): Promise<{ url: string; 
 
 async function startPipdu(dir: string, children: ChildProcess[]): Promise<Served> {
   const flags = await startFlags();
-  const [api, pdudaemon, apiB, pdudaemonB] = await Promise.all([
+  const [api, pdudaemon, apiB, pdudaemonB, apiC, pdudaemonC] = await Promise.all([
+    freePort(),
+    freePort(),
     freePort(),
     freePort(),
     freePort(),
@@ -98,14 +121,27 @@ api:
   pdudaemon: { listen: 127.0.0.1:${pdudaemonB}, allow: [127.0.0.1], role: admin }
 state: { dir: ${join(dir, 'state-b')} }
 `,
+    c: `version: 1
+name: pipdu-numato
+log: { level: warn }
+board: { driver: numato, port: ${join(dir, 'board-c')}, channels: 16, switchSpacingMs: 0 }
+api:
+  listen: 127.0.0.1:${apiC}
+  loopbackRole: viewer
+  pdudaemon: { listen: 127.0.0.1:${pdudaemonC}, allow: [127.0.0.1], role: admin }
+state: { dir: ${join(dir, 'state-c')} }
+`,
   };
   for (const [name, text] of Object.entries(configs)) await writeFile(join(dir, `${name}.yaml`), text);
   for (const name of ['a', 'b']) children.push(await boardProcess(join(dir, `board-${name}`)));
-  const daemons = ['a', 'b'].map((name) => daemonProcess(dir, name, flags));
+  children.push(...(await numatoModule(join(dir, 'board-c'), join(dir, 'module-c'))));
+  const daemons = ['a', 'b', 'c'].map((name) => daemonProcess(dir, name, flags));
   children.push(...daemons);
-  await Promise.all([waitForHttp(pdudaemon), waitForHttp(pdudaemonB)]);
+  await Promise.all([waitForHttp(pdudaemon), waitForHttp(pdudaemonB), waitForHttp(pdudaemonC)]);
   return {
     pid: daemons[0]?.pid ?? 0,
+    numatoPid: daemons[2]?.pid ?? 0,
+    pdudaemonNumatoUrl: `http://127.0.0.1:${pdudaemonC}`,
     pdudaemonUrl: `http://127.0.0.1:${pdudaemon}`,
     pdudaemonBUrl: `http://127.0.0.1:${pdudaemonB}`,
     v1Url: `https://127.0.0.1:${api}`,
@@ -290,17 +326,7 @@ export async function benchPdudaemonPeer(): Promise<void> {
 
     // pdudaemon: NumatoUSB16 "numato" over socat to the module simulator, "missing" on no device.
     const host = join(dir, 'host');
-    const module = join(dir, 'module');
-    const socat = spawn('socat', [`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${module}`], {
-      stdio: 'ignore',
-    });
-    children.push(socat);
-    await Promise.all([waitForPath(host), waitForPath(module)]);
-    const sim = spawn('/usr/bin/python3', [join(root, 'bench/numato-sim.py'), module], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    children.push(sim);
-    await firstLine(sim, 'the Numato simulator');
+    children.push(...(await numatoModule(host, join(dir, 'module'))));
     const port = await freePort();
     const conf = join(dir, 'pdudaemon.conf');
     await writeFile(
@@ -349,6 +375,13 @@ export async function benchPdudaemonPeer(): Promise<void> {
       base: served.pdudaemonUrl,
       agent: false,
     };
+    const numatoRoute: Target = {
+      label: 'PiPDU numato driver',
+      path: pd('pipdu-numato'),
+      method: 'GET',
+      base: served.pdudaemonNumatoUrl,
+      agent: false,
+    };
     const v1: Target = {
       label: 'PiPDU v1',
       path: (i) => `/api/v1/sockets/${socket(i)}/${action(i)}`,
@@ -368,9 +401,16 @@ export async function benchPdudaemonPeer(): Promise<void> {
     };
 
     const results: Array<[Target, Figures, { rss: number; peak: number }]> = [];
-    for (const target of [peer, route, v1, floor]) {
+    for (const target of [peer, numatoRoute, route, v1, floor]) {
       const figures = await measure(target);
-      const pid = target === peer ? (pdudaemon.pid ?? 0) : target === floor ? nodeFloor.pid : served.pid;
+      const pid =
+        target === peer
+          ? (pdudaemon.pid ?? 0)
+          : target === floor
+            ? nodeFloor.pid
+            : target === numatoRoute
+              ? served.numatoPid
+              : served.pid;
       results.push([target, figures, await residentMb(pid)]);
     }
 
@@ -384,7 +424,13 @@ export async function benchPdudaemonPeer(): Promise<void> {
       '  PiPDU: prp1 over socat pty to the PRP/1 simulator process, switchSpacingMs 0, answered after the board acked the SET;',
     );
     console.log(
-      '         pdudaemon route = plain HTTP, a new connection each; v1 = HTTPS mutual TLS, keep-alive',
+      '         pdudaemon route = plain HTTP, a new connection each; v1 = HTTPS mutual TLS, keep-alive;',
+    );
+    console.log(
+      '         numato driver = board for board with pdudaemon: the pdudaemon route of a daemon on the numato driver,',
+    );
+    console.log(
+      '         16 channels, over socat pty to its own bench/numato-sim.py, answered once the module prompted',
     );
     console.log(
       `  ${'target'.padEnd(24)}${'median'.padStart(10)}${'p99'.padStart(10)}${'16 at once'.padStart(12)}${'req/s'.padStart(8)}${'RSS MB'.padStart(9)}${'peak MB'.padStart(9)}`,

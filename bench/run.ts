@@ -16,6 +16,7 @@ import { StateStore } from '../src/state/state-store.js';
 import { requests } from '../test/helpers/requests.js';
 import { benchDashboard } from './dashboard.js';
 import { benchDiscord } from './discord.js';
+import { benchDrivers } from './drivers.js';
 import { benchEnergy } from './energy.js';
 import { benchFirmware } from './firmware.js';
 import { benchMqtt } from './mqtt.js';
@@ -189,6 +190,7 @@ async function main(): Promise<void> {
     await closeLink(link);
   }
 
+  await benchDrivers();
   await benchRequestPath();
   await benchPipeline();
   await benchSsh();

@@ -16,6 +16,8 @@ export const SERIAL_BINDINGS: readonly SerialBindingName[] = ['direct', 'stock']
 export interface SerialTransportOptions {
   path: string;
   baudRate: number;
+  /** Default none (8N1); RS-485 Modbus boards may want even or odd. */
+  parity?: 'none' | 'even' | 'odd';
   /** Default: `PIPDU_SERIAL_BINDING` (`direct` or `stock`) if set, else `direct`. */
   binding?: SerialBindingName;
   /** Told (once, at info) when the direct binding falls back to the stock one. */
@@ -99,7 +101,7 @@ export class SerialTransport extends EventEmitter<LineTransportEvents> implement
       path: this.options.path,
       baudRate: this.options.baudRate,
       dataBits: 8,
-      parity: 'none',
+      parity: this.options.parity ?? 'none',
       stopBits: 1,
       rtscts: false,
       hupcl: false,

@@ -29,13 +29,18 @@ import { parseArgs } from 'node:util';
 import { LegacySimulatedBoard, type LegacyTelemetryFormat } from './legacy-simulated-board.js';
 import type { BoardFeature } from './relay-board.js';
 import { seededRandom } from './seeded-random.js';
+import { LcusDevice } from './sim/lcus-device.js';
+import { ModbusDevice } from './sim/modbus-device.js';
+import { NumatoDevice } from './sim/numato-device.js';
+import type { RelayDevice } from './sim/relay-device.js';
 import { SimulatedBoard } from './simulated-board.js';
 
 const USAGE = `usage: simulator-cli (--pty <path> | --stdio) [options]
 
   --pty <path>            create a pty (via socat) linked at <path>; a client opens <path>
   --stdio                 speak the protocol on stdin/stdout (JSON events go to stderr)
-  --legacy                simulate the original firmware instead of PRP/1
+  --board <kind>          prp1 (default), legacy, numato, lcus or modbus: the device to simulate
+  --legacy                the same as --board legacy
   --format comma|space    legacy telemetry format (default comma)
   --crlf                  legacy: end telemetry lines with \\r\\n
   --power-up-mask <hex>   the stored power-up mask (default: none stored = all off)
@@ -47,7 +52,10 @@ const USAGE = `usage: simulator-cli (--pty <path> | --stdio) [options]
                           later requests wait their turn (default 0)
   --telemetry <ms>        telemetry period, e.g. 1000, 250ms, 1s; 0 = none (default 1000, legacy 500)
   --seed <n>              seed the noise on current readings and reply drops
-  --channels <n>          PRP/1 channels, 1..32 (default 16)
+  --channels <n>          channels: PRP/1 1..32 (default 16), numato 1,2,4,8,16,32 (default 8),
+                          lcus 1,2,4,8 (default 4), modbus 8,16,32 (default 8)
+  --id <text>             numato: what \`id get\` answers, 8 characters (default 00000001)
+  --slave <n>             modbus: the slave id, 1..247 (default 1)
   --features <list>       PRP/1 features, comma separated, may be empty (default current,persist)
   --firmware <version>    PRP/1 fw= (default 1.0.0-sim)
   --reply-delay <ms>      delay before every reply (default 0)
@@ -59,9 +67,13 @@ resets' are. Control lines on stdin: mute, unmute, drop <0..1>, delay <ms>,
 set-delay <ms>, garbage <text>, event <text>, reset, load <channel> <mA>, load-step <channel>
 <mA> <after-ms>, load-die <channel> [<after-ms>], load-surge <channel> <mA> <for-ms>, exit; each is
 acknowledged with a {"event":"control"} line. SIGUSR1 (to the pid in "ready") resets
-the board.`;
+the board. numato, lcus and modbus take mute, unmute, garbage <text>, reset (power loss:
+all relays off) and exit; modbus also corrupt (the next reply's CRC is wrong).`;
 
-type Board = SimulatedBoard | LegacySimulatedBoard;
+type Board = SimulatedBoard | LegacySimulatedBoard | RelayDevice;
+
+const BOARD_KINDS = ['prp1', 'legacy', 'numato', 'lcus', 'modbus'] as const;
+type BoardKind = (typeof BOARD_KINDS)[number];
 type Json = Record<string, unknown>;
 
 class UsageError extends Error {}
@@ -69,7 +81,10 @@ class UsageError extends Error {}
 interface CliOptions {
   mode: 'pty' | 'stdio';
   ptyPath: string;
+  kind: BoardKind;
   legacy: boolean;
+  id: string | undefined;
+  slave: number | undefined;
   format: LegacyTelemetryFormat;
   crlf: boolean;
   powerUpMask: number | null;
@@ -94,6 +109,9 @@ function parseCli(argv: string[]): CliOptions | 'help' {
     options: {
       pty: { type: 'string' },
       stdio: { type: 'boolean', default: false },
+      board: { type: 'string' },
+      id: { type: 'string' },
+      slave: { type: 'string' },
       legacy: { type: 'boolean', default: false },
       format: { type: 'string' },
       crlf: { type: 'boolean', default: false },
@@ -115,7 +133,35 @@ function parseCli(argv: string[]): CliOptions | 'help' {
   if (values.help) return 'help';
   if ((values.pty === undefined) === !values.stdio)
     throw new UsageError('give exactly one of --pty <path> or --stdio');
-  if (values.legacy) {
+  if (values.board !== undefined && !(BOARD_KINDS as readonly string[]).includes(values.board))
+    throw new UsageError(`--board must be one of ${BOARD_KINDS.join(', ')}, got "${values.board}"`);
+  if (values.legacy && values.board !== undefined && values.board !== 'legacy')
+    throw new UsageError(`--legacy and --board ${values.board} contradict each other`);
+  const kind: BoardKind = values.legacy ? 'legacy' : ((values.board as BoardKind | undefined) ?? 'prp1');
+  values.legacy = kind === 'legacy';
+  if (values.id !== undefined && kind !== 'numato') throw new UsageError('--id is for --board numato');
+  if (values.id !== undefined && !/^[\x21-\x7e]{8}$/.test(values.id))
+    throw new UsageError(`--id must be 8 printable characters, got "${values.id}"`);
+  if (values.slave !== undefined && kind !== 'modbus') throw new UsageError('--slave is for --board modbus');
+  if (kind === 'numato' || kind === 'lcus' || kind === 'modbus') {
+    for (const flag of [
+      'power-up-mask',
+      'eeprom',
+      'features',
+      'firmware',
+      'reply-delay',
+      'set-delay',
+      'serial',
+      'telemetry',
+      'seed',
+      'format',
+    ] as const) {
+      if (values[flag] !== undefined)
+        throw new UsageError(`--${flag} is for the PRP/1 or legacy board, not --board ${kind}`);
+    }
+    if (values['no-serial'] || values.crlf)
+      throw new UsageError(`--no-serial and --crlf are not for --board ${kind}`);
+  } else if (values.legacy) {
     for (const flag of [
       'power-up-mask',
       'eeprom',
@@ -155,7 +201,10 @@ function parseCli(argv: string[]): CliOptions | 'help' {
   return {
     mode: values.stdio ? 'stdio' : 'pty',
     ptyPath,
+    kind,
     legacy: values.legacy,
+    id: values.id,
+    slave: values.slave === undefined ? undefined : parseInteger(values.slave, '--slave'),
     format,
     crlf: values.crlf,
     powerUpMask:
@@ -163,7 +212,10 @@ function parseCli(argv: string[]): CliOptions | 'help' {
     eeprom: values.eeprom === undefined ? null : path.resolve(values.eeprom),
     telemetryMs: values.telemetry === undefined ? undefined : parseMs(values.telemetry, '--telemetry'),
     seed: values.seed === undefined ? undefined : parseInteger(values.seed, '--seed'),
-    channels: values.channels === undefined ? 16 : parseInteger(values.channels, '--channels'),
+    channels:
+      values.channels === undefined
+        ? { prp1: 16, legacy: 16, numato: 8, lcus: 4, modbus: 8 }[kind]
+        : parseInteger(values.channels, '--channels'),
     features: features as BoardFeature[] | undefined,
     firmware: values.firmware,
     replyDelayMs: values['reply-delay'] === undefined ? 0 : parseMs(values['reply-delay'], '--reply-delay'),
@@ -242,9 +294,40 @@ function saveEeprom(file: string, board: SimulatedBoard): void {
 }
 
 function formatMask(board: Board, mask: number): string {
-  return board instanceof SimulatedBoard
-    ? board.formatMask(mask)
-    : mask.toString(16).toUpperCase().padStart(4, '0');
+  if (board instanceof SimulatedBoard) return board.formatMask(mask);
+  const digits = board instanceof LegacySimulatedBoard ? 4 : Math.ceil(board.channels / 4);
+  return mask.toString(16).toUpperCase().padStart(digits, '0');
+}
+
+/** The Numato, LCUS and Modbus device models; null for the PRP/1 and legacy boards. */
+function relayDevice(opts: CliOptions): RelayDevice | null {
+  switch (opts.kind) {
+    case 'numato':
+      return new NumatoDevice({ channels: opts.channels, ...(opts.id === undefined ? {} : { id: opts.id }) });
+    case 'lcus':
+      return new LcusDevice({ channels: opts.channels });
+    case 'modbus':
+      return new ModbusDevice({
+        channels: opts.channels,
+        ...(opts.slave === undefined ? {} : { slaveId: opts.slave }),
+      });
+    default:
+      return null;
+  }
+}
+
+/** How to point the daemon at the simulated device, for the banner. */
+function boardConfigHint(opts: CliOptions, link: string): string {
+  switch (opts.kind) {
+    case 'legacy':
+      return `board: { driver: legacy, port: ${link}, baudRate: 9600 }`;
+    case 'prp1':
+      return `board: { driver: prp1, port: ${link} }`;
+    case 'modbus':
+      return `board: { driver: modbus, port: ${link}, channels: ${opts.channels}, slaveId: ${opts.slave ?? 1} }`;
+    default:
+      return `board: { driver: ${opts.kind}, port: ${link}, channels: ${opts.channels} }`;
+  }
 }
 
 async function main(): Promise<number> {
@@ -265,7 +348,16 @@ async function main(): Promise<number> {
   const opts = options;
   const random = opts.seed === undefined ? Math.random : seededRandom(opts.seed);
   let board: Board;
-  if (opts.legacy) {
+  let device: RelayDevice | null;
+  try {
+    device = relayDevice(opts);
+  } catch (error) {
+    process.stderr.write(`simulator: ${(error as Error).message}\n`);
+    return 2;
+  }
+  if (device) {
+    board = device;
+  } else if (opts.legacy) {
     board = new LegacySimulatedBoard({
       format: opts.format,
       crlf: opts.crlf,
@@ -423,13 +515,22 @@ class SimulatorProcess {
       swallowStartupBoot = false; // the boot line, if any, was emitted by now
     });
     this.json({ event: 'ready', path: link, bootId: board.bootId, ...serialOf(board), pid: process.pid });
-    const legacy = board instanceof LegacySimulatedBoard;
+    const names = {
+      prp1: 'PRP/1 board',
+      legacy: 'legacy firmware',
+      numato: 'Numato module',
+      lcus: 'LCUS board',
+      modbus: 'Modbus RTU board',
+    };
+    const device = options.kind === 'numato' || options.kind === 'lcus' || options.kind === 'modbus';
     process.stderr.write(
-      `${legacy ? 'legacy firmware' : 'PRP/1 board'} simulator on ${link} (pid ${process.pid})\n` +
-        `  point the daemon at it:  board: { driver: ${legacy ? 'legacy' : 'prp1'}, port: ${link}${legacy ? ', baudRate: 9600' : ''} }\n` +
+      `${names[options.kind]} simulator on ${link} (pid ${process.pid})\n` +
+        `  point the daemon at it:  ${boardConfigHint(options, link)}\n` +
         `  power loss: kill -USR1 ${process.pid}, or type "reset"; other control lines: mute, unmute,\n` +
-        '  drop <0..1>, delay <ms>, set-delay <ms>, garbage <text>, event <text>, load <channel> <mA>,\n' +
-        '  load-step <channel> <mA> <after-ms>, load-die <channel> [<after-ms>], load-surge <channel> <mA> <for-ms>, exit\n',
+        (device
+          ? `  garbage <text>${options.kind === 'modbus' ? ', corrupt' : ''}, exit\n`
+          : '  drop <0..1>, delay <ms>, set-delay <ms>, garbage <text>, event <text>, load <channel> <mA>,\n' +
+            '  load-step <channel> <mA> <after-ms>, load-die <channel> [<after-ms>], load-surge <channel> <mA> <for-ms>, exit\n'),
     );
   }
 
@@ -484,6 +585,10 @@ class SimulatorProcess {
       case 'reset':
         board.reset();
         break;
+      case 'corrupt':
+        if (board instanceof ModbusDevice) board.corruptNextReply = true;
+        else error = 'corrupt is for the Modbus board';
+        break;
       case 'load': {
         try {
           if (args.length !== 2) throw new Error('usage: load <channel> <mA>');
@@ -526,7 +631,7 @@ class SimulatorProcess {
         this.shutdown(0);
         return;
       default:
-        error = `unknown control line (mute, unmute, drop, delay, set-delay, garbage, event, reset, load, load-step, load-die, load-surge, exit)`;
+        error = `unknown control line (mute, unmute, drop, delay, set-delay, garbage, event, reset, load, load-step, load-die, load-surge, corrupt, exit)`;
     }
     this.json(
       error === null ? { event: 'control', line, ok: true } : { event: 'control', line, ok: false, error },

@@ -550,8 +550,18 @@ describe('the board driver list', () => {
     assert.deepEqual(problems(yaml('version: 1', 'board: { driver: nonsense }')), [
       `pipdu.yaml:2:18 board.driver: expected ${BOARD_DRIVERS.join(' | ')}`,
     ]);
+    // What each driver needs besides its name (the drivers' own config tests: test/board-config.test.ts).
+    const needs: Partial<Record<string, string>> = {
+      numato: 'port: /dev/ttyACM0, channels: 8',
+      lcus: 'port: /dev/ttyUSB0, channels: 4',
+      modbus: 'port: /dev/ttyUSB0, channels: 8',
+      gpio: 'lines: [5, 6]',
+    };
     for (const driver of BOARD_DRIVERS) {
-      const text = yaml('version: 1', `board: { driver: ${driver}, port: /dev/ttyACM0 }`);
+      const text = yaml(
+        'version: 1',
+        `board: { driver: ${driver}, ${needs[driver] ?? 'port: /dev/ttyACM0'} }`,
+      );
       assert.equal(parseConfig(text, 'pipdu.yaml').board.driver, driver);
     }
     // A config that bypassed the schema still gets a one-line answer naming the same list.

@@ -1,6 +1,11 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { BOARD_DRIVERS } from './board-drivers.js';
+import {
+  BOARD_DRIVER_INFO,
+  BOARD_DRIVERS,
+  type BoardDriverName,
+  CHANNEL_COUNT_DRIVERS,
+} from './board-drivers.js';
 import { MAX_DURATION_MS, parseDuration, tryParseByteSize, tryParseDuration } from './duration.js';
 import { isLoopbackHost, parseListen } from './listen.js';
 import { parsePasswordHash } from './password-hash.js';
@@ -404,30 +409,183 @@ const socketsSchema = z
 
 // ---------------------------------------------------------------- sections
 
+const gpioLine = z.int().min(0, 'expected a BCM line 0..53').max(53, 'expected a BCM line 0..53');
+
+/** Keys that only some drivers take: any other driver refuses them, naming the drivers. */
+const DRIVER_KEYS: Record<string, readonly BoardDriverName[]> = {
+  port: ['prp1', 'legacy', 'simulator', 'numato', 'lcus', 'modbus'],
+  baudRate: ['prp1', 'legacy', 'numato', 'lcus', 'modbus'],
+  channels: CHANNEL_COUNT_DRIVERS,
+  slaveId: ['modbus'],
+  parity: ['modbus'],
+  lines: ['gpio'],
+  activeLow: ['gpio'],
+  gpioChipBase: ['gpio'],
+};
+
+/** What each driver's `board.port` looks like, for the "required" message. */
+const PORT_HINTS: Partial<Record<BoardDriverName, string>> = {
+  prp1: '/dev/serial/by-id/usb-Arduino...',
+  legacy: '/dev/serial/by-id/usb-Arduino...',
+  numato: '/dev/serial/by-id/usb-Numato_Systems_Pvt._Ltd._Numato_Lab_8_Channel_USB_Relay_Module...',
+  lcus: '/dev/serial/by-id/usb-1a86_USB_Serial-if00-port0',
+  modbus: '/dev/serial/by-id/usb-FTDI_... (the RS-485 adapter)',
+};
+
 const boardSchema = section({
   driver: z.enum(BOARD_DRIVERS).default('prp1'),
   /** serial device; prefer /dev/serial/by-id paths (ttyACM numbers move) */
   port: text.optional(),
-  /** default 115200, 9600 for legacy */
+  /** default by driver: 115200 prp1, 9600 legacy, lcus and modbus, 19200 numato */
   baudRate: z.int().positive().optional(),
   /** minimum gap between two switch-ons (inrush guard); 0 = none */
   switchSpacingMs: z.int().min(0).default(250),
   replyTimeout: duration({ positive: true }).default(parseDuration('500ms')),
+  /** numato, lcus, modbus: the board's relay count (which ones each driver takes: BOARD_DRIVER_INFO) */
+  channels: z.int().positive().optional(),
+  /** modbus: the board's slave (unit) id, 1..247 (default 1) */
+  slaveId: z.int().min(1, 'a Modbus slave id is 1..247').max(247, 'a Modbus slave id is 1..247').optional(),
+  /** modbus: the serial line's parity, 8 data bits, 1 stop bit (default none) */
+  parity: z.enum(['none', 'even', 'odd']).optional(),
+  /** gpio: BCM line of relay channel i (channel i drives the socket whose channel is i) */
+  lines: z
+    .array(gpioLine)
+    .min(1, 'list at least one BCM line')
+    .max(SOCKET_COUNT, 'at most 16 lines')
+    .optional(),
+  /** gpio: the relay is energized when the line is low (opto-isolated modules; default false) */
+  activeLow: z.boolean().optional(),
+  /** gpio: `auto` (default) reads it from sysfs, as controller.gpioChipBase */
+  gpioChipBase: z
+    .union([z.literal('auto'), z.int().min(0)], { error: 'expected auto or a number ≥ 0' })
+    .optional(),
 })
   .superRefine((board, ctx) => {
-    const { driver, port } = board as { driver?: unknown; port?: unknown };
-    if ((driver === 'prp1' || driver === 'legacy') && port === undefined) {
+    const b = board as Record<string, unknown>;
+    const driver = (typeof b.driver === 'string' ? b.driver : 'prp1') as BoardDriverName;
+    if (!(BOARD_DRIVERS as readonly string[]).includes(driver)) return;
+    for (const [key, drivers] of Object.entries(DRIVER_KEYS)) {
+      if (b[key] === undefined || drivers.includes(driver)) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `not used by driver ${driver}: ${key} is for ${drivers.join(', ')}`,
+      });
+    }
+    const hint = PORT_HINTS[driver];
+    if (hint !== undefined && b.port === undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['port'],
-        message: `required for driver ${driver}: the serial device, like /dev/serial/by-id/usb-Arduino...`,
+        message: `required for driver ${driver}: the serial device, like ${hint}`,
       });
+    }
+    const allowed = BOARD_DRIVER_INFO[driver].channels;
+    if (CHANNEL_COUNT_DRIVERS.includes(driver) && allowed) {
+      if (b.channels === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['channels'],
+          message: `required for driver ${driver}: the board's relay count, one of ${allowed.join(', ')}`,
+        });
+      } else if (typeof b.channels === 'number' && !allowed.includes(b.channels)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['channels'],
+          message: `a ${driver} board has ${allowed.join(', ')} channels, not ${b.channels}`,
+        });
+      }
+    }
+    if (driver === 'gpio') {
+      if (b.lines === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['lines'],
+          message: 'required for driver gpio: the BCM line of each relay, like [5, 6, 13, 19]',
+        });
+      } else if (Array.isArray(b.lines)) {
+        const seen = new Map<unknown, number>();
+        b.lines.forEach((line, index) => {
+          const first = seen.get(line);
+          if (first === undefined) seen.set(line, index);
+          else
+            ctx.addIssue({
+              code: 'custom',
+              path: ['lines', index],
+              message: `line ${String(line)} is already board.lines[${first}]`,
+            });
+        });
+      }
     }
   }, whenMapping)
   .transform((board) => ({
     ...board,
-    baudRate: board.baudRate ?? (board.driver === 'legacy' ? 9600 : 115200),
+    baudRate: board.baudRate ?? BOARD_DRIVER_INFO[board.driver].defaultBaudRate,
   }));
+
+/** The relay channels the configured board has; null where the board itself says (PRP/1 HELLO). */
+export function boardChannelCount(board: Pick<BoardConfig, 'driver' | 'channels' | 'lines'>): number | null {
+  if (board.driver === 'gpio') return board.lines?.length ?? null;
+  if (board.driver === 'legacy') return 16;
+  if (CHANNEL_COUNT_DRIVERS.includes(board.driver)) return board.channels ?? null;
+  return null;
+}
+
+/**
+ * Checked on the file's own data (validateConfig), where listed sockets can
+ * still be told from the defaults. Sockets listed with a channel the board lacks are an error at that socket
+ * (sockets left to their defaults are not: an 8-channel board simply has no
+ * relay for sockets 9..16). GPIO relay lines must not be front-panel lines.
+ */
+function boardAgainstSockets(config: unknown): SchemaIssue[] {
+  const issues: SchemaIssue[] = [];
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) return issues;
+  const c = config as { board?: unknown; sockets?: unknown; controller?: unknown };
+  const board = (typeof c.board === 'object' && c.board !== null ? c.board : {}) as Record<string, unknown>;
+  const driver = typeof board.driver === 'string' ? board.driver : 'prp1';
+  if (!(BOARD_DRIVERS as readonly string[]).includes(driver)) return issues;
+  const count = boardChannelCount({
+    driver: driver as BoardDriverName,
+    channels: typeof board.channels === 'number' ? board.channels : undefined,
+    lines: Array.isArray(board.lines) ? (board.lines as number[]) : undefined,
+  });
+  if (count !== null && Array.isArray(c.sockets)) {
+    c.sockets.forEach((socket, index) => {
+      const s = (typeof socket === 'object' && socket !== null ? socket : {}) as Record<string, unknown>;
+      if (typeof s.number !== 'number') return;
+      const explicit = typeof s.channel === 'number';
+      const channel = explicit ? (s.channel as number) : s.number - 1;
+      if (!Number.isInteger(channel) || channel < count) return;
+      issues.push({
+        atKey: false,
+        path: ['sockets', index, explicit ? 'channel' : 'number'],
+        message: `socket ${s.number} uses channel ${channel}${explicit ? '' : ' (number - 1)'}, but the ${driver} board has ${count} channel${count === 1 ? '' : 's'} (0..${count - 1})`,
+      });
+    });
+  }
+  const controller = c.controller as Record<string, unknown> | undefined;
+  if (driver === 'gpio' && Array.isArray(board.lines) && typeof controller === 'object' && controller) {
+    const panel = new Map<unknown, string>();
+    for (const key of ['buttons', 'leds'] as const) {
+      const lines = controller[key];
+      if (!Array.isArray(lines)) continue;
+      lines.forEach((line, i) => {
+        panel.set(line, `controller.${key}[${i}]`);
+      });
+    }
+    if (controller.statusLed !== undefined) panel.set(controller.statusLed, 'controller.statusLed');
+    board.lines.forEach((line, index) => {
+      const user = panel.get(line);
+      if (user !== undefined)
+        issues.push({
+          atKey: false,
+          path: ['board', 'lines', index],
+          message: `line ${String(line)} is already used by ${user}`,
+        });
+    });
+  }
+  return issues;
+}
 
 export const roleSchema = z.enum(['viewer', 'operator', 'admin']);
 
@@ -456,8 +614,6 @@ const discordSchema = section(
   },
   { hints: { token: 'no token here: the bot token comes from the DISCORD_TOKEN environment variable' } },
 );
-
-const gpioLine = z.int().min(0, 'expected a BCM line 0..53').max(53, 'expected a BCM line 0..53');
 
 const controllerSchema = section({
   /** button i controls socket i + 1 */
@@ -712,8 +868,10 @@ export function validateConfig(
   data: unknown,
 ): { ok: true; config: PduConfig } | { ok: false; issues: SchemaIssue[] } {
   const result = pduConfigSchema.safeParse(data, { error: describeIssue });
-  if (result.success) return { ok: true, config: result.data };
-  const issues: SchemaIssue[] = [];
+  const boardIssues = boardAgainstSockets(data);
+  if (result.success)
+    return boardIssues.length ? { ok: false, issues: boardIssues } : { ok: true, config: result.data };
+  const issues: SchemaIssue[] = [...boardIssues];
   for (const issue of result.error.issues) {
     const path = issue.path.map((key) => (typeof key === 'number' ? key : String(key)));
     if (issue.code === 'unrecognized_keys') {
