@@ -131,3 +131,24 @@ test('lcus: every socket assumed; a restart starts from the saved mask and sends
     );
   assert.match(String(error?.message), /channel 8 has no relay: the LCUS board has 4 channels \(0\.\.3\)/);
 });
+
+test('an 8-channel module: all on and all off switch its 8 sockets, with no failures for the 8 it has no relay for', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pipdu-numato-all-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'relay');
+  const sim = await simulator(path, ['--board', 'numato', '--channels', '8']);
+  const service = await daemon(dir, `{ driver: numato, port: ${path}, channels: 8 }`);
+  cleanups.push(() => service.stop());
+  const allOn = await requests(service).allOn(ALICE);
+  assert.deepEqual(
+    allOn.outcomes.map((outcome) => [outcome.socket, outcome.ok]),
+    [1, 2, 3, 4, 5, 6, 7, 8].map((socket) => [socket, true]),
+  );
+  await sim.waitFor((e) => e.event === 'relays' && e.mask === 'FF', 3000, 0);
+  assert.deepEqual(on(service), [1, 2, 3, 4, 5, 6, 7, 8]);
+  const allOff = await requests(service).allOff(ALICE, { confirmed: true });
+  assert.equal(allOff.outcomes.filter((outcome) => !outcome.ok).length, 0);
+  assert.deepEqual(on(service), []);
+  // Asked by number, a socket without a relay is one clear refusal.
+  await assert.rejects(requests(service).on(9, ALICE), /channel 8 has no relay: the .* has 8 channels/);
+});

@@ -570,11 +570,13 @@ export class PduService {
     } catch (error) {
       fail(asPduError(error));
     }
+    // A board with fewer relays than sockets (an 8-channel module) has no relay for the rest:
+    // "all" means the sockets it has, not failures for the ones it lacks.
+    const channels = this.board.identity?.channels ?? Number.POSITIVE_INFINITY;
+    const wired = this.lanes.filter((lane) => lane.config.channel < channels);
     const targets =
-      action === 'on'
-        ? this.lanes
-        : this.lanes.filter((lane) => options.includeProtected || !lane.config.protected);
-    const skipped = this.lanes.filter((lane) => !targets.includes(lane)).map((lane) => lane.config.number);
+      action === 'on' ? wired : wired.filter((lane) => options.includeProtected || !lane.config.protected);
+    const skipped = wired.filter((lane) => !targets.includes(lane)).map((lane) => lane.config.number);
     // The all-sockets request was checked and confirmed as a whole; each socket's is its part of it.
     const { includeProtected: _all, ...each } = options;
     const one = (lane: SocketLane): Promise<SocketOutcome> =>
