@@ -135,7 +135,8 @@ describe('BoardRecovery', () => {
 
   test('current on a socket shown off triggers a STATE read (at most one per spell), and the mirror takes it', async () => {
     const logger = silentLogger();
-    const mirror = new RelayMirror({ store: new StateStore({ dir, logger }), logger });
+    const store = new StateStore({ dir, logger });
+    const mirror = new RelayMirror({ store, logger });
     await mirror.load();
     const board = new FakeBoard();
     const events = new EventEmitter<PduEvents>();
@@ -179,5 +180,7 @@ describe('BoardRecovery', () => {
     board.emit('current', flowing);
     assert.equal(board.stateReads, 1, 'no second read while it agrees');
     await recovery.stop();
+    // The mirror saves state.json in the background: written before the directory goes.
+    await store.flush();
   });
 });
