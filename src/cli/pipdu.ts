@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import type { AuditEntry } from '../audit/audit-log.js';
 import { hashPassword } from '../config/password-hash.js';
-import type { AllResult, PduStatus, SocketInfo, SwitchResult } from '../pdu/types.js';
+import type { AllResult, PduStatus, PendingWork, SocketInfo, SwitchResult } from '../pdu/types.js';
 import { ApiCallError, ApiClient, errorText, type TlsOptions, UnreachableError } from './client.js';
 import {
   formatAll,
@@ -298,14 +298,9 @@ async function main(argv: string[]): Promise<number> {
       client,
       socket,
       client.json('POST', `/api/v1/sockets/${encodeURIComponent(socket)}/cancel`, {}),
-    )) as { cancelled: number; socket: SocketInfo };
+    )) as { cancelled: PendingWork; socket: SocketInfo };
     if (values.json) printJson(answer);
-    else
-      print(
-        answer.cancelled > 0
-          ? `${socketLabel(answer.socket)}: cancelled ${answer.cancelled} request(s)`
-          : `${socketLabel(answer.socket)}: nothing to cancel`,
-      );
+    else print(`${socketLabel(answer.socket)}: ${cancelledText(answer.cancelled)}`);
     return 0;
   }
   if (!isSwitch(command)) throw new UsageError(`unknown command "${command}"`);
@@ -420,10 +415,8 @@ async function interruptible<T>(
         'POST',
         `/api/v1/sockets/${encodeURIComponent(socket)}/cancel`,
         {},
-      )) as {
-        cancelled: number;
-      };
-      process.stderr.write(`pipdu: cancelled (${answer.cancelled} request(s))\n`);
+      )) as { cancelled: PendingWork };
+      process.stderr.write(`pipdu: ${cancelledText(answer.cancelled)}\n`);
     } catch (error) {
       process.stderr.write(`pipdu: could not cancel: ${errorText(error)}\n`);
     }
@@ -453,6 +446,11 @@ async function interruptible<T>(
   } finally {
     process.off('SIGINT', onInterrupt);
   }
+}
+
+function cancelledText(work: PendingWork): string {
+  const queued = work.requests > 1 ? ` and ${work.requests - 1} queued request(s)` : '';
+  return `cancelled the ${work.action}${queued}`;
 }
 
 /** A y/n answer from the terminal (one key); anything but y or Y is no, Ctrl-C too. */
