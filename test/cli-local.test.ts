@@ -240,6 +240,36 @@ describe('pipdu over the local control socket', () => {
     await requests(fixture.service).cancel(5, ADMIN);
   });
 
+  test('status is coloured on a terminal, not with NO_COLOR', async () => {
+    const ESC = String.fromCharCode(27);
+    const coloured = onPty(['status'], { ...env, NO_COLOR: '' });
+    assert.equal(await coloured.exit, 0, coloured.stdout());
+    assert.ok(coloured.stdout().includes(`${ESC}[32monline${ESC}[0m`), coloured.stdout());
+    const plain = onPty(['status'], env);
+    assert.equal(await plain.exit, 0, plain.stdout());
+    assert.ok(!plain.stdout().includes(`${ESC}[`), plain.stdout());
+    assert.match(plain.stdout(), /board simulator online/);
+  });
+
+  test('with the board offline, status shows the states as unknown and no power', async () => {
+    await requests(fixture.service).on(2, ADMIN);
+    const offline = new Promise((resolve) => fixture.service.events.once('boardOffline', resolve));
+    fixture.transport.unplug();
+    await offline;
+    try {
+      const status = cli(['status']);
+      assert.equal(await status.exit, 0, status.stderr());
+      assert.match(status.stdout(), /board simulator OFFLINE/);
+      assert.match(status.stdout(), /^\s*2\s+lab\s+unknown\s+-\s+-$/m);
+      assert.match(status.stdout(), /^the board is offline: states unknown until it answers again$/m);
+      assert.doesNotMatch(status.stdout(), /^total: /m);
+    } finally {
+      const online = new Promise((resolve) => fixture.service.events.once('boardOnline', resolve));
+      fixture.transport.plug();
+      await online;
+    }
+  });
+
   test('output into a closed pipe ends quietly (pipdu status | head)', async () => {
     const status = cli(['status']);
     status.child.stdout?.destroy();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -405,6 +405,39 @@ describe('pipdu CLI over mutual TLS', () => {
     const result = await pipdu([...tls('ci'), 'on', 'lab']);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(fixture.service.info(2).on, true);
+  });
+
+  test('a server certificate from an unknown CA is explained with its fix (exit 3)', async () => {
+    const result = await pipdu([
+      '--url',
+      url,
+      '--cert',
+      join(dir, 'ci.crt'),
+      '--key',
+      join(dir, 'ci.key'),
+      'status',
+    ]);
+    assert.equal(result.code, 3);
+    assert.equal(
+      result.stderr,
+      `pipdu: cannot reach PiPDU at ${url}: the server's certificate is signed by a CA this client does not trust: give that CA with --ca (the ca.crt from make-certs.sh)\n`,
+    );
+  });
+
+  test('cli.yaml gives the URL and certificates', async () => {
+    const config = await mkdtemp(join(tmpdir(), 'pipdu-cli-config-'));
+    try {
+      await mkdir(join(config, 'pipdu'));
+      await writeFile(
+        join(config, 'pipdu', 'cli.yaml'),
+        `url: ${url}\ncert: ${join(dir, 'ci.crt')}\nkey: ${join(dir, 'ci.key')}\nca: ${join(dir, 'ca.crt')}\n`,
+      );
+      const result = await pipdu(['status'], { XDG_CONFIG_HOME: config });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /board simulator online/);
+    } finally {
+      await rm(config, { recursive: true, force: true });
+    }
   });
 
   test('a viewer certificate reads but cannot switch (exit 1, FORBIDDEN)', async () => {
