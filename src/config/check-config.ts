@@ -13,8 +13,7 @@
  * process with a memory and a time limit), so a hostile file gets the same
  * one-line answer here as at start-up.
  */
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
+import { readFile, stat } from 'node:fs/promises';
 import { isPduError } from '../errors.js';
 import { ConfigError, formatIssue } from './config-error.js';
 import { accessProblem, lookUpUser, namedFiles, socketsByNumber, type UnixUser } from './file-access.js';
@@ -39,8 +38,17 @@ async function serviceUser(name: string | undefined): Promise<UnixUser | null> {
 /** The config's issues with sockets named by number: the raw YAML says which socket an index is. */
 async function withSocketNumbers(error: ConfigError, file: string | undefined): Promise<string> {
   let data: unknown = null;
+  // Only for a file within the loader's limits whose issues name sockets: a hostile file is not parsed again here.
+  const aboutSockets = error.issues.some((issue) => issue.path.startsWith('sockets['));
   try {
-    if (file !== undefined) data = parseYaml(await readFile(file, 'utf8'));
+    if (file !== undefined && aboutSockets) {
+      // Loaded only here: check-config itself stays small (the loader runs in its own process).
+      const { MAX_CONFIG_BYTES, MAX_ALIAS_COUNT } = await import('./load.js');
+      const { parse } = await import('yaml');
+      if ((await stat(file)).size <= MAX_CONFIG_BYTES) {
+        data = parse(await readFile(file, 'utf8'), { maxAliasCount: MAX_ALIAS_COUNT });
+      }
+    }
   } catch {
     // Unparseable: the paths as they are.
   }
