@@ -189,18 +189,22 @@ if command -v systemd-analyze >/dev/null 2>&1 && [ "$DRY_RUN" = 0 ] && [ -z "$DE
 fi
 
 # ---------------------------------------------------------------- check and start
+ready=1
 if [ -z "$DESTDIR" ] && [ -f "$PREFIX/dist/src/config/check-config.js" ]; then
   say "+ checking $ETC/pipdu.yaml as $SERVICE_USER"
   if [ "$DRY_RUN" = 0 ] && ! (cd "$PREFIX" && runuser -u "$SERVICE_USER" -- "$node" dist/src/config/check-config.js "$ETC/pipdu.yaml"); then
-    say "fix $ETC/pipdu.yaml (sudoedit $ETC/pipdu.yaml), then: sudo systemctl restart pipdu"
-    START=0
+    ready=0
   fi
 fi
 if [ "$START" = 1 ] && [ -z "$DESTDIR" ]; then
   run systemctl daemon-reload
   run systemctl enable pipdu
-  run systemctl restart pipdu
-  say "PiPDU is running: journalctl -u pipdu -f; pipdu status"
+  if [ "$ready" = 1 ]; then
+    run systemctl restart pipdu
+    say "PiPDU is running: journalctl -u pipdu -f; pipdu status"
+  else
+    say "not started yet: fix $ETC/pipdu.yaml as above (sudoedit $ETC/pipdu.yaml), then: sudo systemctl restart pipdu"
+  fi
 else
   say "not started: when ready, sudo systemctl daemon-reload && sudo systemctl enable --now pipdu"
 fi

@@ -83,7 +83,7 @@ async function configFile(body: (dir: string) => string): Promise<string> {
   return file;
 }
 
-/** The `pipdu` CLI, as `npx pipdu` runs it from this checkout. */
+/** The `pipdu` CLI, as `npm run pipdu` runs it from this checkout. */
 function pipduCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}) {
   return run(
     process.execPath,
