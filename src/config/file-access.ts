@@ -25,7 +25,7 @@ export function namedFiles(config: unknown): NamedFile[] {
       return;
     }
     if (Array.isArray(value)) {
-      value.forEach((item, index) => walk(item, `${where}[${index}]`, key));
+      for (const [index, item] of value.entries()) walk(item, `${where}[${index}]`, key);
       return;
     }
     if (value === null || typeof value !== 'object') return;
