@@ -1,10 +1,11 @@
-// `npm run deploy-commands [-- --global]`: registers PiPDU's slash commands for
+// `npm run deploy-commands [-- [config file] [--global]]`: registers PiPDU's slash commands for
 // `discord.guildId` (or globally), idempotently, and prints what changed.
 import { pathToFileURL } from 'node:url';
 import { REST, type RESTGetAPIApplicationCommandsResult, Routes } from 'discord.js';
 import { commands } from './commands/index.js';
 import { ConfigError } from './src/config/config-error.js';
-import { loadConfig } from './src/config/load.js';
+import { DEFAULT_CONFIG_PATH, displayPath, loadConfig, loadConfigFile } from './src/config/load.js';
+import { isPduError } from './src/errors.js';
 
 /** Compares what Discord has with what we register, on the fields we set. */
 function comparable(command: object): string {
@@ -89,42 +90,80 @@ export async function deployCommands(options: {
   return report;
 }
 
-async function main(): Promise<void> {
-  const global = process.argv.includes('--global');
+const USAGE = 'usage: npm run deploy-commands -- [config file] [--global]';
+/** How it is run on an installed Pi: the config the service uses, the token from its root-only secrets. */
+const ON_THE_PI =
+  "on the Pi: sudo sh -c 'set -a; . /etc/pipdu/secrets.env; cd /opt/pipdu && npm run deploy-commands -- /etc/pipdu/pipdu.yaml'";
+
+/** A user's mistake: said in one line (and a hint), exit 1. */
+class DeployError extends Error {}
+
+/**
+ * `npm run deploy-commands -- [file] [--global]`: the config as the daemon
+ * finds it (the file given, else PIPDU_CONFIG, else config/pipdu.yaml), its
+ * discord section, and DISCORD_TOKEN from the environment.
+ */
+async function main(argv: string[]): Promise<void> {
+  const global = argv.includes('--global');
+  const rest = argv.filter((arg) => arg !== '--global');
+  if (rest.length > 1 || rest[0]?.startsWith('-')) throw new DeployError(USAGE);
   let config: Awaited<ReturnType<typeof loadConfig>>['config'];
+  let file: string | null;
   try {
-    ({ config } = await loadConfig());
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.format());
-      process.exit(1);
+    if (rest[0] !== undefined) {
+      file = rest[0];
+      config = await loadConfigFile(file);
+    } else {
+      ({ config, file } = await loadConfig());
     }
+  } catch (error) {
+    if (error instanceof ConfigError) throw new DeployError(error.format());
+    if (isPduError(error)) throw new DeployError(error.message);
     throw error;
   }
-  if (!config.discord) {
-    console.error(
-      'the configuration has no discord section: add discord.guildId (see config/pipdu.example.yaml)',
+  if (file === null) {
+    throw new DeployError(
+      `no configuration file: ${DEFAULT_CONFIG_PATH} does not exist and PIPDU_CONFIG is not set; name it: npm run deploy-commands -- /etc/pipdu/pipdu.yaml`,
     );
-    process.exit(1);
+  }
+  if (!config.discord) {
+    throw new DeployError(
+      `${displayPath(file)} has no discord section: add discord.guildId (see config/pipdu.example.yaml)`,
+    );
   }
   const token = process.env.DISCORD_TOKEN;
   if (!token) {
-    console.error(
-      'DISCORD_TOKEN is not set: the bot token comes from the environment, never the config file',
+    throw new DeployError(
+      `DISCORD_TOKEN is not set: the bot token comes from the environment, never the config file (${ON_THE_PI})`,
     );
-    process.exit(1);
   }
-  await deployCommands({
-    api: config.discord.api,
-    token,
-    guildId: global ? null : config.discord.guildId,
-    applicationId: config.discord.applicationId,
-  });
+  try {
+    await deployCommands({
+      api: config.discord.api,
+      token,
+      guildId: global ? null : config.discord.guildId,
+      applicationId: config.discord.applicationId,
+    });
+  } catch (error) {
+    const status = (error as { status?: unknown }).status;
+    if (status === 401) {
+      throw new DeployError(
+        'Discord refused the token (401 Unauthorized): DISCORD_TOKEN must be the bot token from the Developer Portal (your application → Bot → Reset Token), not the application id or the client secret',
+      );
+    }
+    if (status === 403 || status === 404) {
+      throw new DeployError(
+        `Discord answered ${status} for guild ${config.discord.guildId}: is the bot invited to that server with the applications.commands scope, and is discord.guildId right?`,
+      );
+    }
+    throw error;
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    console.error(`deploy-commands failed: ${error instanceof Error ? error.message : String(error)}`);
+  main(process.argv.slice(2)).catch((error: unknown) => {
+    if (error instanceof DeployError) console.error(error.message);
+    else console.error(`deploy-commands failed: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   });
 }

@@ -25,7 +25,7 @@ import { benchPdudaemonPeer } from './pdudaemon-peer.js';
 import { benchPipeline } from './pipeline.js';
 import { benchRequestPath } from './request-path.js';
 import { benchSsh } from './ssh.js';
-import { idleDaemonMemory, waitForPath } from './support.js';
+import { endLeftovers, idleDaemonMemory, pdudaemonSkip, waitForPath } from './support.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 2000);
@@ -190,12 +190,39 @@ async function main(): Promise<void> {
     await closeLink(link);
   }
 
-  await benchDrivers();
-  await benchRequestPath();
-  await benchPipeline();
-  await benchSsh();
-  await benchPanel();
+  await each('relay board drivers', benchDrivers);
+  await each('request path', benchRequestPath);
+  await each('hook pipeline', benchPipeline);
+  await each('ssh step', benchSsh);
+  await each('front panel', benchPanel);
+  await each('idle memory', idleMemory);
+  await each('Discord', benchDiscord);
+  await each('dashboard', benchDashboard);
+  const skip = await pdudaemonSkip();
+  if (skip) console.log(skip);
+  else await each('pdudaemon peer', benchPdudaemonPeer);
+  await each('firmware', benchFirmware);
+  await each('MQTT', benchMqtt);
+  await each('energy', benchEnergy);
+  if (failed.length > 0) throw new Error(`benchmarks that failed: ${failed.join(', ')}`);
+}
 
+/** Names of benchmarks that failed; the others still run. */
+const failed: string[] = [];
+
+/** Runs one benchmark; if it fails, says so, ends what it left running, and goes on. */
+async function each(name: string, bench: () => Promise<unknown>): Promise<void> {
+  try {
+    await bench();
+  } catch (error) {
+    failed.push(name);
+    console.error(`${name} benchmark failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    const left = await endLeftovers();
+    if (left.length > 0) console.error(`  ended ${left.length} process(es) it left running\n`);
+  }
+}
+
+async function idleMemory(): Promise<void> {
   const idle = await idleDaemonMemory({ config: null });
   const memory = { rssMb: idle.rss, peakMb: idle.peak };
   console.log(
@@ -204,16 +231,24 @@ async function main(): Promise<void> {
   console.log(
     `  RSS ${memory.rssMb.toFixed(1)} MB (peak ${memory.peakMb.toFixed(1)} MB)  (target <= 64 MB)\n`,
   );
-
-  await benchDiscord();
-  await benchDashboard();
-  await benchPdudaemonPeer();
-  await benchFirmware();
-  await benchMqtt();
-  await benchEnergy();
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+// Ctrl-C or a kill: nothing a benchmark started outlives the run.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void endLeftovers(1000).finally(() => process.exit(130));
+  });
+}
+
+main()
+  .then(
+    () => 0,
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : String(error));
+      return 1;
+    },
+  )
+  .then(async (code) => {
+    await endLeftovers();
+    process.exit(code);
+  });

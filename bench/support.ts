@@ -97,3 +97,74 @@ export async function idleDaemonMemory(options: {
     await rm(cwd, { recursive: true, force: true });
   }
 }
+
+/**
+ * Every process this one started, however deep (daemons, simulators, socat,
+ * pdudaemon), from /proc: pid → parent pid. Linux only, as the benchmarks are.
+ */
+export async function descendants(of = process.pid): Promise<number[]> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const parents = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => null);
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ")".
+    const after = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (after?.[1] !== undefined) parents.set(Number(entry), Number(after[1]));
+  }
+  const found: number[] = [];
+  const walk = (pid: number): void => {
+    for (const [child, parent] of parents) {
+      if (parent === pid) {
+        found.push(child);
+        walk(child);
+      }
+    }
+  };
+  walk(of);
+  return found;
+}
+
+/**
+ * Ends whatever a benchmark left running (one that failed half-way): SIGTERM
+ * to every descendant, SIGKILL to those still there after `graceMs`. Resolves
+ * with the pids it found.
+ */
+export async function endLeftovers(graceMs = 3000): Promise<number[]> {
+  const pids = await descendants();
+  const signal = (pid: number, name: NodeJS.Signals): void => {
+    try {
+      process.kill(pid, name);
+    } catch {
+      // Already gone.
+    }
+  };
+  for (const pid of pids) signal(pid, 'SIGTERM');
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + graceMs;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (const pid of pids.filter(alive)) signal(pid, 'SIGKILL');
+  return pids;
+}
+
+/** Debian's pdudaemon, which the peer comparison runs against. */
+export const PDUDAEMON_PATH = '/usr/sbin/pdudaemon';
+
+/** The line that says the peer comparison is skipped, or null when pdudaemon is there. */
+export async function pdudaemonSkip(path = PDUDAEMON_PATH): Promise<string | null> {
+  const { access } = await import('node:fs/promises');
+  const { constants } = await import('node:fs');
+  try {
+    await access(path, constants.X_OK);
+    return null;
+  } catch {
+    return `pdudaemon peer comparison skipped: ${path} is not installed (Debian: sudo apt-get install pdudaemon)\n`;
+  }
+}

@@ -30,8 +30,8 @@ export interface LinkHooks {
   onData(text: string): void;
   /**
    * `drop()` ended the session: fail pending calls with `reason` and clear
-   * the driver's timers; when `wasOnline`, emit `disconnected` (the keeper
-   * has logged "relay board offline" just before).
+   * the driver's timers; when `wasOnline`, emit `disconnected` (the service
+   * logs "relay board offline" on it: the keeper does not).
    */
   onLost(reason: PduError, wasOnline: boolean): void;
   /** `stop()` ended the session: fail pending calls with `reason` (STOPPED) and clear timers. */
@@ -64,10 +64,13 @@ export interface LinkKeeperOptions {
  *   at once). Drivers compare their number with `session` after each await.
  * - `drop(reason)` (the transport's `close`, a failed write, a driver giving
  *   up) works while opening, linked or online, and is ignored otherwise: it
- *   goes `idle`, bumps the session, starts closing the port, logs "relay
- *   board offline" if it was online, calls `onLost`, and schedules a reopen
- *   (unless an `onLost` listener stopped the driver).
- * - `online()` resets the back-off and says whether this is a reconnect.
+ *   goes `idle`, bumps the session, starts closing the port, calls
+ *   `onLost` (the service logs "relay board offline", once), and schedules a
+ *   reopen (unless an `onLost` listener stopped the driver).
+ * - `online()` resets the back-off and says whether this is a reconnect; a
+ *   reconnect logs one line with how long the board was away and how many
+ *   attempts it took (each failed attempt's own warning is logged once per
+ *   outage and kind, by ReopenSchedule).
  * - `start()` rejects with STOPPED after `stop()`, runs the first attempt
  *   once and resolves when it is over; later calls resolve at once.
  * - `stop()` goes `stopped`, bumps the session, clears the reopen timer,
@@ -84,6 +87,9 @@ export class LinkKeeper {
   private sessionNumber = 0;
   private started = false;
   private connectedBefore = false;
+  /** Attempts since the board was last online (0 when it is), and when it went away. */
+  private retries = 0;
+  private lostAt = 0;
   private attempt: Promise<void> | null = null;
   private closing: Promise<void> = Promise.resolve();
 
@@ -164,6 +170,14 @@ export class LinkKeeper {
   /** The board is up on the current session: phase `online`, back-off reset. True when it was up before. */
   online(): boolean {
     const reconnect = this.connectedBefore;
+    if (reconnect && this.retries > 0) {
+      const seconds = Math.round((performance.now() - this.lostAt) / 1000);
+      this.logger.info(
+        { retries: this.retries, offlineSeconds: seconds },
+        `relay board back after ${seconds} s offline (${this.retries} ${this.retries === 1 ? 'attempt' : 'attempts'})`,
+      );
+    }
+    this.retries = 0;
     this.connectedBefore = true;
     this.current = 'online';
     this.reopen.connected();
@@ -177,7 +191,7 @@ export class LinkKeeper {
     this.current = 'idle';
     this.sessionNumber++;
     this.closing = this.transport.close().catch(() => {});
-    if (wasOnline) this.logger.warn({ reason: reason.message }, 'relay board offline');
+    if (wasOnline) this.lostAt = performance.now();
     this.hooks.onLost(reason, wasOnline);
     // A `disconnected` listener may have stopped the driver (read through `phase`: TS keeps `current` narrowed).
     if (this.phase !== 'stopped') this.reopen.schedule();
@@ -206,6 +220,7 @@ export class LinkKeeper {
   /** One attempt: open the port, then the driver brings the board up; a failed open schedules another. */
   private async connect(): Promise<void> {
     const session = ++this.sessionNumber;
+    if (this.connectedBefore) this.retries++;
     this.current = 'opening';
     await this.closing;
     try {

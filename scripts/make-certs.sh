@@ -18,6 +18,12 @@
 #                               PIPDU_P12_PASSWORD environment variable, or by none when
 #                               it is unset (then keep the file as private as the .key)
 #
+# Who may read them: everything is private (umask 077), except what the daemon reads:
+# <dir>, server.crt, server.key and ca.crt belong to the group PIPDU_CERT_GROUP (default
+# pipdu, when that group exists: the service's user, made by install-pi.sh) and are
+# group-readable (0750, 0640). ca.key and the client keys stay the owner's alone.
+# On the Pi: sudo scripts/make-certs.sh /etc/pipdu/tls alice-laptop
+#
 # Certificates are valid for PIPDU_DAYS days (default 825). Then point the config at them:
 #   api:
 #     listen: 0.0.0.0:8443
@@ -102,3 +108,16 @@ for cn in "$@"; do
     echo "made $dir/$cn.p12 for a browser ($how)"
   fi
 done
+
+group=${PIPDU_CERT_GROUP:-pipdu}
+if getent group "$group" >/dev/null 2>&1; then
+  chgrp "$group" . server.crt server.key ca.crt
+  chmod 0750 .
+  chmod 0640 server.crt server.key ca.crt
+  echo "the group $group may read $dir/server.crt, server.key and ca.crt"
+elif [ -n "${PIPDU_CERT_GROUP:-}" ]; then
+  echo "make-certs.sh: there is no group $group: the files are private to $(id -un)" >&2
+  exit 1
+else
+  echo "no group pipdu here: the files are private to $(id -un) (the daemon must run as $(id -un) to read them)"
+fi

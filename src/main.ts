@@ -1,9 +1,38 @@
+import path from 'node:path';
+import type { ApiServer } from './api/server.js';
 import { ConfigError } from './config/config-error.js';
 import { loadConfigIsolated } from './config/load-isolated.js';
+import type { ApiConfig, PduConfig } from './config/schema.js';
+import { checkStateDir } from './config/state-dir.js';
 import { createDaemon, type Daemon } from './daemon.js';
 import { isPduError } from './errors.js';
 import { type Interfaces, startInterfaces } from './interfaces.js';
 import { createLogger } from './log.js';
+
+/**
+ * The exit status of a start that cannot succeed as configured (config,
+ * state directory): EX_CONFIG. The systemd unit names it in
+ * RestartPreventExitStatus, so such a start is not retried for ever.
+ */
+const EXIT_CONFIG = 78;
+
+/** Says why in one line (no stack: it is the configuration, not a bug) and exits EXIT_CONFIG. */
+function refuseToStart(message: string): never {
+  process.stderr.write(`${message}\nPiPDU did not start.\n`);
+  process.exit(EXIT_CONFIG);
+}
+
+/**
+ * Where the local control socket listens: api.socket, else under systemd
+ * $RUNTIME_DIRECTORY/pipdu.sock, else nowhere (a checkout uses the loopback API).
+ */
+function localSocketPath(config: PduConfig): string | null {
+  const configured = config.api?.socket;
+  if (configured === false) return null;
+  if (configured !== undefined) return configured;
+  const runtime = process.env.RUNTIME_DIRECTORY?.split(':')[0];
+  return runtime ? path.join(runtime, 'pipdu.sock') : null;
+}
 
 /** `npm start`: load the config (a bad one stops us before any port is opened), run until SIGINT/SIGTERM. */
 async function main(): Promise<void> {
@@ -14,13 +43,10 @@ async function main(): Promise<void> {
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.format()}\nPiPDU did not start: fix the configuration above.\n`);
-      process.exit(1);
+      process.exit(EXIT_CONFIG);
     }
     // A missing or unreadable file, a loader that failed: one line, no stack.
-    if (isPduError(error)) {
-      process.stderr.write(`${error.message}\nPiPDU did not start.\n`);
-      process.exit(1);
-    }
+    if (isPduError(error)) refuseToStart(error.message);
     throw error;
   }
   const { config, file } = loaded;
@@ -28,17 +54,25 @@ async function main(): Promise<void> {
   if (file === null) {
     logger.info(
       'no configuration file: running on the built-in board simulator, with the API on ' +
-        `http://${config.api?.listen} (try \`npx pipdu status\` and \`npx pipdu on 3\`). To drive a real board, copy ` +
+        `http://${config.api?.listen} (try \`npm run pipdu -- status\` and \`npm run pipdu -- on 3\`). To drive a real board, copy ` +
         'config/pipdu.example.yaml to config/pipdu.yaml (or set PIPDU_CONFIG) and set board.driver and board.port',
     );
   } else {
     logger.info({ file, driver: config.board.driver, port: config.board.port }, 'configuration loaded');
   }
 
+  try {
+    await checkStateDir(config.state.dir);
+  } catch (error) {
+    if (isPduError(error)) refuseToStart(error.message);
+    throw error;
+  }
+
   // Signals are handled from here on: one arriving while we start waits for
   // the start to finish, then stops as usual.
   let starting: Promise<Daemon> | null = null;
   let interfaces: Interfaces | null = null;
+  let local: ApiServer | null = null;
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {
@@ -50,6 +84,7 @@ async function main(): Promise<void> {
     logger.info(`${signal}: finishing the work in flight, then closing the board port (nothing is switched)`);
     (starting ?? Promise.resolve(null))
       .then(async (daemon) => {
+        await local?.stop();
         await interfaces?.stop();
         await daemon?.stop();
       })
@@ -82,6 +117,7 @@ async function main(): Promise<void> {
       });
   });
   interfaces = await startInterfaces({ config, file, logger }, daemon);
+  local = await startLocalSocket(config, daemon, logger);
   // "Running" once what the first contact started (restores after a reset) has settled.
   await daemon.service.settled();
   const status = daemon.service.status();
@@ -90,6 +126,37 @@ async function main(): Promise<void> {
     { online: status.board.online, on },
     `PiPDU "${config.name}" running: ${status.board.online ? `${on.length} of 16 sockets on` : 'waiting for the board'}`,
   );
+}
+
+/** The local control socket (the Pi's own `pipdu`); one that cannot start is logged and the daemon runs on. */
+async function startLocalSocket(
+  config: PduConfig,
+  daemon: Daemon,
+  logger: ReturnType<typeof createLogger>,
+): Promise<ApiServer | null> {
+  const socketPath = localSocketPath(config);
+  if (socketPath === null) return null;
+  const { ApiServer } = await import('./api/server.js');
+  // Without an api section: the defaults (local callers are admins).
+  const api = config.api ?? ({ listen: '127.0.0.1:0', clients: {}, loopbackRole: 'admin' } as ApiConfig);
+  const server = new ApiServer({
+    config: api,
+    service: daemon.service,
+    logger,
+    reload: (by) => daemon.reload(by),
+    socketPath,
+    energy: daemon.energy,
+  });
+  try {
+    await server.start();
+    return server;
+  } catch (error) {
+    logger.error(
+      { err: error instanceof Error ? error.message : String(error) },
+      'the local control socket could not start',
+    );
+    return null;
+  }
 }
 
 main().catch((error: unknown) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -35,7 +35,9 @@ interface Result {
 
 /** Runs the CLI to its end; `env` without PIPDU_URL from the outside. */
 function pipdu(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const { PIPDU_URL: _url, ...inherited } = process.env;
+  const { PIPDU_URL: _url, PIPDU_SOCKET: _socket, ...inherited } = process.env;
+  // No cli.yaml of whoever runs the tests.
+  inherited.XDG_CONFIG_HOME = '/nonexistent';
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), CLI, ...args], {
       cwd: root,
@@ -60,6 +62,63 @@ function pipdu(args: string[], env: Record<string, string> = {}): Promise<Result
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** The CLI as a running process: its output so far, and a wait for a line of it. */
+function startCli(args: string[], env: Record<string, string> = {}) {
+  const { PIPDU_URL: _url, PIPDU_SOCKET: _socket, ...inherited } = process.env;
+  inherited.XDG_CONFIG_HOME = '/nonexistent';
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), CLI, ...args], {
+    cwd: root,
+    env: { ...inherited, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const waiters = new Set<() => void>();
+  const wake = (): void => {
+    for (const waiter of waiters) waiter();
+  };
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    wake();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return {
+    child,
+    exit,
+    stdout: () => stdout,
+    /** Resolves once stdout matches; rejects after 15 s or when the CLI exits first. */
+    waitFor(pattern: RegExp): Promise<void> {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (pattern.test(stdout)) {
+            done();
+            resolve();
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`no ${pattern} in:\n${stdout}\nstderr:\n${stderr}`));
+        }, 15_000);
+        const exited = (): void => {
+          done();
+          reject(new Error(`the CLI exited before ${pattern}:\n${stdout}\nstderr:\n${stderr}`));
+        };
+        const done = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          child.off('close', exited);
+        };
+        waiters.add(check);
+        child.once('close', exited);
+        check();
+      });
+    },
+  };
 }
 
 /** A loopback port nothing listens on. */
@@ -98,10 +157,11 @@ describe('pipdu CLI over plain loopback HTTP', () => {
     assert.equal(result.code, 0, result.stderr);
     const lines = result.stdout.trimEnd().split('\n');
     assert.match(lines[0]!, /board simulator online/);
-    assert.match(lines[1]!, /^#\s+name\s+state\s+W\s+pending$/);
-    assert.match(result.stdout, /^1\s+pi-self\s+off \(protected\)/m);
-    assert.match(result.stdout, /^5\s+nas\s+off/m);
+    assert.match(lines[1]!, /^\s*#\s+name\s+state\s+W\s+A\s+pending$/);
+    assert.match(result.stdout, /^\s*1\s+pi-self\s+off \(protected\)\s+0\.0\s+0\.00$/m);
+    assert.match(result.stdout, /^\s*5\s+nas\s+off/m);
     assert.match(result.stdout, /^16\s+off/m);
+    assert.ok(!result.stdout.includes('\u001b['), 'no colour when piped');
     assert.match(lines.at(-1)!, /^total: /);
   });
 
@@ -176,12 +236,25 @@ describe('pipdu CLI over plain loopback HTTP', () => {
     assert.equal(none.code, 2);
     const badOption = await pipdu(['--url', url, 'status', '--bogus']);
     assert.equal(badOption.code, 2);
-    const forceOn = await pipdu(['--url', url, 'on', '3', '--force']);
-    assert.equal(forceOn.code, 2);
+    const yesStatus = await pipdu(['--url', url, 'status', '--yes']);
+    assert.equal(yesStatus.code, 2);
+    assert.match(yesStatus.stderr, /--yes is only for on, off, toggle and cycle/);
+    const typo = await pipdu(['--url', url, 'of', '3']);
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /^pipdu: unknown command "of": did you mean "off"\?$/m);
     assert.equal(fixture.service.info(3).on, false);
   });
 
-  test('--help prints the usage and exits 0', async () => {
+  test('a misspelt socket name gets a did-you-mean', async () => {
+    const result = await pipdu(['--url', url, 'on', 'nsa']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^pipdu: UNKNOWN_SOCKET: .*; did you mean "nas"\?$/m);
+  });
+
+  test('help and --help print the usage and exit 0', async () => {
+    const help = await pipdu(['help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /usage: pipdu/);
     const result = await pipdu(['--help']);
     assert.equal(result.code, 0);
     assert.match(result.stdout, /usage: pipdu/);
@@ -194,7 +267,7 @@ describe('pipdu CLI over plain loopback HTTP', () => {
     assert.equal(result.code, 3);
     assert.match(
       result.stderr,
-      new RegExp(`cannot reach the PiPDU API at http://127\\.0\\.0\\.1:${port}: ECONNREFUSED`),
+      new RegExp(`cannot reach PiPDU at http://127\\.0\\.0\\.1:${port}: nothing is listening there`),
     );
   });
 
@@ -243,24 +316,46 @@ describe('pipdu CLI over plain loopback HTTP', () => {
     }
   });
 
-  test('watch exits 3 when the stream ends', async () => {
-    // A server of its own, stopped under the watcher.
+  test('watch shows the state first, then changes, and reconnects when the daemon restarts', async () => {
     const other = new ApiServer({
       config: { listen: '127.0.0.1:0', clients: {}, loopbackRole: 'viewer' },
       service: fixture.service,
       logger: silentLogger(),
     });
     const otherUrl = (await other.start()).url;
-    const listeners = fixture.service.events.listenerCount('socketChanged');
-    const watching = pipdu(['--url', otherUrl, 'watch']);
-    const deadline = Date.now() + 15_000;
-    while (fixture.service.events.listenerCount('socketChanged') === listeners && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    const watcher = startCli(['--url', otherUrl, 'watch']);
+    try {
+      await watcher.waitFor(/^total: /m);
+      assert.match(watcher.stdout(), /^watching http:\/\/127\.0\.0\.1:\d+ \(Ctrl-C to stop\)$/m);
+      assert.match(watcher.stdout(), /^\s*1\s+pi-self\s+off \(protected\)/m);
+      await other.stop();
+      await watcher.waitFor(/lost the daemon; reconnecting/);
+      const again = new ApiServer({
+        config: { listen: otherUrl.replace('http://', ''), clients: {}, loopbackRole: 'viewer' },
+        service: fixture.service,
+        logger: silentLogger(),
+      });
+      const listeners = fixture.service.events.listenerCount('socketChanged');
+      await again.start();
+      try {
+        await watcher.waitFor(/connected again; board online/);
+        const deadline = Date.now() + 15_000;
+        while (fixture.service.events.listenerCount('socketChanged') === listeners) {
+          assert.ok(Date.now() < deadline, 'watch never subscribed again');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        await requests(fixture.service).on(9, { kind: 'discord', id: 'bob' });
+        await watcher.waitFor(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}socket 9 on \(was off; command\)$/m);
+        assert.equal(watcher.stdout().match(/lost the daemon/g)?.length, 1, 'said once');
+        watcher.child.kill('SIGINT');
+        assert.equal(await watcher.exit, 0);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      watcher.child.kill('SIGKILL');
+      await watcher.exit;
     }
-    await other.stop();
-    const result = await watching;
-    assert.equal(result.code, 3);
-    assert.match(result.stderr, /event stream .* ended/);
   });
 });
 
@@ -312,10 +407,43 @@ describe('pipdu CLI over mutual TLS', () => {
     assert.equal(fixture.service.info(2).on, true);
   });
 
+  test('a server certificate from an unknown CA is explained with its fix (exit 3)', async () => {
+    const result = await pipdu([
+      '--url',
+      url,
+      '--cert',
+      join(dir, 'ci.crt'),
+      '--key',
+      join(dir, 'ci.key'),
+      'status',
+    ]);
+    assert.equal(result.code, 3);
+    assert.equal(
+      result.stderr,
+      `pipdu: cannot reach PiPDU at ${url}: the server's certificate is signed by a CA this client does not trust: give that CA with --ca (the ca.crt from make-certs.sh)\n`,
+    );
+  });
+
+  test('cli.yaml gives the URL and certificates', async () => {
+    const config = await mkdtemp(join(tmpdir(), 'pipdu-cli-config-'));
+    try {
+      await mkdir(join(config, 'pipdu'));
+      await writeFile(
+        join(config, 'pipdu', 'cli.yaml'),
+        `url: ${url}\ncert: ${join(dir, 'ci.crt')}\nkey: ${join(dir, 'ci.key')}\nca: ${join(dir, 'ca.crt')}\n`,
+      );
+      const result = await pipdu(['status'], { XDG_CONFIG_HOME: config });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /board simulator online/);
+    } finally {
+      await rm(config, { recursive: true, force: true });
+    }
+  });
+
   test('a viewer certificate reads but cannot switch (exit 1, FORBIDDEN)', async () => {
     const status = await pipdu([...tls('watcher'), 'status']);
     assert.equal(status.code, 0, status.stderr);
-    assert.match(status.stdout, /^2\s+lab\s+on/m);
+    assert.match(status.stdout, /^\s*2\s+lab\s+on/m);
     const result = await pipdu([...tls('watcher'), 'off', 'lab']);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /^pipdu: FORBIDDEN: /);
@@ -325,6 +453,6 @@ describe('pipdu CLI over mutual TLS', () => {
   test('no client certificate: the handshake is refused, exit 3', async () => {
     const result = await pipdu(['--url', url, '--ca', join(dir, 'ca.crt'), 'status']);
     assert.equal(result.code, 3);
-    assert.match(result.stderr, /cannot reach the PiPDU API at https:\/\/localhost:\d+/);
+    assert.match(result.stderr, /cannot reach PiPDU at https:\/\/localhost:\d+: .*--cert and --key/);
   });
 });

@@ -176,7 +176,7 @@ test('a loader over its memory limit is stopped, with one line on the file', asy
   });
 });
 
-test('a daemon started on a hostile file exits 1 with the one line and never opens the board', async () => {
+test('a daemon started on a hostile file exits 78 (EX_CONFIG) with the one line and never opens the board', async () => {
   const sim = await startSimulator();
   try {
     const { PIPDU_CONFIG: _config, DISCORD_TOKEN: _token, ...inherited } = process.env;
@@ -197,7 +197,7 @@ test('a daemon started on a hostile file exits 1 with the one line and never ope
         hostile.name,
       );
       assert.equal(result.stdout, '', hostile.name);
-      assert.equal(result.code, 1, hostile.name);
+      assert.equal(result.code, 78, hostile.name);
       assert.ok(result.ms < ANSWER_WITHIN_MS, `${hostile.name} took ${Math.round(result.ms)} ms`);
     }
     // A daemon that had opened the port would have sent HELLO at once.
@@ -218,5 +218,5 @@ test('a daemon whose PIPDU_CONFIG names no file says so in one line, no stack tr
   });
   assert.equal(result.stderr, `PIPDU_CONFIG names ${missing}, which does not exist\nPiPDU did not start.\n`);
   assert.equal(result.stdout, '');
-  assert.equal(result.code, 1);
+  assert.equal(result.code, 78);
 });

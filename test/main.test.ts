@@ -83,7 +83,7 @@ async function configFile(body: (dir: string) => string): Promise<string> {
   return file;
 }
 
-/** The `pipdu` CLI, as `npx pipdu` runs it from this checkout. */
+/** The `pipdu` CLI, as `npm run pipdu` runs it from this checkout. */
 function pipduCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}) {
   return run(
     process.execPath,
@@ -106,7 +106,7 @@ test('without a config file the pipdu CLI works out of the box: the API is on 12
   const free = await portIsFree(8080);
   const d = await daemon();
   await d.waitFor('PiPDU \\"pipdu\\" running: 0 of 16 sockets on');
-  assert.match(d.output(), /try `npx pipdu status`/);
+  assert.match(d.output(), /try `npm run pipdu -- status`/);
   if (!free) {
     assert.match(
       d.output(),
@@ -147,7 +147,8 @@ test('a bad config stops the daemon before it opens the serial port', async () =
       `version: 1\nboard:\n  driver: prp1\n  port: ${sim.path}\nsockets:\n  - { number: 3, restore: sometimes }\n`,
   );
   const d = await daemon({ PIPDU_CONFIG: file });
-  assert.equal(await d.exit, 1);
+  // 78 (EX_CONFIG): the unit's RestartPreventExitStatus, so systemd does not retry for ever.
+  assert.equal(await d.exit, 78);
   assert.match(d.output(), /pipdu\.yaml:6:\d+ sockets\[0\]\.restore: expected on \| off \| last/);
   assert.match(d.output(), /did not start/);
   // A daemon that had opened the port would have sent HELLO at once.
@@ -195,6 +196,40 @@ test('a controller section where there is no GPIO: the daemon warns once and run
   const d = await daemon({ PIPDU_CONFIG: file });
   await d.waitFor('PiPDU \\"pipdu\\" running');
   assert.equal(d.output().split('no usable GPIO here').length - 1, 1, 'warned once');
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exit, 0);
+});
+
+test('a state.dir that cannot be made is one line and exit 78, before anything is opened', async () => {
+  const file = await configFile(
+    (dir) =>
+      `version: 1\nboard: { driver: simulator }\nstate: { dir: ${join(dir, 'pipdu.yaml', 'state')} }\n`,
+  );
+  const d = await daemon({ PIPDU_CONFIG: file });
+  assert.equal(await d.exit, 78);
+  const lines = d.output().trim().split('\n');
+  assert.match(
+    lines.at(-2) ?? '',
+    /^state\.dir .*pipdu\.yaml\/state cannot be created: a part of the path is not a directory; set state\.dir to a directory the daemon's user may write \(under systemd: \/var\/lib\/pipdu\)$/,
+  );
+  assert.equal(lines.at(-1), 'PiPDU did not start.');
+  assert.doesNotMatch(d.output(), /^\s+at /m, 'no stack trace');
+});
+
+test('under systemd: state in $STATE_DIRECTORY and the local socket in $RUNTIME_DIRECTORY, which the CLI uses', async () => {
+  const file = await configFile(() => 'version: 1\nboard: { driver: simulator }\n');
+  const runtime = await mkdtemp(join(tmpdir(), 'pipdu-run-'));
+  const state = await mkdtemp(join(tmpdir(), 'pipdu-state-'));
+  cleanups.push(() => rm(runtime, { recursive: true, force: true }));
+  cleanups.push(() => rm(state, { recursive: true, force: true }));
+  const d = await daemon({ PIPDU_CONFIG: file, RUNTIME_DIRECTORY: runtime, STATE_DIRECTORY: state });
+  await d.waitFor(/local control socket on /);
+  await d.waitFor(/running: 0 of 16 sockets on/);
+  const { PIPDU_URL: _url, ...env } = process.env;
+  const on = await pipduCli(['on', '4'], { env: { ...env, PIPDU_SOCKET: join(runtime, 'pipdu.sock') } });
+  assert.match(on.stdout, /^socket 4 switched on/);
+  const audit = await readFile(join(state, 'audit.jsonl'), 'utf8');
+  assert.match(audit, /"actor":\{"kind":"cli","id":"[^"]+","name":"[^"]+ \(uid \d+\)"\}/);
   d.child.kill('SIGTERM');
   assert.equal(await d.exit, 0);
 });

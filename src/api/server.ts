@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { chmod, lstat, readFile, unlink } from 'node:fs/promises';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -7,7 +7,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { type AddressInfo, isIP } from 'node:net';
+import { type AddressInfo, connect, isIP, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { parseDuration } from '../config/duration.js';
 import { isLoopbackHost, parseListen } from '../config/listen.js';
@@ -27,6 +27,7 @@ import { httpStatusFor } from './http-status.js';
 import { DEFAULT_LOGIN_LIMITS, type LoginLimits, LoginThrottle } from './login-throttle.js';
 import type { PduMetrics } from './metrics.js';
 import { handlePdudaemon } from './pdudaemon.js';
+import { peerCredentials, userName } from './peer-credentials.js';
 import { hasDotSegment } from './request-path.js';
 import {
   clearedSessionCookie,
@@ -68,13 +69,14 @@ const REQUEST_ACTIONS: readonly (SwitchAction | 'cancel')[] = ['on', 'off', 'tog
 /** Body keys each POST accepts; anything else is a 400. */
 const BODY_KEYS: Record<SwitchAction | 'cancel' | 'all-on' | 'all-off', readonly string[]> = {
   // force on: an admin past the overload guard
-  on: ['force', 'reason'],
-  off: ['force', 'reason'],
-  toggle: ['force', 'reason'],
-  cycle: ['force', 'reason', 'offTime'],
+  // confirmed: the caller's user confirmed (see CONFIRMS_HEADER)
+  on: ['force', 'reason', 'confirmed'],
+  off: ['force', 'reason', 'confirmed'],
+  toggle: ['force', 'reason', 'confirmed'],
+  cycle: ['force', 'reason', 'offTime', 'confirmed'],
   cancel: [],
-  'all-on': ['reason'],
-  'all-off': ['includeProtected', 'force', 'reason'],
+  'all-on': ['reason', 'confirmed'],
+  'all-off': ['includeProtected', 'force', 'reason', 'confirmed'],
 };
 
 export interface ApiServerDeps {
@@ -96,10 +98,28 @@ export interface ApiServerDeps {
   webRoot?: string;
   /** Energy per socket and the PDU, alarms, and GET /api/v1/history; absent: none of them. */
   energy?: Pick<Energy, 'withEnergy' | 'figures' | 'activeAlarms' | 'historyOf'>;
+  /**
+   * Listen on this Unix socket instead of `api.listen` (the local control
+   * socket, for the Pi's own `pipdu`): plain HTTP, mode 0660 (the daemon's
+   * group may connect), every caller is the Unix user at the other end
+   * (peer credentials) with `api.localRole`, and confirms (CONFIRMS_HEADER).
+   */
+  socketPath?: string;
 }
 
+/** The local socket's file mode: the daemon's user and group. */
+export const LOCAL_SOCKET_MODE = 0o660;
+
+/**
+ * A client that asks its user before a protected socket goes off (the CLI)
+ * sends this header (`1`): its requests are then refused NEEDS_CONFIRMATION
+ * by the service unless the body says `confirmed: true`. Local-socket callers
+ * always confirm.
+ */
+export const CONFIRMS_HEADER = 'x-pipdu-confirms';
+
 /** How the caller was identified: GET /api/v1/session says it, the audit log shows the actor. */
-export type Via = 'loopback' | 'certificate' | 'password';
+export type Via = 'loopback' | 'certificate' | 'password' | 'local';
 
 /** A user name or password longer than this is refused before any hashing. */
 const MAX_USER_LENGTH = 64;
@@ -180,6 +200,9 @@ export class ApiServer {
   private readonly throttle: LoginThrottle;
   private readonly site: StaticSite;
   private readonly watch: BoardWatch;
+  private readonly socketPath: string | null;
+  /** Each local connection's user, asked once per connection. */
+  private readonly peers = new WeakMap<Socket, Promise<Requester>>();
 
   constructor(deps: ApiServerDeps) {
     this.started = deps.config;
@@ -193,6 +216,7 @@ export class ApiServer {
     this.site = new StaticSite(deps.webRoot === undefined ? {} : { root: deps.webRoot });
     this.watch = new BoardWatch(deps.service);
     this.energy = deps.energy ?? null;
+    this.socketPath = deps.socketPath ?? null;
   }
 
   /** The api section in force: a reload changes clients and the loopback role, not where it listens. */
@@ -203,6 +227,7 @@ export class ApiServer {
   /** Listens on `api.listen`; resolves with the base URL (the real port when `listen` asked for port 0). */
   async start(): Promise<{ url: string }> {
     if (this.server) throw new Error('the API server is already running');
+    if (this.socketPath !== null) return this.startLocal(this.socketPath);
     const address = parseListen(this.config.listen);
     if (!address) {
       throw new PduError('BAD_CONFIG', `api.listen "${this.config.listen}" is not host:port`);
@@ -274,6 +299,36 @@ export class ApiServer {
     return { url };
   }
 
+  /** The local control socket: a stale socket file is replaced, a live one (another daemon) is an error. */
+  private async startLocal(path: string): Promise<{ url: string }> {
+    await removeStaleSocket(path);
+    const server = createHttpServer((req, res) => {
+      void this.handle(req, res);
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException): void => {
+        reject(
+          new PduError('BAD_CONFIG', `the local socket cannot listen on ${path}: ${listenProblem(error)}`, {
+            cause: error,
+          }),
+        );
+      };
+      server.once('error', onError);
+      server.listen(path, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    await chmod(path, LOCAL_SOCKET_MODE);
+    server.on('error', (error) => this.logger.error({ err: error }, 'local socket error'));
+    this.server = server;
+    this.watch.start();
+    this.stopping = false;
+    const url = `unix:${path}`;
+    this.logger.info({ url, role: this.config.localRole ?? 'admin' }, `local control socket on ${path}`);
+    return { url };
+  }
+
   /** Ends the event streams, answers what is in flight (briefly), closes every connection. */
   async stop(): Promise<void> {
     const server = this.server;
@@ -294,7 +349,10 @@ export class ApiServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const { by, via, sessionId } = this.identify(req);
+    const { by, via, sessionId } =
+      this.socketPath === null
+        ? this.identify(req)
+        : { by: await this.localCaller(req.socket), via: 'local' as const, sessionId: null };
     const { actor } = by;
     res.on('finish', () => {
       this.logger.debug(
@@ -315,7 +373,7 @@ export class ApiServer {
         throw new ApiError('BAD_REQUEST', 'a request path may not have "." or ".." segments');
       }
       const url = new URL(req.url ?? '/', 'http://pipdu');
-      this.checkOrigin(req);
+      if (this.socketPath === null) this.checkOrigin(req);
       await this.route({ req, res, url, by, actor, via, sessionId });
     } catch (error) {
       this.fail(req, res, error);
@@ -374,6 +432,25 @@ export class ApiServer {
       via: null,
       sessionId: null,
     };
+  }
+
+  /**
+   * A local-socket caller: its Unix user (peer credentials) with
+   * `api.localRole`; `local` when the credentials cannot be read (then only
+   * the socket's mode said who may connect).
+   */
+  private localCaller(socket: Socket): Promise<Requester> {
+    let caller = this.peers.get(socket);
+    if (!caller) {
+      caller = peerCredentials(socket).then(async (peer) => {
+        const id = peer === null ? 'local' : await userName(peer.uid);
+        const actor: Actor =
+          peer === null ? { kind: 'cli', id } : { kind: 'cli', id, name: `${id} (uid ${peer.uid})` };
+        return { actor, role: this.config.localRole ?? 'admin', groups: [id], confirms: true };
+      });
+      this.peers.set(socket, caller);
+    }
+    return caller;
   }
 
   /** The request's live session and its user as a Requester, or null. */
@@ -449,6 +526,8 @@ export class ApiServer {
   private async route(ctx: Context): Promise<void> {
     const { req, url } = ctx;
     const path = url.pathname;
+    // A client that asks its user (the CLI) says so; the service then wants `confirmed`.
+    if (req.headers[CONFIRMS_HEADER] === '1') ctx.by = { ...ctx.by, confirms: true };
     const method = req.method ?? 'GET';
     if (path === '/ping') {
       allow(method, ['GET']);
@@ -691,6 +770,8 @@ export class ApiServer {
     if (force !== undefined) options.force = force;
     if (reason !== undefined) options.reason = reason;
     if (includeProtected !== undefined) options.includeProtected = includeProtected;
+    const confirmed = optionalBoolean(body, 'confirmed');
+    if (confirmed !== undefined) options.confirmed = confirmed;
     if (typeof body.offTime === 'string') options.offTimeMs = parseDuration(body.offTime);
     else if (body.offTime !== undefined)
       throw new ApiError('BAD_REQUEST', 'offTime must be a duration string like "10s"');
@@ -991,6 +1072,25 @@ async function settlesAtOnce(promise: Promise<unknown>): Promise<boolean> {
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Unlinks `path` if it is a socket nobody listens on (a daemon that did not stop cleanly). */
+async function removeStaleSocket(path: string): Promise<void> {
+  const stats = await lstat(path).catch(() => null);
+  if (stats === null) return;
+  if (!stats.isSocket()) {
+    throw new PduError('BAD_CONFIG', `the local socket path ${path} exists and is not a socket`);
+  }
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (live) throw new PduError('BAD_CONFIG', `another PiPDU is already listening on ${path}`);
+  await unlink(path);
 }
 
 async function readTlsFile(key: 'cert' | 'key' | 'ca', path: string): Promise<Buffer> {

@@ -23,22 +23,36 @@ export class ApiCallError extends Error {
 /** No answer at all: refused, unresolvable, TLS handshake refused, connection lost: exit 3. */
 export class UnreachableError extends Error {}
 
-/** A small client of the PiPDU API v1 over plain HTTP (loopback) or HTTPS with a client certificate. */
+/**
+ * A small client of the PiPDU API v1: over the daemon's local Unix socket
+ * (`unix:/run/pipdu/pipdu.sock`), plain HTTP (loopback) or HTTPS with a
+ * client certificate. Every request says the CLI asks its user to confirm
+ * (x-pipdu-confirms): the service answers NEEDS_CONFIRMATION where it wants one.
+ */
 export class ApiClient {
   private readonly base: URL;
+  /** The Unix socket's path for a `unix:` address, else null. */
+  readonly socketPath: string | null;
 
   constructor(
     base: string,
     private readonly tls: TlsOptions = {},
   ) {
+    if (base.startsWith('unix:')) {
+      this.socketPath = base.slice('unix:'.length);
+      this.base = new URL('http://localhost');
+      return;
+    }
+    this.socketPath = null;
     this.base = new URL(base);
     if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
       throw new TypeError(`--url must be http:// or https://, not ${this.base.protocol}`);
     }
   }
 
+  /** Where requests go, for messages: `unix:/run/pipdu/pipdu.sock` or the URL's origin. */
   get url(): string {
-    return this.base.origin;
+    return this.socketPath === null ? this.base.origin : `unix:${this.socketPath}`;
   }
 
   /** GET or POST a JSON route; resolves with the parsed body of a 2xx answer, rejects otherwise. */
@@ -55,8 +69,12 @@ export class ApiClient {
    * GET /api/v1/events and calls `onEvent` for each server-sent event until the stream ends
    * (resolves) or breaks (rejects with UnreachableError). A non-200 answer rejects with ApiCallError.
    */
-  async events(onEvent: (name: string, data: unknown) => void): Promise<void> {
-    const res = await this.open('GET', '/api/v1/events', undefined, { accept: 'text/event-stream' });
+  async events(
+    onEvent: (name: string, data: unknown) => void,
+    options: { telemetry?: boolean } = {},
+  ): Promise<void> {
+    const path = options.telemetry ? '/api/v1/events?telemetry=1' : '/api/v1/events';
+    const res = await this.open('GET', path, undefined, { accept: 'text/event-stream' });
     if (res.statusCode !== 200) {
       parseAnswer(res.statusCode ?? 0, await readAll(res));
       throw new ApiCallError(
@@ -117,20 +135,20 @@ export class ApiClient {
     extra: Record<string, string> = {},
   ): Promise<IncomingMessage> {
     const url = new URL(path, this.base);
-    const headers: Record<string, string> = { accept: 'application/json', ...extra };
+    const headers: Record<string, string> = { accept: 'application/json', 'x-pipdu-confirms': '1', ...extra };
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(Buffer.byteLength(body));
     }
     return new Promise((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException): void =>
-        reject(
-          new UnreachableError(`cannot reach the PiPDU API at ${this.url}: ${error.code ?? error.message}`),
-        );
+        reject(new UnreachableError(`cannot reach PiPDU at ${this.url}: ${explainConnectError(error)}`));
       const req =
-        url.protocol === 'https:'
-          ? httpsRequest(url, { method, headers, ...this.tls }, resolve)
-          : httpRequest(url, { method, headers }, resolve);
+        this.socketPath !== null
+          ? httpRequest(url, { method, headers, socketPath: this.socketPath }, resolve)
+          : url.protocol === 'https:'
+            ? httpsRequest(url, { method, headers, ...this.tls }, resolve)
+            : httpRequest(url, { method, headers }, resolve);
       req.on('error', onError);
       req.end(body);
     });
@@ -164,6 +182,42 @@ function parseAnswer(status: number, raw: string): unknown {
     throw new ApiCallError(error.code, error.message, status, body);
   }
   throw new ApiCallError('UNEXPECTED', `the server answered ${status}: ${raw.slice(0, 200)}`, status, body);
+}
+
+/** A connection failure in words, with what to do about it (TLS above all). */
+export function explainConnectError(error: NodeJS.ErrnoException): string {
+  const code = error.code ?? '';
+  const words: Record<string, string> = {
+    ECONNREFUSED: 'nothing is listening there (is the daemon running? systemctl status pipdu)',
+    ENOENT: 'the socket does not exist (is the daemon running? systemctl status pipdu)',
+    EACCES:
+      'permission denied: only the pipdu group may use the local socket (sudo usermod -aG pipdu $USER, then log in again)',
+    ENOTFOUND: 'that host name is unknown',
+    ETIMEDOUT: 'no answer (wrong address, or a firewall?)',
+    EHOSTUNREACH: 'the host is unreachable',
+    ECONNRESET:
+      'the connection was closed at once (with mutual TLS: the server refused this client certificate, or none was given: --cert and --key)',
+    SELF_SIGNED_CERT_IN_CHAIN:
+      "the server's certificate is signed by a CA this client does not trust: give that CA with --ca (the ca.crt from make-certs.sh)",
+    DEPTH_ZERO_SELF_SIGNED_CERT: "the server's certificate is self-signed: give it with --ca",
+    UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+      "the server's certificate cannot be checked: give the CA that signed it with --ca",
+    UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+      "the server's certificate cannot be checked: give the CA that signed it with --ca",
+    CERT_HAS_EXPIRED: "the server's certificate has expired: make a new one (scripts/make-certs.sh)",
+    ERR_TLS_CERT_ALTNAME_INVALID:
+      "the server's certificate is not for this name: use a name it was made for, or remake it with PIPDU_SAN",
+    EPROTO: 'the TLS handshake failed (an http:// server asked with https://?)',
+  };
+  if (words[code]) return words[code];
+  if (
+    /alert certificate required|alert handshake failure|alert bad certificate|alert unknown ca/i.test(
+      error.message,
+    )
+  ) {
+    return 'the server refused this client: give a client certificate it accepts with --cert and --key';
+  }
+  return code || error.message;
 }
 
 export function errorText(error: unknown): string {

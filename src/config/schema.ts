@@ -684,6 +684,14 @@ const apiSchema = section({
   clients: z.record(text, roleSchema).default(() => ({})),
   /** role of plain-HTTP callers on loopback (the CLI on the Pi) */
   loopbackRole: roleSchema.default('admin'),
+  /**
+   * The local control socket for the Pi's own `pipdu` (HTTP on a Unix socket,
+   * mode 0660: the daemon's group may use it). Absent: under systemd
+   * $RUNTIME_DIRECTORY/pipdu.sock (/run/pipdu/pipdu.sock), else none; false: none.
+   */
+  socket: z.union([text, z.literal(false)]).optional(),
+  /** role of local-socket callers, who are audited by their Unix user (absent: admin) */
+  localRole: roleSchema.optional(),
   /** password accounts for the web page: name -> role and scrypt hash (absent: none) */
   users: z
     .record(z.string().regex(USER_NAME), section({ role: roleSchema, passwordHash }), {
@@ -829,8 +837,11 @@ export const pduConfigSchema = section({
       .refine((ms) => ms >= 10_000, 'must be at least 10s (SD card wear)'),
   }).prefault({}),
   state: section({
-    /** state.json and audit.jsonl, relative to the working directory */
-    dir: text.default('./state'),
+    /**
+     * state.json and audit.jsonl, relative to the working directory; default
+     * systemd's $STATE_DIRECTORY (/var/lib/pipdu) when it sets one, else ./state
+     */
+    dir: text.default(() => process.env.STATE_DIRECTORY?.split(':')[0] || './state'),
     /** audit.jsonl rotates to audit.1.jsonl past this */
     auditMaxBytes: byteSize.default(10 * 1024 ** 2),
   }).prefault({}),
