@@ -333,7 +333,10 @@ export class Prp1Board extends EventEmitter<RelayBoardEvents> implements RelayBo
     const verb = request.line.split(' ')[0];
     const switching = !request.internal && isSwitchVerb(request.line);
     if (switching) this.relaysInDoubt = true;
-    this.logger.warn(
+    // Worth a warning on a live link; while it is being brought up (a muted board, probed at
+    // every retry) the link keeper's one "offline" line and its retry count say it instead.
+    const level = this.link.phase === 'online' ? 'warn' : 'debug';
+    this.logger[level](
       { id: inFlight.id, verb, inARow: this.consecutiveTimeouts },
       `relay board did not answer within ${this.replyTimeoutMs} ms${switching ? ': re-reading its relays' : ''}`,
     );

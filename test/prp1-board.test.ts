@@ -233,6 +233,24 @@ describe('Prp1Board over an in-memory link', () => {
     assert.deepEqual(await fault, ['relay 3 stuck']);
   });
 
+  test('a board that stays muted: no warning per reconnect attempt, only the outage itself', async () => {
+    const { board, sim, requests, lines } = await rig({ replyTimeoutMs: 30 });
+    sim.faults.muted = true;
+    await rejectsWith(board.state(), 'BOARD_TIMEOUT');
+    await next(board, 'disconnected');
+    const warnings = () => lines.filter((line) => line.level === 40).length;
+    const atOutage = warnings();
+    // Reconnect attempts, each a HELLO that times out: the fourth new one means three timed out.
+    const hellos = () => requests.filter((line) => verb(line) === 'HELLO').length;
+    const target = hellos() + 4;
+    while (hellos() < target) await new Promise((resolve) => sim.once('request', resolve));
+    assert.equal(warnings(), atOutage, 'reconnect attempts against a muted board log no warnings');
+    assert.ok(
+      lines.some((line) => line.level === 20 && /did not answer/.test(String(line.msg))),
+      'they are still there at debug level',
+    );
+  });
+
   test('a reply timeout fails the queue at once, probes with PING, goes offline at the third, recovers', async () => {
     const { board, sim, requests } = await rig({ replyTimeoutMs: 80 });
     sim.faults.muted = true;
