@@ -117,3 +117,13 @@ describe('install-pi.sh', { skip: isRoot ? false : 'needs root (it makes a syste
     });
   });
 });
+
+test('the shell scripts pass shellcheck', async () => {
+  const scripts = ['scripts/install-pi.sh', 'scripts/make-certs.sh'].map((file) => join(root, file));
+  const { stdout } = await run('shellcheck', ['--format=gcc', ...scripts]).catch(
+    (error: { stdout?: string }) => {
+      throw new Error(`shellcheck found problems:\n${error.stdout ?? error}`);
+    },
+  );
+  assert.equal(stdout, '');
+});
