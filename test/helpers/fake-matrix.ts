@@ -64,7 +64,7 @@ export class FakeKeyMatrix {
     const C = this.columns.length;
     // union-find over R rows and C columns
     const parent = Array.from({ length: R + C }, (_, i) => i);
-    const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
+    const find = (i: number): number => (parent[i] === i ? i : find(parent[i]!));
     for (const key of this.pressed) parent[find(Math.floor(key / C))] = find(R + (key % C));
     for (let c = 0; c < C; c++) {
       const group = find(R + c);
