@@ -164,7 +164,7 @@ test('matrix and LED chip mistakes are one-line errors at their place in the fil
     ),
     [
       'panel.yaml:5:3 controller.ledChips.latchLine: required for 74hc595: a BCM line',
-      'panel.yaml:5:39 controller.ledChips.dataLine: line 6 is already used by controller.matrix.columns[0]',
+      'panel.yaml:5:40 controller.ledChips.dataLine: line 6 is already used by controller.matrix.columns[0]',
       'panel.yaml:6:19 controller.lcd.address: expected an I²C address 0x03..0x77',
     ],
   );
