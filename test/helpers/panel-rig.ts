@@ -1,6 +1,7 @@
 import { parseConfig } from '../../src/config/load.js';
 import type { ControllerConfig } from '../../src/config/schema.js';
 import { FrontPanel } from '../../src/controller/panel.js';
+import type { PanelEnergy } from '../../src/controller/panel-lcd.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { FakeClock } from './fake-clock.js';
@@ -158,7 +159,14 @@ export interface PanelRig {
 /** A running panel for `setup` on the in-process simulator; `stopPanelRig` ends it. */
 export async function startPanelRig(
   setup: PanelSetup,
-  options: { extra?: string; sockets?: string; lcd?: boolean; logger?: Logger; leds?: boolean } = {},
+  options: {
+    extra?: string;
+    sockets?: string;
+    lcd?: boolean;
+    logger?: Logger;
+    leds?: boolean;
+    energy?: PanelEnergy;
+  } = {},
 ): Promise<PanelRig> {
   const f = await PduFixture.create(options.sockets ?? '');
   await f.startDaemon();
@@ -172,6 +180,7 @@ export async function startPanelRig(
     i2c: wiring.i2c.opener,
     logger: options.logger ?? silentLogger(),
     clock,
+    ...(options.energy ? { energy: options.energy } : {}),
   });
   panel.start();
   return { f, clock, wiring, gpio: wiring.gpio, panel, config };
