@@ -45,6 +45,7 @@ export function i2cWriteBits(bytes: number): number {
 /** Why an I²C operation failed, in words (for the log: reported once per failure streak). */
 export function describeI2cError(error: unknown, busNumber: number, address?: number): string {
   const code = (error as NodeJS.ErrnoException).code;
+  address ??= (error as { i2cAddress?: number }).i2cAddress;
   const where =
     address === undefined ? `/dev/i2c-${busNumber}` : `0x${address.toString(16)} on /dev/i2c-${busNumber}`;
   switch (code) {
@@ -60,6 +61,12 @@ export function describeI2cError(error: unknown, busNumber: number, address?: nu
     default:
       return `${where}: ${(error as Error).message}`;
   }
+}
+
+/** Marks an error with the chip address it came from (a bank writes to several). */
+export function atAddress(error: unknown, address: number): unknown {
+  if (typeof error === 'object' && error !== null) Object.assign(error, { i2cAddress: address });
+  return error;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { LazyI2cBus } from './i2c.js';
+import { atAddress, type I2cBus, type LazyI2cBus } from './i2c.js';
 import { chipByte, type OutputBank } from './output-bank.js';
 import { hex } from './pcf8574.js';
 
@@ -35,8 +35,8 @@ export class Mcp23017Bank implements OutputBank {
     const bus = this.bus.get();
     for (const address of this.addresses) {
       const off = this.activeLow ? 0xff : 0x00;
-      bus.i2cWriteSync(address, 3, Buffer.of(MCP23017.OLATA, off, off));
-      bus.i2cWriteSync(address, 3, Buffer.of(MCP23017.IODIRA, 0x00, 0x00));
+      send(bus, address, [MCP23017.OLATA, off, off]);
+      send(bus, address, [MCP23017.IODIRA, 0x00, 0x00]);
     }
     this.write(0);
   }
@@ -49,12 +49,21 @@ export class Mcp23017Bank implements OutputBank {
       const word = a | (b << 8);
       if (this.written[chip] === word) return;
       this.written[chip] = null;
-      bus.i2cWriteSync(address, 3, Buffer.of(MCP23017.OLATA, a, b));
+      send(bus, address, [MCP23017.OLATA, a, b]);
       this.written[chip] = word;
     });
   }
 
   close(): void {
     this.written.fill(null);
+  }
+}
+
+/** One write: the register pointer, then the registers from there on. */
+function send(bus: I2cBus, address: number, bytes: number[]): void {
+  try {
+    bus.i2cWriteSync(address, bytes.length, Buffer.from(bytes));
+  } catch (error) {
+    throw atAddress(error, address);
   }
 }

@@ -1,4 +1,4 @@
-import type { LazyI2cBus } from './i2c.js';
+import { atAddress, type LazyI2cBus } from './i2c.js';
 import { chipByte, type OutputBank } from './output-bank.js';
 
 /**
@@ -35,7 +35,11 @@ export class Pcf8574Bank implements OutputBank {
       const byte = chipByte(bits, chip, this.activeLow);
       if (this.written[chip] === byte) return;
       this.written[chip] = null;
-      bus.i2cWriteSync(address, 1, Buffer.of(byte));
+      try {
+        bus.i2cWriteSync(address, 1, Buffer.of(byte));
+      } catch (error) {
+        throw atAddress(error, address);
+      }
       this.written[chip] = byte;
     });
   }

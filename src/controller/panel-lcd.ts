@@ -292,7 +292,8 @@ export function renderScreen(state: ScreenState, size: '20x4' | '16x2'): string[
   const socket = (n: number) => status.sockets[n - 1];
   if (view?.kind === 'error') {
     const info = socket(view.socket);
-    const title = `${REFUSALS.has(view.error.code) ? 'Refused' : 'Failed'} ${view.error.code}`;
+    const verb = REFUSALS.has(view.error.code) ? 'Refused' : 'Failed';
+    const title = verb.length + 1 + view.error.code.length <= columns ? `${verb} ${view.error.code}` : verb;
     const words = wrap(ERROR_WORDS[view.error.code] ?? view.error.message, columns, small ? 1 : 2);
     return small ? [title, words[0] ?? ''] : [socketTitle(info, view.socket), title, ...words];
   }
@@ -310,7 +311,7 @@ function idleScreen(state: ScreenState, columns: number, small: boolean): string
   const on = status.sockets.filter((s) => s.on === true).length;
   const power = status.totalWatts === null ? '-- W' : `${Math.round(status.totalWatts)} W`;
   const board = status.board.online ? 'Board ok' : 'Board OFFLINE';
-  const chat = discord === null ? '' : discord ? 'Discord ok' : 'Discord down';
+  const chat = discord === null ? '' : discord ? 'Discord ok' : 'Discord off';
   if (small) {
     const warn = !status.board.online
       ? 'OFFLINE'
@@ -333,7 +334,7 @@ function idleScreen(state: ScreenState, columns: number, small: boolean): string
   return [
     status.name,
     justify(power, `${on}/${status.sockets.length} on`, columns),
-    justify(board, chat, columns),
+    justify(board, chat, columns, 'left'),
     alarm,
   ];
 }
@@ -385,9 +386,10 @@ function seconds(ms: number): string {
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-/** `left` and `right` on one line of `columns`, `left` cut short when both do not fit. */
-function justify(left: string, right: string, columns: number): string {
+/** `left` and `right` on one line of `columns`; when both do not fit, `left` is cut short (or `right` left out, to keep the left). */
+function justify(left: string, right: string, columns: number, keep: 'left' | 'right' = 'right'): string {
   if (!right) return left;
+  if (keep === 'left' && left.length + 1 + right.length > columns) return left.slice(0, columns);
   const room = columns - right.length - 1;
   return `${left.slice(0, Math.max(0, room)).padEnd(Math.max(0, room))} ${right}`.slice(-columns);
 }

@@ -303,6 +303,7 @@ export class Hd44780Model {
   /** Instructions and characters received (for tests that count writes). */
   instructions = 0;
   characters = 0;
+  private readonly listeners = new Set<() => void>();
 
   constructor(
     backpack: Pcf8574Model,
@@ -310,6 +311,30 @@ export class Hd44780Model {
     readonly rows = 4,
   ) {
     backpack.onPins((pins) => this.pins(pins));
+  }
+
+  /**
+   * Resolves once the screen's text passes `accept` (at once if it does
+   * now), checked after each instruction or character; rejects after
+   * `timeoutMs` saying what the screen showed.
+   */
+  shows(accept: (rows: string[]) => boolean, timeoutMs = 3000): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!accept(this.text())) return false;
+        clearTimeout(timer);
+        this.listeners.delete(listener);
+        resolve(this.text());
+        return true;
+      };
+      const listener = () => void check();
+      const timer = setTimeout(() => {
+        this.listeners.delete(listener);
+        reject(new Error(`the LCD never showed it; it shows:\n${this.text().join('\n')}`));
+      }, timeoutMs);
+      this.listeners.add(listener);
+      check();
+    });
   }
 
   /** The screen's rows as text. */
@@ -341,6 +366,11 @@ export class Hd44780Model {
   }
 
   private execute(byte: number, data: boolean): void {
+    this.decode(byte, data);
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  private decode(byte: number, data: boolean): void {
     if (data) {
       this.characters++;
       this.ddram[this.address] = byte;
