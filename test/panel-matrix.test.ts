@@ -175,3 +175,23 @@ test('matrix and LED chip mistakes are one-line errors at their place in the fil
     'panel.yaml:5:3 controller.lcd.address: address 0x27 is already used by controller.ledChips.addresses',
   ]);
 });
+
+test('the example config’s full-panel block, uncommented in place of buttons and leds, is valid', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(new URL('../config/pipdu.example.yaml', import.meta.url), 'utf8');
+  const lines = text.split('\n');
+  const from = lines.findIndex((line) => line.includes('The full 16-socket panel'));
+  assert.ok(from > 0, 'the example has the block');
+  let to = from + 1;
+  while (lines[to]?.startsWith('  # ')) to++;
+  const block = lines.slice(from + 1, to).map((line) => line.replace(/^ {2}# /, '  '));
+  const full = [
+    ...lines.slice(0, from).filter((line) => !/^ {2}(buttons|leds):/.test(line)),
+    ...block,
+    ...lines.slice(to),
+  ].join('\n');
+  const controller = parseConfig(full, 'example-full.yaml').controller!;
+  assert.equal(controller.matrix!.rows.length * controller.matrix!.columns.length, 16);
+  assert.deepEqual(controller.ledChips?.addresses, [0x20, 0x21]);
+  assert.equal(controller.lcd?.address, 0x27);
+});
