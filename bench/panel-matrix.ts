@@ -189,7 +189,9 @@ controller:
   console.log(
     `  idle matrix: ${idleScans} scans in ${IDLE_MS} ms; process CPU ${idleCpu.toFixed(2)} % of one core (target <= 1 %; daemon included, telemetry off)`,
   );
-  console.log(`  a key held (a scan every ${SCAN_MS} ms): process CPU ${heldCpu.toFixed(2)} % of one core (the fake matrix's wiring model included)`);
+  console.log(
+    `  a key held (a scan every ${SCAN_MS} ms): process CPU ${heldCpu.toFixed(2)} % of one core (the fake matrix's wiring model included)`,
+  );
   console.log(
     `  LCD bus time at 100 kHz: one whole changed line ${bytes(wholeLine)} bytes in ${wholeLine.length} write(s) = ${busMs(wholeLine).toFixed(2)} ms (target <= 15 ms); the total power changing (2 characters) ${bytes(powerChange)} bytes = ${busMs(powerChange).toFixed(2)} ms\n`,
   );
