@@ -16,29 +16,38 @@ import type { Clock } from './clock.js';
  */
 export interface LedSink {
   readonly count: number;
+  /** Opens the lines or brings the chips to all off (a failing chip is retried, never thrown). */
+  start(): void;
   show(lit: readonly boolean[]): void;
   release(): void;
 }
 
-/** One GPIO line per LED (`controller.leds`); the lines open here. */
+/** One GPIO line per LED (`controller.leds`). */
 export class GpioLeds implements LedSink {
   private readonly outputs: GpioOutput[] = [];
   private readonly lit: boolean[] = [];
 
-  constructor(gpio: Gpio, lines: readonly number[], activeLow: boolean) {
+  constructor(
+    private readonly gpio: Gpio,
+    private readonly lines: readonly number[],
+    private readonly activeLow: boolean,
+  ) {}
+
+  get count(): number {
+    return this.lines.length;
+  }
+
+  /** Opens the lines, all off; throws GpioUnavailableError (nothing left open) where there is no GPIO. */
+  start(): void {
     try {
-      for (const line of lines) {
-        this.outputs.push(gpio.output(line, { activeLow, initial: false }));
+      for (const line of this.lines) {
+        this.outputs.push(this.gpio.output(line, { activeLow: this.activeLow, initial: false }));
         this.lit.push(false);
       }
     } catch (error) {
       this.release();
       throw error;
     }
-  }
-
-  get count(): number {
-    return this.outputs.length;
   }
 
   show(lit: readonly boolean[]): void {
@@ -72,6 +81,9 @@ export class BankLeds implements LedSink {
     this.bank = bank;
     this.count = count;
     this.keeper = keeper;
+  }
+
+  start(): void {
     this.attempt(() => this.restore());
   }
 
@@ -111,8 +123,8 @@ export interface LedSinkDeps {
   clock: Clock;
 }
 
-/** The socket LEDs the config describes: GPIO lines, chips, or none. */
-export function openLeds(deps: LedSinkDeps): LedSink {
+/** The socket LEDs the config describes: GPIO lines, chips, or none (not started). */
+export function ledSink(deps: LedSinkDeps): LedSink {
   const { config } = deps;
   const chips = config.ledChips;
   if (!chips) return new GpioLeds(deps.gpio, config.leds, config.ledActiveLow);

@@ -8,7 +8,7 @@ import type { PduService } from '../pdu/pdu-service.js';
 import type { Alarm, PduEvents } from '../pdu/types.js';
 import { type Clock, systemClock } from './clock.js';
 import { KeyMatrix } from './key-matrix.js';
-import { type LedSink, openLeds } from './led-sinks.js';
+import { type LedSink, ledSink } from './led-sinks.js';
 import { type PanelEnergy, PanelLcd } from './panel-lcd.js';
 
 export interface FrontPanelDeps {
@@ -184,13 +184,14 @@ export class FrontPanel {
         });
         this.matrix.start();
       }
-      this.ledSink = openLeds({
+      this.ledSink = ledSink({
         config: this.initial,
         gpio: this.gpio,
         i2cBus: (number) => this.bus(number),
         logger: this.logger,
         clock: this.clock,
       });
+      this.ledSink.start();
       for (let i = 0; i < this.ledSink.count; i++) {
         this.leds.push({ socket: i + 1, identifyUntil: 0, failedUntil: 0 });
       }
