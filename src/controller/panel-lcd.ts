@@ -193,13 +193,18 @@ export class PanelLcd {
     }
     this.dirty = true;
     if (this.running === null && !this.keeper.down) {
-      this.running = this.pump().finally(() => {
-        this.running = null;
-      });
+      // Drawn on the next turn of the event loop: never in the path of the
+      // request that caused it, and a burst of events makes one screen.
+      this.running = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => this.pump())
+        .finally(() => {
+          this.running = null;
+        });
     }
   };
 
   private async pump(): Promise<void> {
+    if (this.keeper.down) return;
     while (this.dirty && this.started) {
       this.dirty = false;
       try {

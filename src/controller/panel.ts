@@ -356,13 +356,10 @@ export class FrontPanel {
 
   private shortPress(socket: number): void {
     const action = this.config.shortPress;
+    if (action === 'toggle' && !this.endsProtectedOff(socket)) this.request(socket, 'toggle', false);
+    else if (action !== 'none') this.identify(socket);
+    // after the request: the screen is drawn while the board works
     this.lcd?.showSocket(socket);
-    if (action === 'none') return;
-    if (action === 'toggle' && !this.endsProtectedOff(socket)) {
-      this.request(socket, 'toggle', false);
-      return;
-    }
-    this.identify(socket);
   }
 
   private request(socket: number, action: 'toggle' | 'off' | 'cancel', confirmed: boolean): void {
