@@ -12,7 +12,8 @@ import {
   startPanelRig,
   stopPanelRig,
 } from './helpers/panel-rig.js';
-import { PduFixture, until } from './helpers/pdu-fixture.js';
+import { ALICE, PduFixture, until } from './helpers/pdu-fixture.js';
+import { requests } from './helpers/requests.js';
 
 // The key matrix's own rules: idle it only waits for an edge, it reads the
 // keys while one is down, more than two keys at once change nothing, and
@@ -194,4 +195,34 @@ test('the example config’s full-panel block, uncommented in place of buttons a
   assert.equal(controller.matrix!.rows.length * controller.matrix!.columns.length, 16);
   assert.deepEqual(controller.ledChips?.addresses, [0x20, 0x21]);
   assert.equal(controller.lcd?.address, 0x27);
+});
+
+test('blinking LEDs on an expander change in step, one write per change of the pattern', async () => {
+  rig = await startPanelRig('matrix+pcf8574', {
+    sockets:
+      'sockets:\n  - { number: 1, preOn: [{ delay: 30s }] }\n  - { number: 3, preOn: [{ delay: 30s }] }\n',
+  });
+  const { f, clock, wiring } = rig;
+  const first = requests(f.service).on(1, ALICE);
+  const second = requests(f.service).on(3, ALICE);
+  await until(
+    f.service,
+    'pending',
+    () => f.service.info(1).pending !== null && f.service.info(3).pending !== null,
+  );
+  clock.advance(1000 - (clock.now() % 1000));
+  const from = clock.now();
+  const writes = wiring.i2c.transactions.filter((t) => t.address === 0x20).length;
+  clock.advance(3000);
+  const changes = (i: number) => wiring.ledHistory(i).filter((w) => w.at > from);
+  assert.ok(changes(0).length >= 5, `socket 1's LED blinks (${changes(0).length} changes in 3 s)`);
+  assert.deepEqual(changes(0), changes(2), 'sockets 1 and 3 blink in step');
+  assert.equal(
+    wiring.i2c.transactions.filter((t) => t.address === 0x20).length - writes,
+    changes(0).length,
+    'one write per change of the pattern, none between',
+  );
+  await requests(f.service).cancel(1, ALICE);
+  await requests(f.service).cancel(3, ALICE);
+  await Promise.allSettled([first, second]);
 });
