@@ -378,9 +378,18 @@ function pendingScreen(info: SocketInfo, now: number, columns: number, small: bo
       ? `${work.requests} requests queued`
       : 'waiting';
   const elapsed = seconds(Math.max(0, now - Date.parse(work.since)));
-  if (small) return [justify(`${info.number} ${verb}`, elapsed, columns), step];
+  if (small) return [justify(`${info.number} ${SHORT_VERBS[what] ?? 'Busy'}...`, elapsed, columns), step];
   return [socketTitle(info, info.number), verb, step, `Elapsed ${elapsed}`];
 }
+
+/** Pending work's verbs for a 16-column line (beside the elapsed time). */
+const SHORT_VERBS: Record<string, string> = {
+  on: 'On',
+  off: 'Off',
+  cycle: 'Cycle',
+  restore: 'Restore',
+  toggle: 'Toggle',
+};
 
 function socketTitle(info: SocketInfo | undefined, number: number): string {
   return `${number} ${info?.name ?? `Socket ${number}`}`;
