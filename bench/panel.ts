@@ -12,6 +12,7 @@ import { PduService } from '../src/pdu/pdu-service.js';
 import { StateStore } from '../src/state/state-store.js';
 import { FakeGpio } from '../test/helpers/fake-gpio.js';
 import { startSimulator } from '../test/helpers/simulator-process.js';
+import { benchPanelMatrix } from './panel-matrix.js';
 
 const PRESSES = Number(process.env.BENCH_PANEL_PRESSES ?? 1000);
 const BUTTON = 17;
@@ -73,6 +74,7 @@ controller: { buttons: [${BUTTON}], leds: [5], debounce: 0ms, shortPress: toggle
   console.log(
     `  median ${at(50).toFixed(2)} ms  p99 ${at(99).toFixed(2)} ms  max ${sorted.at(-1)?.toFixed(2)} ms  (target p99 <= 5 ms; as seen through the simulator's stdout)\n`,
   );
+  await benchPanelMatrix();
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -105,7 +105,13 @@ async function startPanel(setup: Setup, daemon: Daemon): Promise<FrontPanel | nu
     ]);
     const chipBase = await findGpioChipBase({ override: config.controller.gpioChipBase });
     const gpio = createOnoffGpio({ chipBase });
-    const front = new FrontPanel({ config: config.controller, service: daemon.service, gpio, logger });
+    const front = new FrontPanel({
+      config: config.controller,
+      service: daemon.service,
+      gpio,
+      logger,
+      energy: daemon.energy,
+    });
     front.start();
     return front;
   } catch (error) {

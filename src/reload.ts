@@ -120,9 +120,12 @@ export function restartNeeded(current: PduConfig, next: PduConfig): string | nul
       buttonActiveLow: c.buttonActiveLow,
       ledActiveLow: c.ledActiveLow,
       gpioChipBase: c.gpioChipBase,
+      matrix: c.matrix,
+      ledChips: c.ledChips,
+      lcd: c.lcd,
     });
     if (!same(lines(current.controller), lines(next.controller)))
-      return 'the front panel lines (controller.buttons, leds, …)';
+      return 'the front panel wiring (controller.buttons, leds, matrix, ledChips, lcd, …)';
   }
   return null;
 }

@@ -615,17 +615,61 @@ const discordSchema = section(
   { hints: { token: 'no token here: the bot token comes from the DISCORD_TOKEN environment variable' } },
 );
 
+const i2cAddress = z
+  .int()
+  .min(0x03, 'expected an I²C address 0x03..0x77')
+  .max(0x77, 'expected an I²C address 0x03..0x77');
+const i2cBusNumber = z.int().min(0, 'expected an I²C bus number ≥ 0 (1 on a Pi: /dev/i2c-1)');
+
+/** LED chips: pcf8574 and mcp23017 on I²C (8 and 16 pins), 74hc595 shift registers on three GPIO lines. */
+export const LED_CHIPS = ['pcf8574', 'mcp23017', '74hc595'] as const;
+
 const controllerSchema = section({
-  /** button i controls socket i + 1 */
+  /** button i controls socket i + 1 (one GPIO line each); or `matrix` */
   buttons: z
     .array(gpioLine)
     .max(SOCKET_COUNT, 'at most 16 buttons')
     .default(() => []),
-  /** LED i shows socket i + 1 */
+  /** keys scanned as a matrix: rows driven, columns read; key i (row-major) controls socket i + 1, or `keys[i]` */
+  matrix: section({
+    rows: z.array(gpioLine).min(1, 'needs at least one row'),
+    columns: z.array(gpioLine).min(1, 'needs at least one column'),
+    /** the socket of each key, row-major (default 1, 2, 3, …) */
+    keys: z.array(socketNumber).max(SOCKET_COUNT, 'at most 16 keys').optional(),
+    /** how often the keys are read while one is down (idle, a column edge starts a scan) */
+    scanInterval: duration({ positive: true }).default(parseDuration('10ms')),
+  }).optional(),
+  /** LED i shows socket i + 1 (one GPIO line each); or `ledChips` */
   leds: z
     .array(gpioLine)
     .max(SOCKET_COUNT, 'at most 16 LEDs')
     .default(() => []),
+  /** LEDs on expanders or shift registers: pin i (across the chips, in order) shows socket i + 1 */
+  ledChips: section({
+    chip: z.enum(LED_CHIPS),
+    /** I²C chips: the bus (/dev/i2c-N) and one address per chip */
+    i2cBus: i2cBusNumber.default(1),
+    addresses: z.array(i2cAddress).min(1, 'needs at least one address').optional(),
+    /** 74hc595: the chained chips' count and their three lines */
+    chips: z.int().min(1, 'at least 1 chip').max(2, 'at most 2 chips (16 LEDs)').optional(),
+    dataLine: gpioLine.optional(),
+    clockLine: gpioLine.optional(),
+    latchLine: gpioLine.optional(),
+    /** how many pins carry socket LEDs (default: all, at most 16) */
+    count: z.int().min(1, 'at least 1 LED').max(SOCKET_COUNT, 'at most 16 LEDs').optional(),
+    /** lit = pin low (default for pcf8574, which can sink but hardly source current) */
+    activeLow: z.boolean().optional(),
+  }).optional(),
+  /** an HD44780 character LCD behind a PCF8574 backpack */
+  lcd: section({
+    i2cBus: i2cBusNumber.default(1),
+    address: i2cAddress.default(0x27),
+    size: z.enum(['20x4', '16x2']).default('20x4'),
+    /** a short press shows the socket this long */
+    showSocket: duration({ positive: true }).default(parseDuration('5s')),
+    /** the backlight goes dark after this long without a press (0ms: always lit) */
+    backlightTimeout: duration().default(parseDuration('5m')),
+  }).optional(),
   statusLed: gpioLine.optional(),
   buttonActiveLow: z.boolean().default(true),
   ledActiveLow: z.boolean().default(false),
@@ -639,13 +683,32 @@ const controllerSchema = section({
     .union([z.literal('auto'), z.int().min(0)], { error: 'expected auto or a number ≥ 0' })
     .default('auto'),
 }).superRefine((controller, ctx) => {
-  const c = controller as { buttons?: unknown; leds?: unknown; statusLed?: unknown };
+  const c = controller as {
+    buttons?: unknown;
+    leds?: unknown;
+    statusLed?: unknown;
+    matrix?: unknown;
+    ledChips?: unknown;
+    lcd?: unknown;
+  };
   const uses: { path: (string | number)[]; line: unknown }[] = [];
   for (const key of ['buttons', 'leds'] as const) {
     const lines = c[key];
     if (Array.isArray(lines)) uses.push(...lines.map((line, i) => ({ path: [key, i], line })));
   }
   uses.push({ path: ['statusLed'], line: c.statusLed });
+  const matrix = isMapping(c.matrix) ? c.matrix : null;
+  if (matrix) {
+    for (const key of ['rows', 'columns'] as const) {
+      const lines = matrix[key];
+      if (Array.isArray(lines)) uses.push(...lines.map((line, i) => ({ path: ['matrix', key, i], line })));
+    }
+  }
+  const chips = isMapping(c.ledChips) ? c.ledChips : null;
+  if (chips?.chip === '74hc595') {
+    for (const key of ['dataLine', 'clockLine', 'latchLine'])
+      uses.push({ path: ['ledChips', key], line: chips[key] });
+  }
   const seen = new Map<number, string>();
   for (const { path, line } of uses) {
     if (typeof line !== 'number') continue;
@@ -653,7 +716,108 @@ const controllerSchema = section({
     if (first === undefined) seen.set(line, formatPath(['controller', ...path]));
     else ctx.addIssue({ code: 'custom', path, message: `line ${line} is already used by ${first}` });
   }
+  if (matrix) checkMatrix(matrix, c.buttons, ctx);
+  if (chips) checkLedChips(chips, c.leds, ctx);
+  const lcd = isMapping(c.lcd) ? c.lcd : null;
+  if (lcd && chips && chips.chip !== '74hc595' && Array.isArray(chips.addresses)) {
+    const lcdBus = lcd.i2cBus ?? 1;
+    const chipBus = chips.i2cBus ?? 1;
+    const lcdAddress = lcd.address ?? 0x27;
+    if (lcdBus === chipBus && chips.addresses.includes(lcdAddress)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['lcd', 'address'],
+        message: `address 0x${Number(lcdAddress).toString(16)} is already used by controller.ledChips.addresses`,
+      });
+    }
+  }
 }, whenMapping);
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A matrix replaces the single-line buttons; at most 16 keys, each socket on one key. */
+function checkMatrix(
+  matrix: Record<string, unknown>,
+  buttons: unknown,
+  ctx: z.core.$RefinementCtx<unknown>,
+): void {
+  if (Array.isArray(buttons) && buttons.length > 0) {
+    ctx.addIssue({ code: 'custom', path: ['matrix'], message: 'use either buttons or matrix, not both' });
+  }
+  const rows = Array.isArray(matrix.rows) ? matrix.rows.length : 0;
+  const columns = Array.isArray(matrix.columns) ? matrix.columns.length : 0;
+  const size = rows * columns;
+  if (size > SOCKET_COUNT) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['matrix'],
+      message: `${rows} rows × ${columns} columns is ${size} keys: at most 16`,
+    });
+  }
+  if (!Array.isArray(matrix.keys)) return;
+  if (size > 0 && matrix.keys.length !== size) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['matrix', 'keys'],
+      message: `expected ${size} sockets (one per key, row by row), got ${matrix.keys.length}`,
+    });
+  }
+  const seen = new Map<unknown, number>();
+  matrix.keys.forEach((socket, i) => {
+    const first = seen.get(socket);
+    if (first === undefined) seen.set(socket, i);
+    else {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['matrix', 'keys', i],
+        message: `socket ${String(socket)} is already on key ${first} (controller.matrix.keys[${first}])`,
+      });
+    }
+  });
+}
+
+/** What each LED chip needs: I²C addresses, or the 74hc595's lines. */
+function checkLedChips(
+  chips: Record<string, unknown>,
+  leds: unknown,
+  ctx: z.core.$RefinementCtx<unknown>,
+): void {
+  if (Array.isArray(leds) && leds.length > 0) {
+    ctx.addIssue({ code: 'custom', path: ['ledChips'], message: 'use either leds or ledChips, not both' });
+  }
+  const missing = (key: string, why: string) =>
+    ctx.addIssue({ code: 'custom', path: ['ledChips', key], message: why });
+  let pins = 0;
+  if (chips.chip === '74hc595') {
+    for (const key of ['dataLine', 'clockLine', 'latchLine']) {
+      if (chips[key] === undefined) missing(key, 'required for 74hc595: a BCM line');
+    }
+    if (chips.addresses !== undefined)
+      missing('addresses', 'a 74hc595 has no address: it is wired to dataLine, clockLine and latchLine');
+    pins = 8 * (typeof chips.chips === 'number' ? chips.chips : 1);
+  } else if (chips.chip === 'pcf8574' || chips.chip === 'mcp23017') {
+    if (chips.addresses === undefined)
+      missing('addresses', `required for ${chips.chip}: one I²C address per chip, like [0x20]`);
+    for (const key of ['chips', 'dataLine', 'clockLine', 'latchLine']) {
+      if (chips[key] !== undefined)
+        missing(key, `only for 74hc595 (a ${chips.chip} is set by its addresses)`);
+    }
+    const count = Array.isArray(chips.addresses) ? chips.addresses.length : 0;
+    pins = (chips.chip === 'pcf8574' ? 8 : 16) * count;
+    if (Array.isArray(chips.addresses)) {
+      chips.addresses.forEach((address, i) => {
+        if (chips.addresses && (chips.addresses as unknown[]).indexOf(address) !== i) {
+          missing(`addresses`, `address ${String(address)} is listed twice`);
+        }
+      });
+    }
+  }
+  if (pins > 0 && typeof chips.count === 'number' && chips.count <= SOCKET_COUNT && chips.count > pins) {
+    missing('count', `${chips.count} LEDs, but the chips have ${pins} pins`);
+  }
+}
 
 /** A password account's name: what the sign-in form asks and the audit log shows. */
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;

@@ -1,11 +1,15 @@
 import type { Gpio, GpioInput, GpioOutput } from '../../hardware/gpio.js';
+import { type I2cOpener, LazyI2cBus, openI2cBus } from '../../hardware/i2c.js';
 import type { AuditEntry } from '../audit/audit-log.js';
 import type { ControllerConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Requester } from '../pdu/actor.js';
 import type { PduService } from '../pdu/pdu-service.js';
-import type { PduEvents } from '../pdu/types.js';
+import type { Alarm, PduEvents } from '../pdu/types.js';
 import { type Clock, systemClock } from './clock.js';
+import { KeyMatrix } from './key-matrix.js';
+import { type LedSink, ledSink } from './led-sinks.js';
+import { type PanelEnergy, PanelLcd } from './panel-lcd.js';
 
 export interface FrontPanelDeps {
   config: ControllerConfig;
@@ -13,6 +17,10 @@ export interface FrontPanelDeps {
   gpio: Gpio;
   logger: Logger;
   clock?: Clock;
+  /** Opens /dev/i2c-N for the LED expanders and the LCD: `i2c-bus`'s openSync by default; tests pass chip models. */
+  i2c?: I2cOpener;
+  /** The Energy part, where it runs: the LCD shows energy today and the alarms raised before the panel started. */
+  energy?: PanelEnergy;
 }
 
 /** LED patterns: half-periods in ms. */
@@ -31,8 +39,6 @@ type LedMode = 'off' | 'on' | 'slow' | 'fast' | 'flash' | 'wink' | 'alarm';
 
 interface Button {
   socket: number;
-  input: GpioInput;
-  unwatch: () => void;
   /** Debounced level. */
   pressed: boolean;
   /** The raw level waiting out the debounce. */
@@ -46,19 +52,27 @@ interface Button {
 
 interface Led {
   socket: number;
-  output: GpioOutput;
-  lit: boolean;
   identifyUntil: number;
   failedUntil: number;
 }
 
 /**
- * The front panel: a button and an LED per socket and a status LED, on GPIO,
+ * The front panel: a button and an LED per socket, a status LED and an LCD,
  * making requests to the Pdu service like every other interface (actor
  * `panel`, with the admin role: whoever stands at the rack can pull the
- * plug anyway; the double hold is its confirmation).
+ * plug anyway; the double hold is its confirmation). The panel never checks
+ * a permission itself: the service decides.
  *
- * Buttons (button i → socket i + 1), debounced by `controller.debounce`:
+ * Wiring (each part optional): buttons on one GPIO line each
+ * (`controller.buttons`) or as a key matrix (`controller.matrix`, see
+ * KeyMatrix: key i → socket i + 1 row by row, or `matrix.keys[i]`); LEDs on
+ * GPIO lines (`controller.leds`) or on chips (`controller.ledChips`:
+ * PCF8574, MCP23017 over I²C, 74HC595 on three lines); the status LED on
+ * a GPIO line; the LCD behind a PCF8574 backpack (`controller.lcd`, see
+ * PanelLcd). A chip that fails is reported once and retried (ChipKeeper):
+ * the rest of the panel runs on.
+ *
+ * Buttons, debounced by `controller.debounce` (each key on its own):
  * - A long press fires the moment the hold passes `longPress`, while the
  *   button is still down, and toggles the socket — once per hold; releasing
  *   afterwards does nothing more. Switching a protected socket off needs a
@@ -81,6 +95,9 @@ interface Led {
  * is down, fast when the board is offline, and double-flashes while any
  * alarm is raised.
  *
+ * A press lights the LCD's backlight; a short press shows the socket on it,
+ * and a failed or refused panel request shows why.
+ *
  * `start()` opens the lines (GpioUnavailableError where there is no GPIO);
  * `stop()` releases every line and clears every timer.
  */
@@ -91,8 +108,16 @@ export class FrontPanel {
   private readonly gpio: Gpio;
   private readonly logger: Logger;
   private readonly clock: Clock;
+  private readonly i2c: I2cOpener;
+  private readonly energy: PanelEnergy | undefined;
   private readonly buttons: Button[] = [];
+  /** Single-line buttons' inputs and their unwatch functions. */
+  private readonly inputs: { input: GpioInput; unwatch: () => void }[] = [];
+  private matrix: KeyMatrix | null = null;
   private readonly leds: Led[] = [];
+  private ledSink: LedSink | null = null;
+  private readonly buses = new Map<number, LazyI2cBus>();
+  private lcd: PanelLcd | null = null;
   private statusLed: GpioOutput | null = null;
   private statusLit = false;
   private ticker: ReturnType<Clock['setInterval']> | null = null;
@@ -106,6 +131,18 @@ export class FrontPanel {
     this.gpio = deps.gpio;
     this.logger = deps.logger.child({ component: 'panel' });
     this.clock = deps.clock ?? systemClock;
+    this.i2c = deps.i2c ?? openI2cBus;
+    this.energy = deps.energy;
+  }
+
+  /** The LCD, when one is configured (its text, for tests and the bench). */
+  get display(): PanelLcd | null {
+    return this.lcd;
+  }
+
+  /** The key matrix, when one is configured. */
+  get keyMatrix(): KeyMatrix | null {
+    return this.matrix;
   }
 
   /** The controller section in force: a reload changes timings and press actions, not lines. */
@@ -114,26 +151,50 @@ export class FrontPanel {
   }
 
   start(): void {
+    const newButton = (socket: number): Button => {
+      const button: Button = {
+        socket,
+        pressed: false,
+        settling: null,
+        hold: null,
+        fired: false,
+        confirming: false,
+      };
+      this.buttons.push(button);
+      return button;
+    };
     try {
       this.initial.buttons.forEach((line, i) => {
         const input = this.gpio.input(line, { activeLow: this.initial.buttonActiveLow });
-        const button: Button = {
-          socket: i + 1,
-          input,
-          unwatch: () => undefined,
-          pressed: false,
-          settling: null,
-          hold: null,
-          fired: false,
-          confirming: false,
-        };
-        button.unwatch = input.watch((active) => this.onEdge(button, active));
-        this.buttons.push(button);
+        const button = newButton(i + 1);
+        this.inputs.push({ input, unwatch: input.watch((active) => this.onEdge(button, active)) });
       });
-      this.initial.leds.forEach((line, i) => {
-        const output = this.gpio.output(line, { activeLow: this.initial.ledActiveLow, initial: false });
-        this.leds.push({ socket: i + 1, output, lit: false, identifyUntil: 0, failedUntil: 0 });
+      const matrix = this.initial.matrix;
+      if (matrix) {
+        const size = matrix.rows.length * matrix.columns.length;
+        const keys = Array.from({ length: size }, (_, i) => newButton(matrix.keys?.[i] ?? i + 1));
+        this.matrix = new KeyMatrix({
+          gpio: this.gpio,
+          rows: matrix.rows,
+          columns: matrix.columns,
+          activeLow: this.initial.buttonActiveLow,
+          scanIntervalMs: matrix.scanInterval,
+          clock: this.clock,
+          onKey: (key, down) => this.onEdge(keys[key]!, down),
+        });
+        this.matrix.start();
+      }
+      this.ledSink = ledSink({
+        config: this.initial,
+        gpio: this.gpio,
+        i2cBus: (number) => this.bus(number),
+        logger: this.logger,
+        clock: this.clock,
       });
+      this.ledSink.start();
+      for (let i = 0; i < this.ledSink.count; i++) {
+        this.leds.push({ socket: i + 1, identifyUntil: 0, failedUntil: 0 });
+      }
       if (this.initial.statusLed !== undefined) {
         this.statusLed = this.gpio.output(this.initial.statusLed, {
           activeLow: this.initial.ledActiveLow,
@@ -144,6 +205,18 @@ export class FrontPanel {
       this.release();
       throw error;
     }
+    for (const alarm of this.energy?.activeAlarms() ?? []) this.alarms.set(alarm.id, alarm);
+    if (this.initial.lcd) {
+      this.lcd = new PanelLcd({
+        config: this.initial.lcd,
+        service: this.service,
+        bus: this.bus(this.initial.lcd.i2cBus),
+        logger: this.logger,
+        clock: this.clock,
+        alarms: () => [...this.alarms.values()],
+        ...(this.energy ? { energy: this.energy } : {}),
+      });
+    }
     const events = this.service.events;
     events.on('socketChanged', this.refresh);
     events.on('pending', this.refresh);
@@ -152,9 +225,18 @@ export class FrontPanel {
     events.on('action', this.onAction);
     events.on('alarm', this.onAlarm);
     this.started = true;
+    this.lcd?.setDiscordConnected(this.discordConnected);
+    this.lcd?.start();
     this.refresh();
     this.logger.info(
-      { buttons: this.buttons.length, leds: this.leds.length, statusLed: this.statusLed !== null },
+      {
+        buttons: this.buttons.length,
+        matrix: this.matrix !== null,
+        leds: this.leds.length,
+        ledChips: this.initial.ledChips?.chip ?? null,
+        statusLed: this.statusLed !== null,
+        lcd: this.lcd !== null,
+      },
       'front panel running',
     );
   }
@@ -170,28 +252,49 @@ export class FrontPanel {
     events.off('action', this.onAction);
     events.off('alarm', this.onAlarm);
     this.alarms.clear();
+    this.lcd?.stop();
+    this.lcd = null;
     this.release();
+  }
+
+  /** Bus `number`, opened on first use and shared by the chips on it. */
+  private bus(number: number): LazyI2cBus {
+    let bus = this.buses.get(number);
+    if (!bus) {
+      bus = new LazyI2cBus(number, this.i2c);
+      this.buses.set(number, bus);
+    }
+    return bus;
   }
 
   /** Discord's connection, for the status LED (null: not configured). */
   setDiscordConnected(connected: boolean | null): void {
     this.discordConnected = connected;
+    this.lcd?.setDiscordConnected(connected);
     if (this.started) this.refresh();
   }
 
   private release(): void {
+    for (const { input, unwatch } of this.inputs) {
+      unwatch();
+      input.release();
+    }
+    this.matrix?.stop();
     for (const button of this.buttons) {
-      button.unwatch();
       if (button.settling !== null) this.clock.clearTimeout(button.settling);
       if (button.hold !== null) this.clock.clearTimeout(button.hold);
-      button.input.release();
     }
-    for (const led of this.leds) led.output.release();
+    this.ledSink?.release();
     this.statusLed?.release();
     if (this.ticker !== null) this.clock.clearInterval(this.ticker);
+    for (const bus of this.buses.values()) bus.close();
     this.ticker = null;
+    this.inputs.length = 0;
+    this.matrix = null;
     this.buttons.length = 0;
     this.leds.length = 0;
+    this.ledSink = null;
+    this.buses.clear();
     this.statusLed = null;
   }
 
@@ -215,6 +318,7 @@ export class FrontPanel {
     if (active === button.pressed) return;
     button.pressed = active;
     if (active) {
+      this.lcd?.wake();
       button.fired = false;
       button.confirming = this.endsProtectedOff(button.socket);
       const threshold = this.config.longPress * (button.confirming ? 2 : 1);
@@ -252,20 +356,19 @@ export class FrontPanel {
 
   private shortPress(socket: number): void {
     const action = this.config.shortPress;
-    if (action === 'none') return;
-    if (action === 'toggle' && !this.endsProtectedOff(socket)) {
-      this.request(socket, 'toggle', false);
-      return;
-    }
-    this.identify(socket);
+    if (action === 'toggle' && !this.endsProtectedOff(socket)) this.request(socket, 'toggle', false);
+    else if (action !== 'none') this.identify(socket);
+    // after the request: the screen is drawn while the board works
+    this.lcd?.showSocket(socket);
   }
 
   private request(socket: number, action: 'toggle' | 'off' | 'cancel', confirmed: boolean): void {
     this.service
       .submit({ socket, action, by: this.requester(socket), options: confirmed ? { confirmed } : {} })
       .catch((error: unknown) => {
-        // The failure is audited by the service; its LED blinks fast (onAction).
+        // The failure is audited by the service; its LED blinks fast (onAction), the LCD says why.
         this.logger.warn({ err: error, socket, action }, `front panel ${action} failed`);
+        this.lcd?.showError(socket, error);
       });
   }
 
@@ -286,11 +389,11 @@ export class FrontPanel {
     this.refresh();
   };
 
-  /** Raised alarms: id → socket number (null for the PDU's own). */
-  private readonly alarms = new Map<string, number | null>();
+  /** Raised alarms by id. */
+  private readonly alarms = new Map<string, Alarm>();
 
   private readonly onAlarm = ({ alarm, state }: PduEvents['alarm'][0]): void => {
-    if (state === 'raised') this.alarms.set(alarm.id, alarm.socket);
+    if (state === 'raised') this.alarms.set(alarm.id, alarm);
     else this.alarms.delete(alarm.id);
     this.refresh();
   };
@@ -299,7 +402,7 @@ export class FrontPanel {
     if (now < led.failedUntil) return 'fast';
     const info = this.service.info(led.socket);
     if (now < led.identifyUntil) return info.on ? 'wink' : 'flash';
-    if ([...this.alarms.values()].includes(led.socket)) return 'alarm';
+    if ([...this.alarms.values()].some((alarm) => alarm.socket === led.socket)) return 'alarm';
     if (info.pending) return 'slow';
     return info.on ? 'on' : 'off';
   }
@@ -316,11 +419,12 @@ export class FrontPanel {
     if (!this.started) return;
     const now = this.clock.now();
     let blinking = false;
-    for (const led of this.leds) {
+    const pattern = this.leds.map((led) => {
       const mode = this.ledMode(led, now);
       blinking ||= mode !== 'on' && mode !== 'off';
-      this.writeLed(led, lit(mode, now));
-    }
+      return lit(mode, now);
+    });
+    this.ledSink?.show(pattern);
     if (this.statusLed) {
       const mode = this.statusMode();
       blinking ||= mode === 'slow' || mode === 'fast' || mode === 'alarm';
@@ -337,12 +441,6 @@ export class FrontPanel {
       this.ticker = null;
     }
   };
-
-  private writeLed(led: Led, value: boolean): void {
-    if (value === led.lit) return;
-    led.lit = value;
-    led.output.write(value);
-  }
 }
 
 function lit(mode: LedMode, now: number): boolean {

@@ -34,6 +34,8 @@ export class FakeGpio implements Gpio {
   private readonly inputLevels = new Map<number, boolean>();
   private readonly watchers = new Map<number, Set<(active: boolean) => void>>();
   private readonly writes = new Map<number, GpioWrite[]>();
+  /** Wiring models (a key matrix, shift registers) that follow the outputs. */
+  private readonly observers = new Set<(line: number, value: boolean) => void>();
 
   constructor(options: FakeGpioOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -78,10 +80,22 @@ export class FakeGpio implements Gpio {
       write: (active) => {
         if (opened.released) throw new Error(`FakeGpio: write() on output ${line} after release()`);
         writes.push({ value: active, at: this.now() });
+        for (const observer of [...this.observers]) observer(line, active);
       },
       release: () => {
         opened.released = true;
       },
+    };
+  }
+
+  /**
+   * Calls `observer` after every drive of an output (not the initial level),
+   * synchronously, as wiring would see it; returns the function that stops it.
+   */
+  observe(observer: (line: number, value: boolean) => void): () => void {
+    this.observers.add(observer);
+    return () => {
+      this.observers.delete(observer);
     };
   }
 
