@@ -109,7 +109,9 @@ function text(interaction: FakeInteraction): string {
 }
 
 /** What a person reads of a message: its content, and its embeds' titles and descriptions. */
-function words(message: { content: string; embeds: Array<{ title?: string; description?: string }> } | undefined): string {
+function words(
+  message: { content: string; embeds: Array<{ title?: string; description?: string }> } | undefined,
+): string {
   return [
     message?.content ?? '',
     ...(message?.embeds ?? []).map((embed) => `${embed.title ?? ''}\n${embed.description ?? ''}`),
@@ -371,11 +373,18 @@ test('/sockets off by an admin: confirmed, every unprotected socket cut, one lin
   const ask = fake.command({ user: admin, name: 'sockets', subcommand: 'off' });
   const prompt = await ask.callback();
   assert.equal(prompt.data.embeds[0].title, '❓ Switch every socket off?');
-  assert.match(prompt.data.embeds[0].description, /🔒 \*\*Left alone \(protected\):\*\* 1 · router, 11 · guarded/);
+  assert.match(
+    prompt.data.embeds[0].description,
+    /🔒 \*\*Left alone \(protected\):\*\* 1 · router, 11 · guarded/,
+  );
   const confirm = prompt.data.components[0].components[0].custom_id as string;
   await fake.button({ user: admin, customId: confirm, message: { id: ask.original()!.id } }).callback();
   const done = await ask.waitForOriginal((m) => /^✅ \d+ sockets off/.test(m.embeds[0]?.title ?? ''));
-  assert.equal(done.embeds[0].title, '✅ 14 sockets off · 2 protected left alone', 'a title that tells the truth');
+  assert.equal(
+    done.embeds[0].title,
+    '✅ 14 sockets off · 2 protected left alone',
+    'a title that tells the truth',
+  );
   assert.match(done.embeds[0].description, /✅ 5 · nas/);
   assert.match(done.embeds[0].description, /🔒 1 · router · left alone: protected/);
   assert.match(done.embeds[0].description, /Confirmed|confirmed <t:\d+:R>/);

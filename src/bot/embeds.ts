@@ -95,8 +95,8 @@ export const ROW_WIDTH = 36;
 /** The status title: online and offline (the status message looks for both when it restarts). */
 export function statusTitles(name: string): { online: string; offline: string } {
   return {
-    online: cut(`${ICONS.power} ${name}`, EMBED_LIMITS.title),
-    offline: cut(`${ICONS.offline} ${name} · board offline`, EMBED_LIMITS.title),
+    online: cut(`${ICONS.power} ${safe(name, 100)}`, EMBED_LIMITS.title),
+    offline: cut(`${ICONS.offline} ${safe(name, 100)} · board offline`, EMBED_LIMITS.title),
   };
 }
 
@@ -187,7 +187,7 @@ function boardFooter(status: PduStatus): string {
   } else {
     parts.push('not reached yet');
   }
-  parts.push(`${status.mainsVoltage} V`);
+  parts.push(`${status.mainsVoltage} V · apparent power (A × V)`);
   return parts.join(' · ');
 }
 
@@ -394,9 +394,9 @@ function powerText(info: SocketInfo): string {
   if (info.watts === null && info.currentMa === null) return 'no readings';
   const parts = [formatWatts(info.watts)];
   if (info.currentMa !== null) parts.push(`${(info.currentMa / 1000).toFixed(2)} A`);
-  let text = parts.join(' · ');
+  let text = `${parts.join(' · ')}\napparent (A × V)`;
   if (info.powerFactor !== 1 && info.realWatts !== null) {
-    text += `\n≈ ${formatWatts(info.realWatts)} real`;
+    text += `\n≈ ${formatWatts(info.realWatts)} real (power factor ${info.powerFactor})`;
   }
   return text;
 }
