@@ -160,6 +160,17 @@ export class DiscordBot {
     };
   }
 
+  /**
+   * A link to the live status message, for alerts to point at (null without
+   * a status channel, or before it is written). The alert channel takes it
+   * as its `link`.
+   */
+  statusLink(): string | null {
+    const id = this.statusMessage?.currentMessageId;
+    if (!id || !this.config.statusChannelId) return null;
+    return `https://discord.com/channels/${this.config.guildId}/${this.config.statusChannelId}/${id}`;
+  }
+
   /** Logs in; resolves false (and logs why) when it cannot: the daemon runs on without Discord. */
   async start(): Promise<boolean> {
     const ready = new Promise<void>((resolve) => this.client.once(Events.ClientReady, () => resolve()));

@@ -596,7 +596,7 @@ export function failureHeadline(
   if (!error) return 'Something unexpected went wrong; the details are in PiPDU’s log.';
   const message = failed?.error?.message ?? error.message;
   const code = failed?.error?.code ?? error.code;
-  const target = failed?.step ? stepTarget(failed) : null;
+  const target = failed ? stepTarget(failed) : null;
   const why = reasonOf(message);
   const step = failed ? `“${safe(failed.label, 120)}”` : 'a step';
   switch (code) {
@@ -636,7 +636,11 @@ export function failureHeadline(
 /** `root@nas:2222` from `ssh root@nas:2222: sudo poweroff`; `nas:22` from `wait for nas:22 to go down`. */
 function stepTarget(line: PlanLine): string | null {
   const step = line.step;
-  if (!step) return null;
+  if (!step) {
+    // Only the report's label is known (the audit log): `ssh root@nas:2222: …`, `wait for nas:22 to …`.
+    const match = /^ssh (\S+?): |^wait for (\S+?):\d+ to /.exec(line.label);
+    return match ? safe(match[1] ?? match[2] ?? '', 80) : null;
+  }
   if (step.kind === 'ssh') return `${step.user}@${step.host}${step.port === 22 ? '' : `:${step.port}`}`;
   if (step.kind === 'waitHostDown' || step.kind === 'waitHostUp') return step.host;
   return null;
@@ -1209,6 +1213,106 @@ export function errorMessage(error: unknown, incidentId?: string): string {
 export function pendingWords(pending: PendingWork): string {
   const direction = pending.direction ?? pending.action;
   return direction === 'restore' || direction === 'toggle' ? direction : doing(direction);
+}
+
+// ------------------------------------------------------------------ alerts
+
+/** What the alert channel posts about (besides alarms). */
+export type AlertNews =
+  | { kind: 'offline'; since: string; sockets: readonly SocketInfo[] }
+  | { kind: 'online'; since: string; sockets: readonly SocketInfo[] }
+  | { kind: 'drawingOff'; socket: SocketInfo }
+  | { kind: 'reset'; at: string; restored: readonly AuditEntry[] }
+  | { kind: 'failed'; entry: AuditEntry; socket: SocketInfo | null };
+
+/**
+ * One alert as a message: what happened (bold, first), the state things are
+ * in now, a link to the status, and the roles to ping last.
+ */
+export function alertMessage(
+  news: AlertNews,
+  options: { roleIds: readonly string[]; link: string | null },
+): string {
+  const lines: string[] = [];
+  switch (news.kind) {
+    case 'offline':
+      lines.push(
+        `${ICONS.offline} **Relay board offline** ${discordTime(news.since, 'R')}: nothing can be switched until it is back.`,
+        `Last known: ${onSummary(news.sockets)}.`,
+      );
+      break;
+    case 'online':
+      lines.push(
+        `${ICONS.online} **Relay board back online**; it was offline from ${discordTime(news.since, 't')}.`,
+        `Now: ${onSummary(news.sockets)}.`,
+      );
+      break;
+    case 'drawingOff':
+      lines.push(
+        `${ICONS.warning} **${safe(socketLabel(news.socket), 60)} draws ${formatWatts(news.socket.watts)} but is shown off.**`,
+        'The relay may be stuck, or the socket was switched outside PiPDU: check it.',
+      );
+      break;
+    case 'reset': {
+      lines.push(
+        `${ICONS.warning} **Relay board reset** ${discordTime(news.at, 'R')} (power loss, watchdog or reset): every relay went off.`,
+      );
+      const ok = news.restored.filter((entry) => entry.result === 'ok');
+      const failed = news.restored.filter((entry) => entry.result === 'error');
+      const label = (entry: AuditEntry) =>
+        `${socketLabel({ number: entry.socket ?? 0, name: entry.socketName })} ${entry.action}`;
+      lines.push(
+        ok.length > 0
+          ? `Restored: ${safe(ok.map(label).join(', '), 800)}.`
+          : 'Nothing was switched back on: every socket is as its restore policy says.',
+      );
+      if (failed.length > 0) {
+        lines.push(`${ICONS.failed} Not restored: ${safe(failed.map(label).join(', '), 400)}.`);
+      }
+      break;
+    }
+    case 'failed': {
+      const { entry, socket } = news;
+      const label = socketLabel({ number: entry.socket ?? 0, name: entry.socketName });
+      const direction = entry.details?.direction ?? entry.action;
+      const words =
+        direction === 'on' || direction === 'off' || direction === 'cycle'
+          ? verb(direction)
+          : safe(entry.action, 20);
+      const steps = Array.isArray(entry.details?.steps) ? (entry.details.steps as PlanLine[]) : [];
+      const failed = steps.find((step) => step.status === 'failed');
+      lines.push(
+        `${ICONS.failed} **Couldn't ${words} ${safe(label, 60)}** (asked by ${safe(personName(entry.actor), 60)} ${discordTime(entry.time, 'R')})`,
+        failureHeadline({ code: entry.code ?? 'ERROR', message: entry.message ?? '' }, failed),
+      );
+      if (socket) {
+        const subject = safe(socketSubject(socket), 60);
+        const watts = socket.on && socket.watts !== null ? `, ${formatWatts(socket.watts)}` : '';
+        const untouched =
+          failed && (failed.phase === 'preOff' || failed.phase === 'preOn')
+            ? '; the relay was not touched'
+            : '';
+        lines.push(`**${subject} is ${stateWord(socket.on)}${watts}**${untouched}.`);
+      }
+      break;
+    }
+  }
+  if (options.link) lines.push(`[Status](<${options.link}>)`);
+  if (options.roleIds.length > 0) lines.push(options.roleIds.map((id) => `<@&${id}>`).join(' '));
+  return cutLine(lines.join('\n'), MESSAGE_LIMIT);
+}
+
+/** `5 of 16 on (router, nas, 7, …), 356 W`. */
+function onSummary(sockets: readonly SocketInfo[]): string {
+  if (sockets.length === 0) return 'no reading yet';
+  const on = sockets.filter((socket) => socket.on === true);
+  const names = on.map((socket) => socket.name ?? String(socket.number));
+  const list =
+    names.length > 0 ? ` (${safe(names.slice(0, 8).join(', '), 200)}${names.length > 8 ? ', …' : ''})` : '';
+  const watts = sockets.some((socket) => socket.watts !== null)
+    ? `, ${formatWatts(sockets.reduce((sum, socket) => sum + (socket.watts ?? 0), 0))}`
+    : '';
+  return `${on.length} of ${sockets.length} on${list}${watts}`;
 }
 
 // ------------------------------------------------------------------ helpers

@@ -108,6 +108,11 @@ export class StatusMessage {
     this.times = deps.times ?? (() => ({ offlineSince: null, lastReadingAt: null }));
   }
 
+  /** The id of the status message, once written or found. */
+  get currentMessageId(): string | null {
+    return this.messageId;
+  }
+
   /** Subscribes to the service and writes the message (reusing the previous one). Never rejects. */
   async start(): Promise<void> {
     if (this.running) return;
