@@ -177,6 +177,7 @@ function dueOf(step: HookStep | undefined, startedAt: string): string | null {
 }
 
 function formatWait(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))} s`;
   return `${Number((ms / 60_000).toFixed(1))} min`;
 }
