@@ -171,10 +171,10 @@ test('a three-step pipeline, moment by moment: the whole plan from the start, th
   capture('progress-start', first);
   const running = await ask.waitForOriginal((m) => /⏳ before off 2\/3/.test(description(m)));
   const lines = description(running).split('\n');
-  assert.match(lines[1]!, /^✅ before off 1\/3 · exec \/bin\/echo saving · [\d.]+ m?s · exit 0$/);
-  assert.match(lines[2]!, /^⏳ before off 2\/3 · exec .*wait-for-gate · started <t:\d+:R>$/);
-  assert.match(lines[3]!, /^◻️ before off 3\/3 · exec .*fail$/);
-  assert.equal(lines[4], '◻️ cut power');
+  assert.match(lines[0]!, /^✅ before off 1\/3 · exec \/bin\/echo saving · [\d.]+ m?s · exit 0$/);
+  assert.match(lines[1]!, /^⏳ before off 2\/3 · exec .*wait-for-gate · started <t:\d+:R>$/);
+  assert.match(lines[2]!, /^◻️ before off 3\/3 · exec .*fail$/);
+  assert.equal(lines[3], '◻️ cut power');
   assert.match(description(running), /-# asked by alice · reason: “disk swap”/);
   assert.deepEqual(buttonIds(running), ['cancel:4', 'force:4'], 'Cancel, and Force for an admin');
   capture('progress-running', running);

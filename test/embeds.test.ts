@@ -374,7 +374,6 @@ describe('progressEmbed: a three-step pipeline, moment by moment', () => {
     assert.equal(
       embed.description,
       [
-        '',
         '◻️ before off 1/3 · ssh root@nas.lan: sudo poweroff',
         '◻️ before off 2/3 · wait for nas.lan:22 to go down',
         '◻️ before off 3/3 · wait 30 s',
@@ -401,21 +400,21 @@ describe('progressEmbed: a three-step pipeline, moment by moment', () => {
       state: 'running',
     }).description!.split('\n');
     assert.equal(
-      lines[1],
+      lines[0],
       '✅ before off 1/3 · ssh root@nas.lan: sudo poweroff · 1.2 s · exit 0',
       'one duration',
     );
     assert.equal(
-      lines[2],
+      lines[1],
       `⏳ before off 2/3 · wait for nas.lan:22 to go down · gives up <t:${T0 / 1000 + 122}:R>`,
     );
-    assert.equal(lines[3], '◻️ before off 3/3 · wait 30 s');
+    assert.equal(lines[2], '◻️ before off 3/3 · wait 30 s');
     plan.step(reportOf(plan, 2, { status: 'ok', startedAt: at(2), durationMs: 8000 }), at(10));
     plan.step(reportOf(plan, 3, { status: 'running', startedAt: at(10) }), at(10));
     lines = progressEmbed({ ...base, socket: nas, plan: plan.lines, state: 'running' }).description!.split(
       '\n',
     );
-    assert.equal(lines[3], `⏳ before off 3/3 · wait 30 s · done <t:${T0 / 1000 + 40}:R>`);
+    assert.equal(lines[2], `⏳ before off 3/3 · wait 30 s · done <t:${T0 / 1000 + 40}:R>`);
   });
 
   test('done: the title tells the new state; every line done', () => {
@@ -495,7 +494,7 @@ describe('progressEmbed: a cycle', () => {
     };
     let embed = progressEmbed({ ...base, plan: plan.lines, state: 'running' });
     assert.equal(embed.title, '⏳ Power-cycling 2 · modem');
-    assert.deepEqual(embed.description!.split('\n').slice(1, 5), [
+    assert.deepEqual(embed.description!.split('\n').slice(0, 4), [
       '◻️ cut power',
       '◻️ stay off 10 s',
       '◻️ power on',

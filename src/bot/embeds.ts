@@ -556,7 +556,8 @@ export function progressEmbed(input: ProgressInput): APIEmbed {
       lines.push(`Nothing more was done. ${stateSentence(input, subject)}`);
       break;
   }
-  lines.push('', ...input.plan.map((line) => planLine(line, input.state)));
+  if (lines.length > 0) lines.push('');
+  lines.push(...input.plan.map((line) => planLine(line, input.state)));
   if (warnings.length > 0) {
     lines.push('', ...warnings.map((warning) => `${ICONS.warning} ${safe(phaseWordsIn(warning), 300)}`));
   }
