@@ -329,3 +329,41 @@ test('the live status message, and the same board offline', async () => {
   assert.doesNotMatch(offline.description!, /🟢/);
   capture('status-offline', { content: '', embeds: [offline], components: [] });
 });
+
+test('/sockets off: the plan confirmed, progress as an embed with the running steps and Cancel, a result title that tells the truth', async () => {
+  await requests(service).on('nas', { kind: 'api', id: 'setup' });
+  const ask = fake.command({ user: admin, name: 'sockets', subcommand: 'off' });
+  const question = await ask.callback();
+  const lines = (question.data.embeds[0].description as string).split('\n');
+  assert.match(lines[0]!, /^\*\*\d+ go off:\*\* 4 · nas, 6 · modem/);
+  assert.equal(lines[1], '🔒 **Left alone (protected):** 1 · router');
+  assert.match(question.data.embeds[0].description, /\*\*Shutdown steps first:\*\* 4 · nas \(3 steps\)/);
+  capture('all-confirm', ask.original()!);
+  await fake
+    .button({
+      user: admin,
+      customId: question.data.components[0].components[0].custom_id,
+      message: { id: ask.original()!.id },
+    })
+    .callback();
+  const running = await ask.waitForOriginal((m) => /⏳ 4 · nas · before off 2\/3/.test(description(m)));
+  assert.match(description(running), /^\*\*\d+\/\d+ done\*\* · 1 running/);
+  assert.equal(running.embeds[0].title, '⏳ Switching every socket off');
+  const cancelId = buttonIds(running)[0]!;
+  assert.match(cancelId, /^cancelall:/);
+  capture('all-running', running);
+  // Cancel is checked: an operator may not switch every socket, so may not cancel it.
+  const refused = await fake
+    .button({ user: operator, customId: cancelId, message: { id: running.id } })
+    .callback();
+  assert.match(refused.data.content, /^⛔/);
+  await fake.button({ user: admin, customId: cancelId, message: { id: running.id } }).callback();
+  const done = await ask.waitForOriginal(
+    (m) => m.components.length === 0 && /^(⚠️|❌|✅)/.test(m.embeds[0]?.title ?? ''),
+  );
+  assert.match(done.embeds[0].title, /^⚠️ \d+ of \d+ off · 1 cancelled$/);
+  assert.match(description(done), /✖️ 4 · nas · cancelled/);
+  assert.equal(service.info('nas').on, true, 'the cancelled socket stays on');
+  assert.equal(service.info('modem').on, false);
+  capture('all-result', done);
+});
