@@ -176,7 +176,7 @@ test('a three-step pipeline, moment by moment: the whole plan from the start, th
   assert.match(lines[2]!, /^◻️ before off 3\/3 · exec .*fail$/);
   assert.equal(lines[3], '◻️ cut power');
   assert.match(description(running), /-# asked by alice · reason: “disk swap”/);
-  assert.deepEqual(buttonIds(running), ['cancel:4', 'force:4'], 'Cancel, and Force for an admin');
+  assert.deepEqual(buttonIds(running), ['cancel:4', 'force:4:off'], 'Cancel, and Force for an admin');
   capture('progress-running', running);
 
   release();

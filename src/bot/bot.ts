@@ -248,7 +248,7 @@ export class DiscordBot {
     const [kind, target, answer, extra] = button.customId.split(':');
     if (kind === 'confirm' && target) return this.onConfirmClick(button, target, answer === 'yes');
     if ((kind === 'cancel' || kind === 'force') && target)
-      return this.onWorkButton(button, kind, Number(target));
+      return this.onWorkButton(button, kind, Number(target), answer === 'cycle' ? 'cycle' : 'off');
     if ((kind === 'do' || kind === 'retry' || kind === 'retryforce') && target && isSwitch(answer)) {
       // A new request by whoever clicked, answered in a new message: the same checks as the command.
       const offTimeMs = extra && /^\d+$/.test(extra) ? Number(extra) : undefined;
@@ -322,6 +322,7 @@ export class DiscordBot {
     button: ButtonInteraction,
     kind: 'cancel' | 'force',
     socketNumber: number,
+    direction: 'off' | 'cycle',
   ): Promise<void> {
     const by = this.requesterOf(button);
     if (kind === 'cancel') {
@@ -333,11 +334,11 @@ export class DiscordBot {
       }
       return;
     }
-    // Joins the pending off and skips the rest of its shutdown steps; the progress
-    // message shows the end. The off itself was confirmed when it was asked for.
+    // Joins the pending off (or cycle) and skips the rest of its shutdown steps; the
+    // progress message shows the end. The work itself was confirmed when it was asked for.
     const forced = this.service.submit({
       socket: socketNumber,
-      action: 'off',
+      action: direction,
       by,
       options: { force: true, confirmed: true },
     });
@@ -554,7 +555,7 @@ export class DiscordBot {
     const runningButtons = buttons([
       { id: `cancel:${number}`, label: 'Cancel', style: ButtonStyle.Secondary },
       ...(mayForce && socket.preOff.length > 0 && !options.force
-        ? [{ id: `force:${number}`, label: 'Force off', style: ButtonStyle.Danger }]
+        ? [{ id: `force:${number}:${direction}`, label: 'Force off', style: ButtonStyle.Danger }]
         : []),
     ]);
     let timer: NodeJS.Timeout | null = null;
