@@ -1210,12 +1210,6 @@ export function errorMessage(error: unknown, incidentId?: string): string {
     : `${ICONS.failed} Something unexpected went wrong; the details are in PiPDU's log.`;
 }
 
-/** Keeps a pending work's icon for callers (LEDs, tests): what it is doing now. */
-export function pendingWords(pending: PendingWork): string {
-  const direction = pending.direction ?? pending.action;
-  return direction === 'restore' || direction === 'toggle' ? direction : doing(direction);
-}
-
 // ------------------------------------------------------------------ alerts
 
 /** What the alert channel posts about (besides alarms). */
