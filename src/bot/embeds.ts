@@ -6,7 +6,7 @@ import { type Actor, describeActor } from '../pdu/actor.js';
 import { formatMs } from '../pdu/hooks/abortable.js';
 import { describeStep } from '../pdu/hooks/index.js';
 import type { HookPhase } from '../pdu/hooks/phase.js';
-import type { Alarm, AllResult, EnergyFigures, PduStatus, PendingWork, SocketInfo } from '../pdu/types.js';
+import type { Alarm, AllResult, EnergyFigures, PduStatus, SocketInfo } from '../pdu/types.js';
 import type { PlanLine } from './plan.js';
 import {
   COLORS,
