@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Client, Routes } from 'discord.js';
 import { pino } from 'pino';
 import type { SimulatedBoard } from '../hardware/simulated-board.js';
 import { AuditChannel } from '../src/bot/audit-channel.js';
+import { BoardTimes } from '../src/bot/board-times.js';
 import { StatusMessage } from '../src/bot/status-message.js';
 import { PduError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
@@ -45,6 +47,7 @@ const CHANNELS = [
   'audit-rounds',
   'audit-refused',
   'audit-500',
+  'status-offline',
 ];
 const GUILD = {
   id: '1200000000000000001',
@@ -59,7 +62,6 @@ function channel(name: string): string {
   return found.id;
 }
 
-/** The state word of socket `n` in a status embed's table ('on', 'off', '?'), or undefined. */
 /**
  * A socket's state as the status rows show it: its own row (`🟢  3 lamp  40 W`),
  * or the collapsed row of unnamed off sockets (`⚫ 1, 2, 4–16 off`).
@@ -431,6 +433,55 @@ describe('status message and audit channel, real discord.js client on the fake D
         !r.body.embeds[0].description.includes('⏳'),
       5000,
       since,
+    );
+  });
+
+  test('the board going offline: the title and first line say so, no reading looks live; back online it is live again', async () => {
+    await daemon('sockets:\n  - { number: 2, name: nas }\n');
+    await requests(f!.service).on('nas', API);
+    const ch = channel('status-offline');
+    const times = new BoardTimes({ service: f!.service });
+    times.start();
+    const status = new StatusMessage({
+      client,
+      channelId: ch,
+      service: f!.service,
+      logger: pino({ level: 'silent' }),
+      minIntervalMs: INTERVAL,
+      times: () => times.now(),
+    });
+    cleanups.push(async () => {
+      times.stop();
+      await status.stop();
+    });
+    await status.start();
+    const { id } = only(ch);
+    const offline = once(f!.service.events, 'boardOffline', { signal: AbortSignal.timeout(10_000) });
+    (f!.sim as SimulatedBoard).faults.muted = true;
+    // An idle board is not asked anything: a request that times out takes it offline.
+    await requests(f!.service)
+      .on(3, API)
+      .catch(() => undefined);
+    await offline;
+    const edit = await fake.waitForRequest(
+      (r) => r.method === 'PATCH' && r.path.endsWith(id) && /offline/.test(r.body.embeds[0].title),
+      10_000,
+    );
+    const embed = edit.body.embeds[0];
+    assert.equal(embed.title, `🔴 ${f!.config.name} · board offline`);
+    assert.match(
+      embed.description,
+      /^🔴 \*\*Board offline\*\* since <t:\d+:R>: nothing can be switched until it is back\.\n/,
+    );
+    assert.match(embed.description, /\n⚪ {2}2 nas\n/, 'the last known state, without its reading');
+    assert.doesNotMatch(embed.description, /🟢/);
+    const online = once(f!.service.events, 'boardOnline', { signal: AbortSignal.timeout(10_000) });
+    (f!.sim as SimulatedBoard).faults.muted = false;
+    await online;
+    await fake.waitForRequest(
+      (r) => r.method === 'PATCH' && r.path.endsWith(id) && r.body.embeds[0].title === `⚡ ${f!.config.name}`,
+      10_000,
+      edit.at + 0.001,
     );
   });
 
