@@ -211,7 +211,7 @@ async function timedToggle(
     since,
   );
   const [callback] = await Promise.all([interaction.callback(), seen]);
-  if (callback.type !== 4 || !/is now \*\*(on|off)\*\*/.test(String(callback.data.content)))
+  if (callback.type !== 4 || !/ is (on|off)$/.test(String(callback.data.embeds?.[0]?.title)))
     throw new Error(`unexpected toggle reply: ${JSON.stringify(callback.data)}`);
   return { callback: callback.at - interaction.sentAt, board: seenAt - interaction.sentAt };
 }

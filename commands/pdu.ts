@@ -1,13 +1,12 @@
 import { SlashCommandBuilder } from 'discord.js';
-import { auditLine } from '../src/bot/embeds.js';
+import { logMessage } from '../src/bot/embeds.js';
 import { canAdminister } from '../src/pdu/permissions.js';
-import { socketChoices, socketOption } from './options.js';
+import { adminOnly, inGuilds, socketChoices, socketOption } from './options.js';
 import type { Command, CommandContext } from './types.js';
 
-const data = new SlashCommandBuilder()
+const data = adminOnly(inGuilds(new SlashCommandBuilder()))
   .setName('pdu')
-  .setDescription('Administer PiPDU')
-  .setDMPermission(false)
+  .setDescription('Administer PiPDU (admins)')
   .addSubcommand((sub) => sub.setName('reload').setDescription('Re-read the configuration file'))
   .addSubcommand((sub) =>
     sub
@@ -52,12 +51,10 @@ async function execute(
   if (sub === 'log') {
     const check = canAdminister(context.by, `/pdu ${sub}`);
     if (!check.ok) return context.refuse(check, sub, null);
-    const entries = await context.service.auditLog(interaction.options.getInteger('count') ?? 10);
-    const lines = entries.map(auditLine);
-    // A message holds 2000 characters: keep the newest lines.
-    while (lines.length > 1 && lines.join('\n').length > 1900) lines.shift();
-    const text = lines.length > 0 ? lines.join('\n') : 'The audit log is empty.';
-    await context.respond({ content: text }, { ephemeral: true });
+    const count = interaction.options.getInteger('count') ?? 10;
+    const entries = await context.service.auditLog(count);
+    // One message: the newest lines that fit, saying how many were left out.
+    await context.respond({ content: logMessage(entries, count, Date.now()) }, { ephemeral: true });
     return;
   }
   try {

@@ -1,12 +1,12 @@
 import { SlashCommandBuilder } from 'discord.js';
 import { statusEmbed } from '../src/bot/embeds.js';
 import { canRead } from '../src/pdu/permissions.js';
+import { inGuilds } from './options.js';
 import type { Command } from './types.js';
 
-const data = new SlashCommandBuilder()
+const data = inGuilds(new SlashCommandBuilder())
   .setName('status')
-  .setDescription('Every socket: state, power, pending work; the board; energy and the last 24 h')
-  .setDMPermission(false);
+  .setDescription('Every socket: state, power, pending work; the board; energy and the last 24 h');
 
 const command: Command = {
   data,
@@ -18,7 +18,13 @@ const command: Command = {
       ? { energy: energy.figures(null), history: energy.lastDay(null), alarms: energy.activeAlarms() }
       : {};
     await context.respond({
-      embeds: [statusEmbed(context.service.status(), { time: new Date().toISOString(), ...options })],
+      embeds: [
+        statusEmbed(context.service.status(), {
+          time: new Date().toISOString(),
+          ...options,
+          ...context.boardTimes(),
+        }),
+      ],
     });
   },
 };

@@ -1,17 +1,19 @@
 import type {
+  APIActionRowComponent,
+  APIComponentInMessageActionRow,
   APIEmbed,
   AutocompleteInteraction,
   ChatInputCommandInteraction,
   RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
-import type { DiscordConfig } from '../src/config/schema.js';
+import type { DiscordConfig, SocketConfig } from '../src/config/schema.js';
 import type { EnergyView } from '../src/energy/energy.js';
 import type { PduError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import type { Actor, Requester } from '../src/pdu/actor.js';
 import type { PduService } from '../src/pdu/pdu-service.js';
 import type { Check } from '../src/pdu/permissions.js';
-import type { SwitchResult } from '../src/pdu/types.js';
+import type { PduRequest } from '../src/pdu/request.js';
 
 /**
  * A slash command: one module per command under `commands/`, listed in
@@ -49,25 +51,34 @@ export interface CommandContext {
   /** Answers a PduError (unknown socket, busy, offline...) with an ephemeral message. */
   fail(error: PduError | unknown): Promise<void>;
   /**
-   * Asks the invoking user to confirm with Confirm / Cancel buttons that only
-   * they can press, for `config.confirmTimeout`. Resolves true once confirmed
-   * (the message is then the one the work's progress goes to); false when
-   * cancelled or expired (the message says so).
+   * Asks the invoking user to confirm with a question embed and two buttons
+   * only they can press (the first named for the action, `label`), for
+   * `config.confirmTimeout`. Resolves with the ISO time it was confirmed
+   * (the message is then the one the work goes to, the answer kept on it);
+   * null when cancelled or expired (the message says so).
    */
-  confirm(prompt: string): Promise<boolean>;
+  confirm(ask: { embed: APIEmbed; label: string; cancelLabel?: string }): Promise<string | null>;
   /**
-   * Runs work that may take a while (hooks, cycle): the reply is deferred at
-   * once (unless a confirmation already holds one), then edited as the steps
-   * advance, with Cancel and, for admins, Force buttons while it runs; the
-   * final edit says the outcome.
+   * Runs one switch request and shows it in the same embed style whether it
+   * is quick or long: long work (hooks, a cycle) is deferred at once and
+   * edited as the plan advances, with Cancel and (where the service would
+   * allow it) Force; a failure ends with Retry and Force off buttons. A
+   * refusal (FORBIDDEN, BUSY, …) is answered privately.
    */
-  runLong(socket: number, action: string, work: () => Promise<SwitchResult>): Promise<void>;
+  runSwitch(work: SwitchWork): Promise<void>;
   /**
    * Runs other work that may take a while (all sockets): deferred at once
    * (unless a confirmation holds the reply); `update` edits the reply as it
-   * advances; the value it resolves with is the final edit. Errors are answered.
+   * advances (a Cancel button on it aborts `signal` and cancels the running
+   * steps, for whoever the service lets cancel); the value it resolves with
+   * is the final edit. Errors are answered.
    */
-  runDeferred(work: (update: (payload: ReplyPayload) => void) => Promise<ReplyPayload>): Promise<void>;
+  runDeferred(
+    work: (update: (payload: ReplyPayload) => void, signal: AbortSignal) => Promise<ReplyPayload>,
+    options?: { cancellable?: { action: 'on' | 'off' } },
+  ): Promise<void>;
+  /** When the board went offline (null: it is online) and when the latest power reading came. */
+  boardTimes(): { offlineSince: string | null; lastReadingAt: string | null };
   /** Answers with the outcome of work that finished at once (or edits the confirmation). */
   respond(payload: ReplyPayload, options?: { ephemeral?: boolean }): Promise<void>;
   /** The daemon's reload, by this user; rejects with the file's errors (the running config stays). */
@@ -77,4 +88,15 @@ export interface CommandContext {
 export interface ReplyPayload {
   content?: string;
   embeds?: APIEmbed[];
+  components?: APIActionRowComponent<APIComponentInMessageActionRow>[];
+}
+
+/** One switch, as runSwitch takes it: the request, and what the plan shown is made of. */
+export interface SwitchWork {
+  socket: SocketConfig;
+  request: PduRequest;
+  /** The direction expected now (the service decides it when the request acts). */
+  direction: 'on' | 'off' | 'cycle';
+  /** The asker confirmed it (ISO time). */
+  confirmedAt?: string;
 }

@@ -8,6 +8,7 @@ import { AlertChannel } from '../src/bot/alert-channel.js';
 import { alarmMessage, energyText, socketInfoEmbed, sparkline, statusEmbed } from '../src/bot/embeds.js';
 import { parseConfig } from '../src/config/load.js';
 import { Energy } from '../src/energy/energy.js';
+import { BoardOfflineError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
 import type { Alarm, PduEvents, SocketInfo } from '../src/pdu/types.js';
 import { loggedInClient, startFakeDiscord } from './helpers/fake-discord.js';
@@ -145,11 +146,121 @@ test('embeds say which power they show, and show energy, the last 24 h and alarm
     },
     { energy, history: [1, 2], alarms: [alarm] },
   );
-  assert.match(
-    status.description!,
-    /\*\*Power\*\* 230 W total · 1 of 16 sockets on · 230 V · apparent \(A × V\)/,
-  );
+  assert.match(status.description!, /^\*\*230 W\*\* · 1 of 16 on\n/, 'the first line says what matters now');
+  assert.match(status.footer!.text, /230 V · apparent power \(A × V\)/, 'which power it shows');
   assert.match(status.description!, /\*\*Energy\*\* 0\.42 kWh today/);
   assert.match(status.description!, /\*\*Last 24 h\*\* `▁█` peak 2\.0 W/);
   assert.match(alarmMessage(alarm, 'cleared', '2026-06-10T12:05:00.000Z', []), /worst 3\.2 A/);
+});
+
+test('alerts as new messages: board offline and back, a failed pipeline, power on an off socket, a reset and what was restored', async () => {
+  const fake = await startFakeDiscord();
+  const client = await loggedInClient(fake);
+  const events = new EventEmitter<PduEvents>();
+  const alerts = new AlertChannel({
+    client,
+    channelId: GENERAL,
+    roleIds: [HOMELAB_ROLE],
+    events,
+    logger: silentLogger(),
+    link: () => 'https://discord.com/channels/1/2/3',
+    restoreWindowMs: 50,
+  });
+  const posts = () =>
+    fake.requests.filter((r) => r.method === 'POST' && r.path === `/channels/${GENERAL}/messages`);
+  try {
+    alerts.start();
+    const now = sockets(1000).map((s) => ({ ...s, watts: s.on ? 230 : 0 }));
+    events.emit('telemetry', { sockets: now, totalWatts: 230 });
+    events.emit('boardOnline', { identity: {} as never, reconnect: false });
+    events.emit('boardOffline', { reason: new BoardOfflineError() });
+    const offline = await fake.waitForChannelMessage(GENERAL, (m) => m.content.includes('offline'));
+    assert.match(
+      offline.content,
+      /^🔴 \*\*Relay board offline\*\* <t:\d+:R>: nothing can be switched until it is back\.\nLast known: 1 of 16 on \(nas\), 230 W\.\n\[Status\]\(<https:\/\/discord\.com\/channels\/1\/2\/3>\)\n<@&\d+>$/,
+    );
+    events.emit('boardOnline', { identity: {} as never, reconnect: true });
+    const back = await fake.waitForChannelMessage(GENERAL, (m) => m.content.includes('back online'));
+    assert.doesNotMatch(back.content, /<@&/, 'good news pings nobody');
+    assert.deepEqual(posts().at(-1)?.body.allowed_mentions, { parse: [], roles: [] });
+
+    events.emit('action', {
+      time: new Date().toISOString(),
+      actor: { kind: 'discord', id: '9', name: 'olly' },
+      action: 'off',
+      socket: 5,
+      socketName: 'nas',
+      result: 'error',
+      code: 'SSH_UNREACHABLE',
+      message:
+        'preOff step 1 of 2 (ssh root@10.0.0.5: sudo poweroff) failed: ssh root@10.0.0.5: cannot connect: connection refused',
+      durationMs: 3000,
+      details: {
+        steps: [
+          {
+            phase: 'preOff',
+            index: 1,
+            total: 2,
+            kind: 'ssh',
+            label: 'ssh root@10.0.0.5: sudo poweroff',
+            status: 'failed',
+            startedAt: null,
+            durationMs: 3000,
+            error: {
+              code: 'SSH_UNREACHABLE',
+              message: 'ssh root@10.0.0.5: cannot connect: connection refused',
+            },
+          },
+        ],
+      },
+    });
+    const failed = await fake.waitForChannelMessage(GENERAL, (m) => m.content.includes("Couldn't"));
+    assert.match(
+      failed.content,
+      /^❌ \*\*Couldn't switch off 5 · nas\*\* \(asked by olly <t:\d+:R>\)\nCouldn't SSH to root@10\.0\.0\.5 \(connection refused\)\.\n\*\*nas is on, 230 W\*\*; the relay was not touched\./,
+    );
+    events.emit('action', {
+      time: new Date().toISOString(),
+      actor: { kind: 'discord', id: '9' },
+      action: 'off',
+      socket: 5,
+      result: 'error',
+      code: 'FORBIDDEN',
+      message: 'no',
+      durationMs: 0,
+    });
+
+    const drawing = now.map((s) => (s.number === 12 ? { ...s, name: 'printer', watts: 580 } : s));
+    events.emit('telemetry', { sockets: drawing, totalWatts: 810 });
+    events.emit('telemetry', { sockets: drawing, totalWatts: 810 });
+    const draws = await fake.waitForChannelMessage(GENERAL, (m) => m.content.includes('shown off'));
+    assert.match(draws.content, /^⚠️ \*\*12 · printer draws 580 W but is shown off\.\*\*/);
+
+    events.emit('boardReset', { mask: 0, detectedBy: 'boot-event', resetOnOpen: false });
+    events.emit('action', {
+      time: new Date().toISOString(),
+      actor: { kind: 'system', id: 'pipdu' },
+      action: 'on',
+      socket: 5,
+      socketName: 'nas',
+      result: 'ok',
+      durationMs: 5,
+      details: { restore: 'last', changed: true },
+    });
+    const reset = await fake.waitForChannelMessage(GENERAL, (m) => m.content.includes('reset'));
+    assert.match(
+      reset.content,
+      /^⚠️ \*\*Relay board reset\*\* <t:\d+:R> \(power loss, watchdog or reset\): every relay went off\.\nRestored: 5 · nas on\./,
+    );
+    await alerts.stop();
+    assert.equal(
+      posts().length,
+      5,
+      'one message each; no alert for a refusal, none for the first connect, one for the drawing socket',
+    );
+  } finally {
+    await alerts.stop();
+    await client.destroy();
+    await fake.close();
+  }
 });

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Client, Routes } from 'discord.js';
 import { pino } from 'pino';
 import type { SimulatedBoard } from '../hardware/simulated-board.js';
 import { AuditChannel } from '../src/bot/audit-channel.js';
+import { BoardTimes } from '../src/bot/board-times.js';
 import { StatusMessage } from '../src/bot/status-message.js';
 import { PduError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
@@ -45,6 +47,7 @@ const CHANNELS = [
   'audit-rounds',
   'audit-refused',
   'audit-500',
+  'status-offline',
 ];
 const GUILD = {
   id: '1200000000000000001',
@@ -59,12 +62,23 @@ function channel(name: string): string {
   return found.id;
 }
 
-/** The state word of socket `n` in a status embed's table ('on', 'off', '?'), or undefined. */
+/**
+ * A socket's state as the status rows show it: its own row (`🟢  3 lamp  40 W`),
+ * or the collapsed row of unnamed off sockets (`⚫ 1, 2, 4–16 off`).
+ */
 function socketState(embed: Json, n: number): string | undefined {
   const description: string = embed?.description ?? '';
+  const icons: Record<string, string> = { '🟢': 'on', '⚫': 'off', '⚪': 'on', '❔': '?' };
+  let collapsed = '';
   for (const line of description.split('\n')) {
-    const match = new RegExp(`^\\S+ +${n} +\\S+ +(on|off|\\?)\\*? `).exec(line);
-    if (match) return match[1];
+    const row = /^(\S+) +(\d+) /.exec(line);
+    if (row && Number(row[2]) === n) return icons[row[1]!];
+    const group = /^(⚫|❔) ([\d–, ]+?),? *(off|unknown|off or unknown)?$/.exec(line);
+    if (group || (collapsed && /^ {3}/.test(line))) collapsed += `${line.replace(/^\S+ /, '')} `;
+  }
+  for (const part of collapsed.replace(/off|unknown|or/g, '').split(',')) {
+    const [from, to] = part.trim().split('–').map(Number);
+    if (from !== undefined && n >= from && n <= (to ?? from)) return 'off';
   }
   return undefined;
 }
@@ -194,7 +208,8 @@ describe('status message and audit channel, real discord.js client on the fake D
     const message = only(ch);
     const embed = message.embeds[0];
     assert.equal(embed.title, `⚡ ${f!.config.name}`);
-    assert.match(embed.description, /online/);
+    assert.match(embed.description, /^no power readings · 0 of 16 on\n/);
+    assert.doesNotMatch(embed.title, /offline/);
     for (let n = 1; n <= 16; n++) assert.equal(socketState(embed, n), 'off', `socket ${n}`);
     const [post] = writes('POST', ch, 0);
     assert.deepEqual(post?.body.allowed_mentions, { parse: [] });
@@ -394,7 +409,7 @@ describe('status message and audit channel, real discord.js client on the fake D
       first.at + 0.001,
     );
     assert.ok(second.at - first.at >= 290, `refreshes ${Math.round(second.at - first.at)} ms apart`);
-    assert.match(second.body.embeds[0].description, /\*\*Power\*\* [\d.]+ W total/);
+    assert.match(second.body.embeds[0].description, /^\*\*[\d.]+ W\*\* · \d+ of 16 on\n/);
   });
 
   test('a board reset (! BOOT) and its restores show in the status message', async () => {
@@ -418,6 +433,55 @@ describe('status message and audit channel, real discord.js client on the fake D
         !r.body.embeds[0].description.includes('⏳'),
       5000,
       since,
+    );
+  });
+
+  test('the board going offline: the title and first line say so, no reading looks live; back online it is live again', async () => {
+    await daemon('sockets:\n  - { number: 2, name: nas }\n');
+    await requests(f!.service).on('nas', API);
+    const ch = channel('status-offline');
+    const times = new BoardTimes({ service: f!.service });
+    times.start();
+    const status = new StatusMessage({
+      client,
+      channelId: ch,
+      service: f!.service,
+      logger: pino({ level: 'silent' }),
+      minIntervalMs: INTERVAL,
+      times: () => times.now(),
+    });
+    cleanups.push(async () => {
+      times.stop();
+      await status.stop();
+    });
+    await status.start();
+    const { id } = only(ch);
+    const offline = once(f!.service.events, 'boardOffline', { signal: AbortSignal.timeout(10_000) });
+    (f!.sim as SimulatedBoard).faults.muted = true;
+    // An idle board is not asked anything: a request that times out takes it offline.
+    await requests(f!.service)
+      .on(3, API)
+      .catch(() => undefined);
+    await offline;
+    const edit = await fake.waitForRequest(
+      (r) => r.method === 'PATCH' && r.path.endsWith(id) && /offline/.test(r.body.embeds[0].title),
+      10_000,
+    );
+    const embed = edit.body.embeds[0];
+    assert.equal(embed.title, `🔴 ${f!.config.name} · board offline`);
+    assert.match(
+      embed.description,
+      /^🔴 \*\*Board offline\*\* since <t:\d+:R>: nothing can be switched until it is back\.\n/,
+    );
+    assert.match(embed.description, /\n⚪ {2}2 nas\n/, 'the last known state, without its reading');
+    assert.doesNotMatch(embed.description, /🟢/);
+    const online = once(f!.service.events, 'boardOnline', { signal: AbortSignal.timeout(10_000) });
+    (f!.sim as SimulatedBoard).faults.muted = false;
+    await online;
+    await fake.waitForRequest(
+      (r) => r.method === 'PATCH' && r.path.endsWith(id) && r.body.embeds[0].title === `⚡ ${f!.config.name}`,
+      10_000,
+      edit.at + 0.001,
     );
   });
 
@@ -448,17 +512,15 @@ describe('status message and audit channel, real discord.js client on the fake D
       new PduError('FORBIDDEN', 'switching socket 5 needs the operator role'),
     );
     await fake.waitForChannelMessage(ch, (m) =>
-      /^✅ \*\*x\*\* \(api\) on socket 3 \(lamp\) · ok · \d+ ms$/m.test(m.content),
+      /^✅ \*\*x \(api\)\*\* switched on 3 · lamp$/m.test(m.content),
     );
-    const off = await fake.waitForChannelMessage(ch, (m) => m.content.includes('off socket 3 (lamp)'));
+    const off = await fake.waitForChannelMessage(ch, (m) => m.content.includes('switched off 3 · lamp'));
     assert.match(
       off.content,
-      /^✅ \*\*x\*\* \(api\) off socket 3 \(lamp\) · ok · \d+ ms · reason: “maintenance @\u200beveryone”$/m,
+      /^✅ \*\*x \(api\)\*\* switched off 3 · lamp · reason: “maintenance @\u200beveryone”$/m,
     );
     await fake.waitForChannelMessage(ch, (m) =>
-      /^🚫 \*\*x\*\* \(api\) off socket 5 · FORBIDDEN: switching socket 5 needs the operator role · 0 ms$/m.test(
-        m.content,
-      ),
+      /^⛔ \*\*x \(api\)\*\* off 5 · refused: switching socket 5 needs the operator role$/m.test(m.content),
     );
     for (const r of writes('POST', ch, 0)) assert.deepEqual(r.body.allowed_mentions, { parse: [] });
   });
@@ -469,8 +531,8 @@ describe('status message and audit channel, real discord.js client on the fake D
     auditChannel(ch).start();
     await requests(f!.service).on('nas', API);
     (f!.sim as SimulatedBoard).reset();
-    const restored = await fake.waitForChannelMessage(ch, (m) => m.content.includes('(system)'));
-    assert.match(restored.content, /^✅ \*\*pipdu\*\* \(system\) on socket 2 \(nas\) · ok · \d+ ms$/m);
+    const restored = await fake.waitForChannelMessage(ch, (m) => m.content.includes('PiPDU'));
+    assert.match(restored.content, /^✅ \*\*PiPDU\*\* switched on 2 · nas · restore after a board reset$/m);
   });
 
   test('audit: a burst is batched into few messages within 2000 characters; stop() posts what is queued', async () => {
@@ -492,14 +554,12 @@ describe('status message and audit channel, real discord.js client on the fake D
     assert.ok(messages.length >= 2 && messages.length <= 3, `${messages.length} messages`);
     for (const m of messages) assert.ok(m.content.length <= 2000);
     const lines = messages.flatMap((m) => m.content.split('\n'));
-    assert.equal(lines.length, 17, '16 sockets on, then all-on');
-    for (let n = 1; n <= 16; n++) {
-      assert.ok(
-        lines.some((line) => line.includes(` on socket ${n} · ok`)),
-        `socket ${n}`,
-      );
-    }
-    assert.match(lines.at(-1)!, /\*\*x\*\* \(api\) all-on · ok/);
+    // The lines posted before the all-on summary arrived stand alone; the rest are merged into its one line.
+    const alone = lines.filter((line) => /switched on \d+$/.test(line));
+    const summary = /^✅ \*\*x \(api\)\*\* every socket on · (\d+) switched/.exec(lines.at(-1)!);
+    assert.ok(summary, lines.at(-1));
+    assert.equal(alone.length + Number(summary[1]), 16, 'every socket once');
+    assert.equal(lines.length, alone.length + 1, 'one line per action');
   });
 
   test('audit: the first line after a quiet period goes at once; rounds start at least batchMs apart', async () => {
@@ -518,8 +578,8 @@ describe('status message and audit channel, real discord.js client on the fake D
     );
     await requests(f!.service).on(2, API);
     await requests(f!.service).on(3, API);
-    const second = await fake.waitForChannelMessage(ch, (m) => m.content.includes('on socket 3 · ok'));
-    assert.ok(second.content.includes('on socket 2 · ok'), 'lines within a round go together');
+    const second = await fake.waitForChannelMessage(ch, (m) => m.content.includes('switched on 3'));
+    assert.ok(second.content.includes('switched on 2'), 'lines within a round go together');
     const posts = writes('POST', ch, since);
     assert.equal(posts.length, 2);
     // Arrival times also carry the client's queueing delay: only a clearly shorter gap is a fault.
@@ -540,8 +600,8 @@ describe('status message and audit channel, real discord.js client on the fake D
     const failed = await log.waitFor(/could not post to the Discord audit channel/);
     assert.equal(failed.err?.code, 50001);
     await requests(f!.service).on(12, API);
-    const later = await fake.waitForChannelMessage(ch, (m) => m.content.includes('on socket 12'));
-    assert.doesNotMatch(later.content, /socket 11/);
+    const later = await fake.waitForChannelMessage(ch, (m) => m.content.includes('switched on 12'));
+    assert.doesNotMatch(later.content, /on 11/);
   });
 
   test('audit: a post that fails with 5xx (after discord.js retries) is tried once more', async () => {
@@ -556,7 +616,7 @@ describe('status message and audit channel, real discord.js client on the fake D
     );
     await requests(f!.service).on(13, API);
     await log.waitFor(/trying once more/);
-    const posted = await fake.waitForChannelMessage(ch, (m) => m.content.includes('on socket 13 · ok'));
+    const posted = await fake.waitForChannelMessage(ch, (m) => m.content.includes('switched on 13'));
     assert.equal(fake.channelMessages(ch).length, 1);
     assert.equal(posted.content.split('\n').length, 1);
   });

@@ -103,12 +103,18 @@ function socketCommand(
   });
 }
 
-/** The text of the interaction's reply as it stands (content plus embed descriptions). */
+/** The text of the interaction's reply as it stands (content plus embed titles and descriptions). */
 function text(interaction: FakeInteraction): string {
-  const message = interaction.original();
+  return words(interaction.original());
+}
+
+/** What a person reads of a message: its content, and its embeds' titles and descriptions. */
+function words(
+  message: { content: string; embeds: Array<{ title?: string; description?: string }> } | undefined,
+): string {
   return [
     message?.content ?? '',
-    ...(message?.embeds ?? []).map((embed) => `${embed.title ?? ''} ${embed.description ?? ''}`),
+    ...(message?.embeds ?? []).map((embed) => `${embed.title ?? ''}\n${embed.description ?? ''}`),
   ].join('\n');
 }
 
@@ -130,7 +136,8 @@ test('/socket off by an operator reaches the board as SET 4 0, and the reply say
   const callback = await interaction.callback();
   assert.equal(callback.type, 4);
   await boardSaw(/ SET 4 0$/, since);
-  assert.match(text(interaction), /Socket 5 \(nas\) is now \*\*off\*\*/);
+  assert.match(text(interaction), /✅ 5 · nas is off/);
+  assert.match(text(interaction), /✅ cut power/);
   const [entry] = await service.auditLog(1);
   assert.deepEqual(
     [entry?.actor.kind, entry?.actor.name, entry?.action, entry?.socket],
@@ -198,7 +205,9 @@ test('a protected socket needs an admin and a confirmation only the invoker can 
   const since = sim.events.length;
   const ask = socketCommand(admin, 'off', 'router');
   const prompt = await ask.callback();
-  assert.match(prompt.data.content, /protected/);
+  assert.equal(prompt.data.embeds[0].title, '❓ Switch off 1 · router?');
+  assert.match(prompt.data.embeds[0].description, /It is protected/);
+  assert.equal(prompt.data.components[0].components[0].label, 'Switch off router');
   const message = ask.original()!;
   const confirmId = prompt.data.components[0].components[0].custom_id as string;
   const cancelId = prompt.data.components[0].components[1].custom_id as string;
@@ -209,7 +218,7 @@ test('a protected socket needs an admin and a confirmation only the invoker can 
   assert.match(foreign.data.content, /Only <@\d+> can answer/);
   // The invoker cancels.
   await fake.button({ user: admin, customId: cancelId, message: { id: message.id } }).callback();
-  await ask.waitForOriginal((m) => /Cancelled; nothing was switched/.test(m.content));
+  await ask.waitForOriginal((m) => /Cancelled by \*\*alice\*\*; nothing was switched/.test(words(m)));
   const late = await fake
     .button({ user: admin, customId: confirmId, message: { id: message.id } })
     .callback();
@@ -227,7 +236,7 @@ test('a protected socket needs an admin and a confirmation only the invoker can 
       message: { id: again.original()!.id },
     })
     .callback();
-  await again.waitForOriginal((m) => /is now \*\*off\*\*/.test(m.content));
+  await again.waitForOriginal((m) => /✅ 1 · router is off/.test(words(m)));
   await boardSaw(/ SET 0 0$/, since);
 });
 
@@ -238,7 +247,7 @@ test('an unanswered confirmation expires and switches nothing', async () => {
     const since = sim.events.length;
     const ask = fake.command({ user: admin, name: 'sockets', subcommand: 'off' });
     await ask.callback();
-    await ask.waitForOriginal((m) => /Not confirmed in time; nothing was switched/.test(m.content));
+    await ask.waitForOriginal((m) => /Not confirmed in time; nothing was switched/.test(words(m)));
     await sim.command('delay 0');
     assert.deepEqual(switchingSince(since), []);
   } finally {
@@ -259,7 +268,7 @@ test("an operator's toggle behind their own on (a slow board) never cuts a prote
     assert.equal(refused.data.flags & 64, 64, 'the refusal is ephemeral');
     assert.match(refused.data.content, /found socket 11 \(guarded\) on.*admin/);
     await answered;
-    await on.waitForOriginal((m) => /is now \*\*on\*\*/.test(m.content));
+    await on.waitForOriginal((m) => /11 · guarded is on/.test(words(m)));
   } finally {
     await sim.command('delay 0');
   }
@@ -276,7 +285,7 @@ test("an operator's toggle behind their own on (a slow board) never cuts a prote
 test('a lone operator toggle of an off protected socket switches it on, with no confirmation', async () => {
   const interaction = socketCommand(operator, 'toggle', 'guarded');
   await interaction.callback();
-  await interaction.waitForOriginal((m) => /is now \*\*on\*\*/.test(m.content));
+  await interaction.waitForOriginal((m) => /11 · guarded is on/.test(words(m)));
   assert.equal(service.info('guarded').on, true);
   await requests(service).off('guarded', { kind: 'api', id: 'cleanup' });
 });
@@ -316,7 +325,8 @@ test('/status shows every socket and the board', async () => {
   const embed = callback.data.embeds[0];
   const all = `${embed.title} ${embed.description}`;
   for (const name of ['router', 'nas', 'slow', 'lab']) assert.match(all, new RegExp(name));
-  assert.match(all, /online/i);
+  assert.match(embed.title, /^⚡ /, 'online: the title is not the offline one');
+  assert.match(embed.footer.text, /prp1 board · PIPDU\/1/);
 });
 
 test('/pdu reload refuses a broken file with its errors and keeps the running config', async () => {
@@ -362,11 +372,23 @@ test('/sockets off by an admin: confirmed, every unprotected socket cut, one lin
   const since = sim.events.length;
   const ask = fake.command({ user: admin, name: 'sockets', subcommand: 'off' });
   const prompt = await ask.callback();
-  assert.match(prompt.data.content, /every socket off/);
+  assert.equal(prompt.data.embeds[0].title, '❓ Switch every socket off?');
+  assert.match(
+    prompt.data.embeds[0].description,
+    /🔒 \*\*Left alone \(protected\):\*\* 1 · router, 11 · guarded/,
+  );
   const confirm = prompt.data.components[0].components[0].custom_id as string;
   await fake.button({ user: admin, customId: confirm, message: { id: ask.original()!.id } }).callback();
-  const done = await ask.waitForOriginal((m) => m.embeds.length > 0 && m.components.length === 0);
-  assert.match(JSON.stringify(done.embeds), /nas/);
+  const done = await ask.waitForOriginal((m) => /^✅ \d+ sockets off/.test(m.embeds[0]?.title ?? ''));
+  assert.equal(
+    done.embeds[0].title,
+    '✅ 14 sockets off · 2 protected left alone',
+    'a title that tells the truth',
+  );
+  assert.match(done.embeds[0].description, /✅ 5 · nas/);
+  assert.match(done.embeds[0].description, /🔒 1 · router · left alone: protected/);
+  assert.match(done.embeds[0].description, /Confirmed|confirmed <t:\d+:R>/);
+  assert.equal(done.components.length, 0, 'no Cancel once it ended');
   await boardSaw(/ SET 4 0$/, since);
   assert.equal(service.info('router').on, true, 'the protected socket stays on');
   assert.equal(service.info('nas').on, false);

@@ -3,7 +3,7 @@ import { type Client, DiscordAPIError, Routes } from 'discord.js';
 import type { AuditEntry } from '../audit/audit-log.js';
 import type { Logger } from '../log.js';
 import type { PduService } from '../pdu/pdu-service.js';
-import { auditLine, MESSAGE_LIMIT } from './embeds.js';
+import { auditLines, MESSAGE_LIMIT } from './embeds.js';
 import { describeError } from './status-message.js';
 
 export interface AuditChannelDeps {
@@ -28,11 +28,13 @@ interface Batch {
 /**
  * The audit channel: every `action` event of the Pdu service (whatever the
  * interface: Discord, panel, API, restore after `! BOOT`) is posted as its
- * `auditLine` (who, what, which socket, result, duration).
+ * line (who, what, which socket, result; auditLines).
  *
  * - Lines are posted in rounds, on a bottleneck limiter: one round at a
  *   time, starts at least `batchMs` (1 s) apart. A round posts the lines
- *   queued when it starts in as few messages as fit (≤ 2000 characters each,
+ *   queued when it starts (the entries that came since the last round,
+ *   formatted together: a forced off, an all-sockets request, a run of "no
+ *   change" within one round make one line each) in as few messages as fit (≤ 2000 characters each,
  *   whole lines), one request at a time, in order, back to back; lines that
  *   arrive meanwhile wait for the next round. The first line after a quiet
  *   period goes out at once (a few ms later); a burst (all sockets on: 17
@@ -59,6 +61,8 @@ export class AuditChannel {
   private readonly stopTimeoutMs: number;
 
   private queue: Batch[] = [];
+  /** Entries not formatted yet: the next round takes them all. */
+  private entries: AuditEntry[] = [];
   private dropped = 0;
   /** Spaces the rounds; made by start() (a stopped limiter cannot be restarted). */
   private limiter: Bottleneck | null = null;
@@ -104,11 +108,11 @@ export class AuditChannel {
           ?.stop({ dropWaitingJobs: true })
           .then(() => limiter.disconnect())
           .catch(() => {});
-        while (this.draining && this.queue.length > 0) await this.round();
+        while (this.draining && (this.queue.length > 0 || this.entries.length > 0)) await this.round();
       })();
       const late = await Promise.race([drained.then(() => false as const), timedOut]);
       if (late) {
-        const left = this.queue.reduce((sum, batch) => sum + batch.lines.length, 0);
+        const left = this.queue.reduce((sum, batch) => sum + batch.lines.length, 0) + this.entries.length;
         this.logger.warn(
           { lines: left },
           'stopping: audit lines not posted to Discord in time (they are in the audit log)',
@@ -117,21 +121,33 @@ export class AuditChannel {
     } finally {
       clearTimeout(bound);
       this.queue = [];
+      this.entries = [];
       this.draining = false;
     }
   }
 
   private readonly onAction = (entry: AuditEntry): void => {
-    let line: string;
-    try {
-      line = auditLine(entry);
-    } catch (error) {
-      this.logger.error({ err: describeError(error) }, 'could not format an audit entry for Discord');
-      return;
-    }
-    this.enqueue(line);
+    this.entries.push(entry);
     this.schedule();
   };
+
+  /**
+   * The entries that came since the last round, as lines: formatted together
+   * (auditLines), so that a forced off, an all-sockets request and runs of
+   * "no change" that arrive within one round become one line each.
+   */
+  private absorb(): void {
+    if (this.entries.length === 0) return;
+    const entries = this.entries.splice(0);
+    let lines: string[];
+    try {
+      lines = auditLines(entries);
+    } catch (error) {
+      this.logger.error({ err: describeError(error) }, 'could not format audit entries for Discord');
+      return;
+    }
+    for (const line of lines) this.enqueue(line);
+  }
 
   private enqueue(line: string): void {
     const last = this.queue.at(-1);
@@ -166,6 +182,7 @@ export class AuditChannel {
    * the round, for the next round. Never rejects.
    */
   private async round(): Promise<void> {
+    this.absorb();
     const batches = this.queue.splice(0);
     while (batches.length > 0) {
       if (!this.running && !this.draining) return; // stop() gave up: those lines are only in the audit log

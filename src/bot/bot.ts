@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import {
-  ActionRowBuilder,
+  type APIActionRowComponent,
+  type APIComponentInMessageActionRow,
+  type APIEmbed,
   type AutocompleteInteraction,
-  ButtonBuilder,
   type ButtonInteraction,
   ButtonStyle,
   type ChatInputCommandInteraction,
   Client,
   type ClientOptions,
+  ComponentType,
   Events,
   GatewayIntentBits,
   type Interaction,
@@ -15,7 +17,9 @@ import {
   Options,
 } from 'discord.js';
 import { commands } from '../../commands/index.js';
-import type { Command, CommandContext, ReplyPayload } from '../../commands/types.js';
+import { switchFlow } from '../../commands/socket.js';
+import type { Command, CommandContext, ReplyPayload, SwitchWork } from '../../commands/types.js';
+import type { AuditEntry } from '../audit/audit-log.js';
 import type { DiscordConfig } from '../config/schema.js';
 import type { EnergyView } from '../energy/energy.js';
 import { PduError } from '../errors.js';
@@ -23,10 +27,12 @@ import type { Logger } from '../log.js';
 import type { Actor, Requester } from '../pdu/actor.js';
 import type { StepReport } from '../pdu/hooks/phase.js';
 import type { PduService } from '../pdu/pdu-service.js';
-import { forbiddenError, hasRole, roleFromGroups } from '../pdu/permissions.js';
-import type { SwitchResult } from '../pdu/types.js';
+import { forbiddenError, roleFromGroups, type SwitchKind } from '../pdu/permissions.js';
+import type { SocketInfo, SwitchResult } from '../pdu/types.js';
 import { AuditChannel } from './audit-channel.js';
-import { errorMessage, progressEmbed } from './embeds.js';
+import { BoardTimes } from './board-times.js';
+import { answeredEmbed, errorMessage, progressEmbed } from './embeds.js';
+import { Plan } from './plan.js';
 import { StatusMessage } from './status-message.js';
 
 export interface DiscordBotDeps {
@@ -81,6 +87,9 @@ export class DiscordBot {
   private readonly confirmations = new Map<string, PendingConfirmation>();
   private readonly statusMessage: StatusMessage | null;
   private readonly auditChannel: AuditChannel | null;
+  private readonly boardTimes: BoardTimes;
+  /** `/sockets` runs that a Cancel button can stop, by interaction id. */
+  private readonly allRuns = new Map<string, { action: 'on' | 'off'; abort: AbortController }>();
 
   constructor(deps: DiscordBotDeps) {
     this.config = deps.config;
@@ -107,12 +116,14 @@ export class DiscordBot {
       }),
       sweepers: { ...Options.DefaultSweeperSettings },
     });
+    this.boardTimes = new BoardTimes({ service: deps.service });
     this.statusMessage = deps.config.statusChannelId
       ? new StatusMessage({
           client: this.client,
           channelId: deps.config.statusChannelId,
           service: deps.service,
           logger: this.logger,
+          times: () => this.boardTimes.now(),
         })
       : null;
     this.auditChannel = deps.config.auditChannelId
@@ -149,6 +160,17 @@ export class DiscordBot {
     };
   }
 
+  /**
+   * A link to the live status message, for alerts to point at (null without
+   * a status channel, or before it is written). The alert channel takes it
+   * as its `link`.
+   */
+  statusLink(): string | null {
+    const id = this.statusMessage?.currentMessageId;
+    if (!id || !this.config.statusChannelId) return null;
+    return `https://discord.com/channels/${this.config.guildId}/${this.config.statusChannelId}/${id}`;
+  }
+
   /** Logs in; resolves false (and logs why) when it cannot: the daemon runs on without Discord. */
   async start(): Promise<boolean> {
     const ready = new Promise<void>((resolve) => this.client.once(Events.ClientReady, () => resolve()));
@@ -168,6 +190,7 @@ export class DiscordBot {
       return false;
     }
     this.logger.info({ user: this.client.user?.tag }, 'Discord bot online');
+    this.boardTimes.start();
     await this.statusMessage?.start();
     this.auditChannel?.start();
     return true;
@@ -180,6 +203,8 @@ export class DiscordBot {
       this.confirmations.delete(id);
       pending.settle(false);
     }
+    for (const run of this.allRuns.values()) run.abort.abort();
+    this.boardTimes.stop();
     await this.statusMessage?.stop();
     await this.auditChannel?.stop();
     // Also while still logging in: destroy() ends the attempt and the heartbeat timers.
@@ -220,11 +245,50 @@ export class DiscordBot {
   }
 
   private async onButton(button: ButtonInteraction): Promise<void> {
-    const [kind, target, answer] = button.customId.split(':');
+    const [kind, target, answer, extra] = button.customId.split(':');
     if (kind === 'confirm' && target) return this.onConfirmClick(button, target, answer === 'yes');
     if ((kind === 'cancel' || kind === 'force') && target)
-      return this.onWorkButton(button, kind, Number(target));
+      return this.onWorkButton(button, kind, Number(target), answer === 'cycle' ? 'cycle' : 'off');
+    if ((kind === 'do' || kind === 'retry' || kind === 'retryforce') && target && isSwitch(answer)) {
+      // A new request by whoever clicked, answered in a new message: the same checks as the command.
+      const offTimeMs = extra && /^\d+$/.test(extra) ? Number(extra) : undefined;
+      return switchFlow(this.context(button), target, answer, {
+        force: kind === 'retryforce',
+        ...(offTimeMs === undefined ? {} : { offTimeMs }),
+      });
+    }
+    if (kind === 'cancelall' && target) return this.onCancelAll(button, target);
     await button.reply({ content: 'This button is no longer in use.', flags: MessageFlags.Ephemeral });
+  }
+
+  /**
+   * Cancel on a `/sockets` progress message: allowed to whoever the service
+   * would let switch every socket that way (preview); it stops the sockets
+   * not started yet and cancels the running steps, each cancel a request
+   * the service checks and audits.
+   */
+  private async onCancelAll(button: ButtonInteraction, id: string): Promise<void> {
+    const run = this.allRuns.get(id);
+    if (!run) {
+      await button.reply({ content: 'This work has already ended.', flags: MessageFlags.Ephemeral });
+      return;
+    }
+    const by = this.requesterOf(button);
+    const preview = this.service.preview({ socket: 'all', action: run.action, by });
+    if (!preview.ok && preview.id !== 'needsConfirmation') {
+      this.service.recordRefusal(by.actor, 'cancel', null, forbiddenError(preview));
+      await button.reply({ content: `⛔ ${preview.message}`, flags: MessageFlags.Ephemeral });
+      return;
+    }
+    run.abort.abort();
+    const busy = this.service.list().filter((socket) => socket.pending !== null);
+    await Promise.allSettled(
+      busy.map((socket) => this.service.submit({ socket: socket.number, action: 'cancel', by })),
+    );
+    await button.reply({
+      content: '✖️ Cancelling: the sockets not started yet stay as they are.',
+      flags: MessageFlags.Ephemeral,
+    });
   }
 
   private async onConfirmClick(button: ButtonInteraction, id: string, yes: boolean): Promise<void> {
@@ -258,6 +322,7 @@ export class DiscordBot {
     button: ButtonInteraction,
     kind: 'cancel' | 'force',
     socketNumber: number,
+    direction: 'off' | 'cycle',
   ): Promise<void> {
     const by = this.requesterOf(button);
     if (kind === 'cancel') {
@@ -269,11 +334,11 @@ export class DiscordBot {
       }
       return;
     }
-    // Joins the pending off and skips the rest of its shutdown steps; the progress
-    // message shows the end. The off itself was confirmed when it was asked for.
+    // Joins the pending off (or cycle) and skips the rest of its shutdown steps; the
+    // progress message shows the end. The work itself was confirmed when it was asked for.
     const forced = this.service.submit({
       socket: socketNumber,
-      action: 'off',
+      action: direction,
       by,
       options: { force: true, confirmed: true },
     });
@@ -335,29 +400,33 @@ export class DiscordBot {
     };
   }
 
-  private context(interaction: ChatInputCommandInteraction | AutocompleteInteraction): CommandContext {
+  private context(
+    interaction: ChatInputCommandInteraction | AutocompleteInteraction | ButtonInteraction,
+  ): CommandContext {
     const by = this.requesterOf(interaction);
     const { actor } = by;
     const bot = this;
     /** After a confirmation the reply is the confirmation message; edits go there. */
     let holdsReply = false;
+    const repliable = interaction.isAutocomplete() ? null : interaction;
 
     const answer = async (payload: ReplyPayload & { ephemeral?: boolean }): Promise<void> => {
-      if (!interaction.isChatInputCommand()) return;
+      if (!repliable) return;
       const { ephemeral, ...rest } = payload;
-      if (holdsReply || interaction.deferred) {
-        await interaction.editReply({ ...rest, components: [] });
-      } else if (interaction.replied) {
-        await interaction.followUp({ ...rest, flags: ephemeral ? MessageFlags.Ephemeral : undefined });
+      if (holdsReply || repliable.deferred) {
+        await repliable.editReply({ components: [], ...rest });
+      } else if (repliable.replied) {
+        await repliable.followUp({ ...rest, flags: ephemeral ? MessageFlags.Ephemeral : undefined });
       } else {
-        await interaction.reply({ ...rest, flags: ephemeral ? MessageFlags.Ephemeral : undefined });
+        await repliable.reply({ ...rest, flags: ephemeral ? MessageFlags.Ephemeral : undefined });
       }
     };
     const defer = async (): Promise<void> => {
-      if (!interaction.isChatInputCommand() || holdsReply || interaction.deferred || interaction.replied)
-        return;
-      await interaction.deferReply();
+      if (!repliable || holdsReply || repliable.deferred || repliable.replied) return;
+      await repliable.deferReply();
     };
+    const edit = (payload: ReplyPayload) =>
+      repliable ? repliable.editReply({ content: '', ...payload }) : Promise.resolve();
 
     return {
       service: this.service,
@@ -366,29 +435,23 @@ export class DiscordBot {
       by,
       actor,
       logger: this.logger,
+      boardTimes: () => bot.boardTimes.now(),
       async refuse(check, action, socket) {
         bot.service.recordRefusal(actor, action, socket, forbiddenError(check));
-        await answer({ content: `🚫 ${check.message}`, ephemeral: true });
+        await answer({ content: `⛔ ${check.message}`, ephemeral: true });
       },
       async fail(error) {
         if (!(error instanceof PduError)) throw error;
         await answer({ content: errorMessage(error), ephemeral: true });
       },
-      async confirm(prompt) {
-        if (!interaction.isChatInputCommand()) return false;
+      async confirm(ask) {
+        if (!repliable) return null;
         const id = interaction.id;
-        const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
-          new ButtonBuilder()
-            .setCustomId(`confirm:${id}:yes`)
-            .setLabel('Confirm')
-            .setStyle(ButtonStyle.Danger),
-          new ButtonBuilder()
-            .setCustomId(`confirm:${id}:no`)
-            .setLabel('Cancel')
-            .setStyle(ButtonStyle.Secondary),
-        );
-        const seconds = Math.round(bot.config.confirmTimeout / 1000);
-        await interaction.reply({ content: `${prompt}\n-# Expires in ${seconds} s.`, components: [row] });
+        const row = buttons([
+          { id: `confirm:${id}:yes`, label: ask.label, style: ButtonStyle.Danger },
+          { id: `confirm:${id}:no`, label: ask.cancelLabel ?? 'Cancel', style: ButtonStyle.Secondary },
+        ]);
+        await repliable.reply({ embeds: [ask.embed], components: [row] });
         holdsReply = true;
         const outcome = await new Promise<{ confirmed: boolean; click?: ButtonInteraction }>((resolve) => {
           const timer = setTimeout(() => {
@@ -401,129 +464,52 @@ export class DiscordBot {
             settle: (confirmed, click) => resolve({ confirmed, click }),
           });
         });
+        const at = new Date().toISOString();
+        const name = interaction.user.username;
         if (outcome.click) {
-          if (outcome.confirmed) {
-            await outcome.click.update({
-              content: `${prompt}\n✅ Confirmed by ${interaction.user.username}.`,
-              components: [],
-            });
-          } else {
-            await outcome.click.update({
-              content: `${prompt}\n✖️ Cancelled; nothing was switched.`,
-              components: [],
-            });
-          }
+          const embed = answeredEmbed(ask.embed, outcome.confirmed ? 'confirmed' : 'cancelled', name, at);
+          await outcome.click.update({ embeds: [embed], components: [] });
         } else {
-          await interaction
-            .editReply({
-              content: `${prompt}\n⌛ Not confirmed in time; nothing was switched.`,
-              components: [],
-            })
+          await repliable
+            .editReply({ embeds: [answeredEmbed(ask.embed, 'expired', name, at)], components: [] })
             .catch((error: unknown) =>
               bot.logger.warn({ err: error }, 'could not mark a confirmation expired'),
             );
         }
-        return outcome.confirmed;
+        return outcome.confirmed ? at : null;
       },
-      async runLong(socketNumber, action, work) {
+      async runSwitch(work) {
+        if (!repliable) return;
+        await bot.runSwitch(work, by, { answer, defer, edit, holdsReply: () => holdsReply });
+      },
+      async runDeferred(work, options = {}) {
         await defer();
-        if (!interaction.isChatInputCommand()) return;
-        const chat = interaction;
-        const steps: StepReport[] = [];
-        const admin = hasRole(by.role, 'admin');
-        const buttons = new ActionRowBuilder<ButtonBuilder>().addComponents(
-          new ButtonBuilder()
-            .setCustomId(`cancel:${socketNumber}`)
-            .setLabel('Cancel')
-            .setStyle(ButtonStyle.Secondary),
-          ...(admin && action !== 'on'
-            ? [
-                new ButtonBuilder()
-                  .setCustomId(`force:${socketNumber}`)
-                  .setLabel('Force')
-                  .setStyle(ButtonStyle.Danger),
-              ]
-            : []),
-        );
-        let timer: NodeJS.Timeout | null = null;
-        let lastEdit = 0;
-        let finished = false;
+        if (!repliable) return;
+        const abort = new AbortController();
+        const runId = interaction.id;
+        const cancel = options.cancellable
+          ? [buttons([{ id: `cancelall:${runId}`, label: 'Cancel', style: ButtonStyle.Secondary }])]
+          : [];
+        if (options.cancellable) bot.allRuns.set(runId, { action: options.cancellable.action, abort });
+        let ended = false;
         let edits: Promise<unknown> = Promise.resolve();
-        const show = (): void => {
-          timer = null;
-          lastEdit = performance.now();
-          const embed = progressEmbed({
-            socket: bot.service.info(socketNumber),
-            action,
-            actor: actor.name ?? actor.id,
-            steps,
-            state: 'running',
-          });
-          edits = edits
-            .then(() =>
-              finished ? undefined : chat.editReply({ content: '', embeds: [embed], components: [buttons] }),
-            )
-            .catch((error: unknown) =>
-              bot.logger.warn({ err: error }, 'could not update a progress message'),
-            );
-        };
-        const onStep = ({ socket, step }: { socket: { number: number }; step: StepReport }): void => {
-          if (socket.number !== socketNumber) return;
-          const at = steps.findIndex((known) => known.phase === step.phase && known.index === step.index);
-          if (at === -1) steps.push(step);
-          else steps[at] = step;
-          if (timer) return;
-          timer = setTimeout(show, Math.max(0, PROGRESS_EDIT_MS - (performance.now() - lastEdit)));
-        };
-        bot.service.events.on('step', onStep);
-        show();
-        let result: SwitchResult | null = null;
-        let failure: unknown = null;
-        try {
-          result = await work();
-        } catch (error) {
-          failure = error;
-        } finally {
-          bot.service.events.off('step', onStep);
-          if (timer) clearTimeout(timer);
-          finished = true;
-        }
-        await edits;
-        const final = result
-          ? progressEmbed({
-              socket: result.socket,
-              action,
-              actor: actor.name ?? actor.id,
-              steps: result.steps,
-              state: 'done',
-              warnings: result.warnings,
-            })
-          : progressEmbed({
-              socket: bot.service.info(socketNumber),
-              action,
-              actor: actor.name ?? actor.id,
-              steps,
-              state: failure instanceof PduError && failure.code === 'CANCELLED' ? 'cancelled' : 'failed',
-              error:
-                failure instanceof PduError
-                  ? { code: failure.code, message: failure.message }
-                  : { code: 'ERROR', message: 'unexpected error' },
-            });
-        await chat.editReply({ content: '', embeds: [final], components: [] });
-        if (failure && !(failure instanceof PduError)) throw failure;
-      },
-      async runDeferred(work) {
-        await defer();
-        if (!interaction.isChatInputCommand()) return;
-        const chat = interaction;
         try {
           const payload = await work((update) => {
-            void chat.editReply({ ...update, components: [] }).catch(() => undefined);
-          });
-          await chat.editReply({ ...payload, components: [] });
+            edits = edits
+              .then(async () => {
+                if (!ended) await edit({ components: cancel, ...update });
+              })
+              .catch(() => undefined);
+          }, abort.signal);
+          ended = true;
+          await edits;
+          await edit({ components: [], ...payload });
         } catch (error) {
+          ended = true;
           if (!(error instanceof PduError)) throw error;
-          await chat.editReply({ content: errorMessage(error), embeds: [], components: [] });
+          await edit({ content: errorMessage(error), embeds: [], components: [] });
+        } finally {
+          bot.allRuns.delete(runId);
         }
       },
       async respond(payload, options = {}) {
@@ -532,6 +518,192 @@ export class DiscordBot {
       reload: () => bot.reload(by),
     };
   }
+
+  /**
+   * One switch in one embed (progressEmbed), quick or long. Long work is
+   * deferred and edited as its plan advances (at most every 500 ms), with
+   * Cancel and — where the service would allow this user to force it —
+   * Force. A failure ends with Retry and, again where the service would
+   * allow it, Force off. Refusals (the request never acted) are private.
+   */
+  private async runSwitch(
+    work: SwitchWork,
+    by: Requester,
+    io: {
+      answer: (payload: ReplyPayload & { ephemeral?: boolean }) => Promise<void>;
+      defer: () => Promise<void>;
+      edit: (payload: ReplyPayload) => Promise<unknown>;
+      holdsReply: () => boolean;
+    },
+  ): Promise<void> {
+    const { socket, request, direction } = work;
+    const number = socket.number;
+    const options = request.options ?? {};
+    const long = this.service.takesAWhile(number, request.action as SwitchKind);
+    const plan = new Plan(socket, direction, options.offTimeMs);
+    const base = {
+      direction,
+      actor: by.actor,
+      reason: options.reason,
+      ...(work.confirmedAt ? { confirmedAt: work.confirmedAt } : {}),
+    };
+    const forceCheck = this.service.preview({
+      ...request,
+      options: { ...options, force: true, confirmed: true },
+    });
+    const mayForce = direction !== 'on' && forceCheck.ok;
+    const runningButtons = buttons([
+      { id: `cancel:${number}`, label: 'Cancel', style: ButtonStyle.Secondary },
+      ...(mayForce && socket.preOff.length > 0 && !options.force
+        ? [{ id: `force:${number}:${direction}`, label: 'Force off', style: ButtonStyle.Danger }]
+        : []),
+    ]);
+    let timer: NodeJS.Timeout | null = null;
+    let lastEdit = 0;
+    let finished = false;
+    let edits: Promise<unknown> = Promise.resolve();
+    const show = (): void => {
+      timer = null;
+      lastEdit = performance.now();
+      const embed = progressEmbed({
+        ...base,
+        socket: this.service.info(number),
+        plan: plan.lines,
+        state: 'running',
+        backOnAt: plan.backOnAt,
+      });
+      edits = edits
+        .then(() => (finished ? undefined : io.edit({ embeds: [embed], components: [runningButtons] })))
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'could not update a progress message'));
+    };
+    const later = (): void => {
+      if (timer) return;
+      timer = setTimeout(show, Math.max(0, PROGRESS_EDIT_MS - (performance.now() - lastEdit)));
+    };
+    const onStep = ({ socket: changed, step }: { socket: SocketInfo; step: StepReport }): void => {
+      if (changed.number !== number) return;
+      plan.step(step, new Date().toISOString());
+      later();
+    };
+    let audited: StepReport[] = [];
+    const onAction = (entry: AuditEntry): void => {
+      // The failed request's audit entry carries the steps it ran (the error does not).
+      if (entry.socket !== number || entry.actor.id !== by.actor.id || entry.result !== 'error') return;
+      const steps = entry.details?.steps;
+      if (Array.isArray(steps)) audited = steps as StepReport[];
+    };
+    const onChanged = ({ socket: changed, cause }: { socket: SocketInfo; cause: string }): void => {
+      if (changed.number !== number || cause !== 'command' || changed.on === null) return;
+      plan.relay(changed.on, new Date().toISOString());
+      later();
+    };
+    if (long) {
+      await io.defer();
+      this.service.events.on('step', onStep);
+      this.service.events.on('socketChanged', onChanged);
+      show();
+    }
+    this.service.events.on('action', onAction);
+    let result: SwitchResult | null = null;
+    let failure: unknown = null;
+    try {
+      const outcome = await this.service.submit(request);
+      if (outcome.kind === 'switch') result = outcome.result;
+    } catch (error) {
+      failure = error;
+    } finally {
+      this.service.events.off('step', onStep);
+      this.service.events.off('socketChanged', onChanged);
+      this.service.events.off('action', onAction);
+      if (timer) clearTimeout(timer);
+      finished = true;
+    }
+    await edits;
+    if (failure && !(failure instanceof PduError)) throw failure;
+    const error = failure as PduError | null;
+    if (error && !long && !io.holdsReply() && REFUSALS.has(error.code)) {
+      // It never acted: said privately, like any refusal.
+      await io.answer({ content: errorMessage(error), ephemeral: true });
+      return;
+    }
+    let embed: APIEmbed;
+    let components: APIActionRowComponent<APIComponentInMessageActionRow>[] = [];
+    if (result) {
+      plan.finish(result.steps, 'done', result.changed);
+      embed = progressEmbed({
+        ...base,
+        socket: result.socket,
+        plan: plan.lines,
+        state: 'done',
+        changed: result.changed,
+        warnings: result.warnings,
+        ...(result.forcedBy ? { forcedBy: result.forcedBy } : {}),
+      });
+    } else {
+      const cancelled = error?.code === 'CANCELLED';
+      plan.finish(audited, cancelled ? 'cancelled' : 'failed', false);
+      embed = progressEmbed({
+        ...base,
+        socket: this.service.info(number),
+        plan: plan.lines,
+        state: cancelled ? 'cancelled' : 'failed',
+        online: this.service.boardOnline,
+        ...(error ? { error: { code: error.code, message: error.message } } : {}),
+      });
+      if (!cancelled) {
+        const offTime = options.offTimeMs === undefined ? '' : `:${options.offTimeMs}`;
+        const label = socket.name ?? String(number);
+        components = [
+          buttons([
+            { id: `retry:${number}:${direction}${offTime}`, label: 'Retry', style: ButtonStyle.Primary },
+            ...(mayForce && !options.force
+              ? [
+                  {
+                    id: `retryforce:${number}:${direction}${offTime}`,
+                    label: direction === 'cycle' ? `Force cycle ${label}` : `Force off ${label}`,
+                    style: ButtonStyle.Danger,
+                  },
+                ]
+              : []),
+          ]),
+        ];
+      }
+    }
+    if (long || io.holdsReply()) await io.edit({ embeds: [embed], components });
+    else await io.answer({ embeds: [embed], components });
+  }
+}
+
+/** Errors of a request that never acted: answered privately. */
+const REFUSALS = new Set([
+  'FORBIDDEN',
+  'NEEDS_CONFIRMATION',
+  'BUSY',
+  'UNKNOWN_SOCKET',
+  'BAD_REQUEST',
+  'BAD_DURATION',
+  'STOPPED',
+  'OVERLOAD',
+  'BOARD_OFFLINE',
+]);
+
+function isSwitch(action: string | undefined): action is SwitchKind {
+  return action === 'on' || action === 'off' || action === 'toggle' || action === 'cycle';
+}
+
+/** One row of buttons; labels are cut to Discord's 80 characters. */
+function buttons(
+  list: ReadonlyArray<{ id: string; label: string; style: ButtonStyle }>,
+): APIActionRowComponent<APIComponentInMessageActionRow> {
+  return {
+    type: ComponentType.ActionRow,
+    components: list.map((button) => ({
+      type: ComponentType.Button,
+      custom_id: button.id,
+      label: button.label.length > 80 ? `${button.label.slice(0, 79)}…` : button.label,
+      style: button.style as ButtonStyle.Primary,
+    })),
+  };
 }
 
 function actorOf(interaction: Interaction): Actor {

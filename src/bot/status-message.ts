@@ -11,13 +11,15 @@ import {
 } from 'discord.js';
 import type { Logger } from '../log.js';
 import type { PduService } from '../pdu/pdu-service.js';
-import { statusEmbed } from './embeds.js';
+import { statusEmbed, statusTitles } from './embeds.js';
 
 export interface StatusMessageDeps {
   client: Client;
   channelId: string;
   service: PduService;
   logger: Logger;
+  /** When the board went offline and the latest reading came (shown while offline). */
+  times?: () => { offlineSince: string | null; lastReadingAt: string | null };
   /** Least time between two requests that write the message; default 2000 ms. */
   minIntervalMs?: number;
   /** Least time between two refreshes caused by power readings alone; default 30 s. */
@@ -38,7 +40,7 @@ const STOP_WAIT_MS = 2000;
  *   channel's latest 20 messages is reused (edited), so restarts do not pile
  *   up messages; without one, a new message is posted. A status message is a
  *   plain bot message (not an interaction reply) whose embed has this PDU's
- *   status title. When the bot may not read the channel history, it posts.
+ *   status title (online or offline). When the bot may not read the channel history, it posts.
  * - **Changes** (`socketChanged`, `pending`, `boardOnline`, `boardOffline`,
  *   `boardReset`) schedule a write on a bottleneck limiter: one at a time,
  *   starts at least `minIntervalMs` apart. The first change after a quiet
@@ -80,6 +82,7 @@ export class StatusMessage {
   private readonly logger: Logger;
   private readonly minIntervalMs: number;
   private readonly telemetryRefreshMs: number;
+  private readonly times: () => { offlineSince: string | null; lastReadingAt: string | null };
 
   private messageId: string | null = null;
   /** The channel history was searched for a previous status message (once per start). */
@@ -102,6 +105,12 @@ export class StatusMessage {
     this.logger = deps.logger.child({ component: 'discord-status', channel: deps.channelId });
     this.minIntervalMs = deps.minIntervalMs ?? 2000;
     this.telemetryRefreshMs = deps.telemetryRefreshMs ?? 30_000;
+    this.times = deps.times ?? (() => ({ offlineSince: null, lastReadingAt: null }));
+  }
+
+  /** The id of the status message, once written or found. */
+  get currentMessageId(): string | null {
+    return this.messageId;
   }
 
   /** Subscribes to the service and writes the message (reusing the previous one). Never rejects. */
@@ -182,7 +191,7 @@ export class StatusMessage {
     this.lastFlushAt = performance.now();
     let embed: APIEmbed;
     try {
-      embed = statusEmbed(this.service.status(), { time: new Date().toISOString() });
+      embed = statusEmbed(this.service.status(), { time: new Date().toISOString(), ...this.times() });
     } catch (error) {
       // A bug, not Discord: logged, and the daemon runs on.
       this.logger.error({ err: error }, 'could not render the status message');
@@ -198,7 +207,7 @@ export class StatusMessage {
     const body = { embeds: [embed], allowed_mentions: { parse: [] } };
     try {
       if (this.messageId === null && !this.searched) {
-        this.messageId = await this.findPrevious(embed.title);
+        this.messageId = await this.findPrevious(this.service.status().name);
         this.searched = true;
       }
       if (this.messageId !== null) {
@@ -244,9 +253,10 @@ export class StatusMessage {
    * whose embed has this status title; null when there is none, or when the
    * bot may not read the history (then a new one is posted).
    */
-  private async findPrevious(title: string | undefined): Promise<string | null> {
+  private async findPrevious(name: string): Promise<string | null> {
     const botId = this.client.user?.id;
-    if (!botId || !title) return null;
+    const titles = Object.values(statusTitles(name));
+    if (!botId) return null;
     let messages: APIMessage[];
     try {
       messages = (await this.client.rest.get(Routes.channelMessages(this.channelId), {
@@ -270,7 +280,7 @@ export class StatusMessage {
         message.type === MessageType.Default &&
         !message.webhook_id &&
         !message.interaction_metadata &&
-        message.embeds?.[0]?.title === title,
+        titles.includes(message.embeds?.[0]?.title ?? ''),
     );
     if (previous) this.logger.debug({ messageId: previous.id }, 'reusing the previous status message');
     return previous?.id ?? null;
