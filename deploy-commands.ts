@@ -9,10 +9,16 @@ import { isPduError } from './src/errors.js';
 
 /** Compares what Discord has with what we register, on the fields we set. */
 function comparable(command: object): string {
-  const { name, description, options, dm_permission, default_member_permissions, type } = command as Record<
-    string,
-    unknown
-  >;
+  const {
+    name,
+    description,
+    options,
+    dm_permission,
+    default_member_permissions,
+    type,
+    contexts,
+    integration_types,
+  } = command as Record<string, unknown>;
   const strip = (value: unknown): unknown =>
     Array.isArray(value)
       ? value.map(strip)
@@ -39,6 +45,9 @@ function comparable(command: object): string {
       dm_permission: dm_permission ?? true,
       default_member_permissions,
       type: type ?? 1,
+      // Where the command may be used (guild only): a change to these is a change too.
+      contexts: contexts ?? null,
+      integration_types: integration_types ?? null,
     }),
   );
 }

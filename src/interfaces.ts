@@ -84,6 +84,7 @@ async function startAlerts(setup: Setup, daemon: Daemon, bot: DiscordBot): Promi
     roleIds: discord.alertRoleIds,
     events: daemon.service.events,
     logger: setup.logger,
+    link: () => bot.statusLink(),
   });
   alerts.start();
   return alerts;

@@ -57,3 +57,21 @@ test('deploy-commands --global registers application-wide', async () => {
   assert.equal(report.added.length, 4);
   assert.equal(fake.commands(null).length, 4);
 });
+
+test('commands registered without contexts (by an older PiPDU) are re-sent: where a command may be used counts', async () => {
+  const options = { api: fake.api, token: fake.token, guildId: fake.guild.id, log: () => undefined };
+  await deployCommands(options);
+  const registered = fake.commands(fake.guild.id) as Array<Record<string, unknown>>;
+  assert.ok(
+    registered.every((command) => Array.isArray(command.contexts)),
+    'registered with contexts',
+  );
+  for (const command of registered) {
+    delete command.contexts;
+    delete command.integration_types;
+  }
+  const report = await deployCommands(options);
+  assert.deepEqual(report.changed.sort(), ['pdu', 'socket', 'sockets', 'status']);
+  const again = fake.commands(fake.guild.id) as Array<Record<string, unknown>>;
+  assert.ok(again.every((command) => Array.isArray(command.contexts)));
+});

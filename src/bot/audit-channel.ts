@@ -1,4 +1,4 @@
-import Bottleneck from 'bottleneck';
+import Bottleneck from 'bottleneck/light.js';
 import { type Client, DiscordAPIError, Routes } from 'discord.js';
 import type { AuditEntry } from '../audit/audit-log.js';
 import type { Logger } from '../log.js';

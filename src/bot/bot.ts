@@ -515,7 +515,13 @@ export class DiscordBot {
       async respond(payload, options = {}) {
         await answer({ ...payload, ephemeral: options.ephemeral });
       },
-      reload: () => bot.reload(by),
+      async reload() {
+        // Loading the file takes a child process: on a busy Pi that can outlast Discord's 3 s to answer.
+        if (repliable && !holdsReply && !repliable.deferred && !repliable.replied) {
+          await repliable.deferReply({ flags: MessageFlags.Ephemeral });
+        }
+        return bot.reload(by);
+      },
     };
   }
 
