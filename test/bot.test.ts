@@ -331,13 +331,18 @@ test('/status shows every socket and the board', async () => {
 
 test('/pdu reload refuses a broken file with its errors and keeps the running config', async () => {
   await writeFile(join(work, 'reload.yaml'), 'version: 1\nsockets:\n  - { number: 5, restore: sometimes }\n');
-  const interaction = fake.command({ user: admin, name: 'pdu', subcommand: 'reload' });
-  const callback = await interaction.callback();
-  assert.equal(callback.data.flags & 64, 64);
-  assert.match(callback.data.content, /reload\.yaml:3:\d+ sockets\[0\]\.restore: expected on \| off \| last/);
+  // Deferred privately at once (loading a file can outlast Discord's 3 s), then answered in that reply.
+  const answer = async (user: typeof admin): Promise<string> => {
+    const interaction = fake.command({ user, name: 'pdu', subcommand: 'reload' });
+    const callback = await interaction.callback();
+    assert.equal(callback.type, 5);
+    assert.equal(callback.data.flags & 64, 64);
+    const message = await interaction.waitForOriginal((m) => Boolean(m.content));
+    return message.content ?? '';
+  };
+  assert.match(await answer(admin), /reload\.yaml:3:\d+ sockets\[0\]\.restore: expected on \| off \| last/);
   assert.equal(service.info('nas').number, 5, 'the running config stays');
-  const refused = await fake.command({ user: operator, name: 'pdu', subcommand: 'reload' }).callback();
-  assert.match(refused.data.content, /admin/);
+  assert.match(await answer(operator), /admin/);
 });
 
 test('a REST 500 or 429 from Discord does not crash anything', async () => {

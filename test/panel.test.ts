@@ -66,6 +66,8 @@ for (const setup of PANEL_SETUPS) {
 
     test('a long press toggles at the threshold while still held, and not again on release', async () => {
       const r = await start();
+      // The audit entry is written after the switch: waited for as its event, not read back at once.
+      const audited = once(r.f.service, 'action', (entry) => entry.socket === 2);
       r.wiring.press(1);
       r.clock.advance(2999);
       assert.deepEqual(sets(r), [], 'not before the threshold');
@@ -79,8 +81,8 @@ for (const setup of PANEL_SETUPS) {
       r.wiring.release(1);
       r.clock.advance(100);
       assert.equal(sets(r).length, 1, 'one toggle per hold');
-      const [entry] = await r.f.service.auditLog(1);
-      assert.deepEqual(entry?.actor, { kind: 'panel', id: 'button-2' });
+      const entry = await audited;
+      assert.deepEqual(entry.actor, { kind: 'panel', id: 'button-2' });
     });
 
     test('two buttons held at once each toggle their own socket', async () => {
