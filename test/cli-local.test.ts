@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ApiServer, LOCAL_SOCKET_MODE } from '../src/api/server.js';
 import { silentLogger } from '../src/log.js';
-import { PduFixture } from './helpers/pdu-fixture.js';
+import { PduFixture, until } from './helpers/pdu-fixture.js';
 import { requests } from './helpers/requests.js';
 
 // The `pipdu` CLI as a child process against the daemon's local control socket
@@ -212,11 +212,7 @@ describe('pipdu over the local control socket', () => {
   test('Ctrl-C during a cycle, not on a terminal, cancels it (exit 130)', async () => {
     await requests(fixture.service).on(5, ADMIN);
     const cycle = cli(['cycle', 'nas', '--off-time', '60s']);
-    const deadline = Date.now() + 15_000;
-    while (fixture.service.info(5).pending === null) {
-      assert.ok(Date.now() < deadline, 'the cycle never started');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await until(fixture.service, 'pending', () => fixture.service.info(5).pending !== null, 15_000);
     cycle.child.kill('SIGINT');
     assert.equal(await cycle.exit, 130);
     assert.match(cycle.stderr(), /^pipdu: cancelled the cycle$/m);
@@ -226,11 +222,7 @@ describe('pipdu over the local control socket', () => {
   test('Ctrl-C during a cycle on a terminal asks; n leaves it running', async () => {
     await requests(fixture.service).on(5, ADMIN);
     const cycle = onPty(['cycle', 'nas', '--off-time', '60s'], env);
-    const deadline = Date.now() + 15_000;
-    while (fixture.service.info(5).pending === null) {
-      assert.ok(Date.now() < deadline, 'the cycle never started');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await until(fixture.service, 'pending', () => fixture.service.info(5).pending !== null, 15_000);
     cycle.child.stdin?.write('\u0003');
     await cycle.waitFor(/Cancel the cycle of socket nas\?/);
     cycle.child.stdin?.write('n');

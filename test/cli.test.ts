@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,8 +11,27 @@ import { promisify } from 'node:util';
 import { ApiServer } from '../src/api/server.js';
 import type { ApiConfig } from '../src/config/schema.js';
 import { silentLogger } from '../src/log.js';
+import type { PduService } from '../src/pdu/pdu-service.js';
 import { PduFixture } from './helpers/pdu-fixture.js';
 import { requests } from './helpers/requests.js';
+
+/** Resolves when something (the CLI's event stream, through the API) subscribes to socketChanged, or fails after 15 s. */
+function subscribed(service: PduService): Promise<void> {
+  const events = service.events as unknown as EventEmitter;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      events.off('newListener', onListener);
+      reject(new Error('nothing subscribed to socketChanged within 15 s'));
+    }, 15_000);
+    const onListener = (name: string | symbol) => {
+      if (name !== 'socketChanged') return;
+      clearTimeout(timer);
+      events.off('newListener', onListener);
+      resolve();
+    };
+    events.on('newListener', onListener);
+  });
+}
 
 // The `pipdu` CLI as a child process against a real ApiServer on the simulated board.
 
@@ -273,6 +293,7 @@ describe('pipdu CLI over plain loopback HTTP', () => {
 
   test('watch --json prints socketChanged for a change made on the service', async () => {
     const { PIPDU_URL: _url, ...inherited } = process.env;
+    const streaming = subscribed(fixture.service);
     const child = spawn(
       process.execPath,
       ['--import', import.meta.resolve('tsx'), CLI, '--url', url, 'watch', '--json'],
@@ -285,12 +306,7 @@ describe('pipdu CLI over plain loopback HTTP', () => {
     const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     try {
       // Wait until the stream is subscribed, then switch from "another interface".
-      const listeners = fixture.service.events.listenerCount('socketChanged');
-      const deadline = Date.now() + 15_000;
-      while (fixture.service.events.listenerCount('socketChanged') === listeners) {
-        assert.ok(Date.now() < deadline, 'watch never subscribed to the event stream');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await streaming;
       let text = '';
       const line = new Promise<Record<string, unknown>>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no socketChanged line; got:\n${text}`)), 10_000);
@@ -335,15 +351,11 @@ describe('pipdu CLI over plain loopback HTTP', () => {
         service: fixture.service,
         logger: silentLogger(),
       });
-      const listeners = fixture.service.events.listenerCount('socketChanged');
+      const streaming = subscribed(fixture.service);
       await again.start();
       try {
         await watcher.waitFor(/connected again; board online/);
-        const deadline = Date.now() + 15_000;
-        while (fixture.service.events.listenerCount('socketChanged') === listeners) {
-          assert.ok(Date.now() < deadline, 'watch never subscribed again');
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
+        await streaming;
         await requests(fixture.service).on(9, { kind: 'discord', id: 'bob' });
         await watcher.waitFor(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}socket 9 on \(was off; command\)$/m);
         assert.equal(watcher.stdout().match(/lost the daemon/g)?.length, 1, 'said once');
