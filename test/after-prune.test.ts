@@ -88,7 +88,23 @@ describe('after npm prune --omit=dev', { timeout: 600_000 }, () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       if (child.exitCode === null) process.kill(-(child.pid as number), 'SIGTERM');
       await exited;
+      // npm exits before the daemon it started has saved its state and exited: wait for the whole group.
+      await groupGone(child.pid as number);
       await rm(state, { recursive: true, force: true });
     }
   });
 });
+
+/** Resolves once no process of group `pgid` is left (there is no event for processes that are not our children). */
+async function groupGone(pgid: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`process group ${pgid} still running after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -53,8 +53,8 @@ describe('channel counts per driver', () => {
           ),
         ).sort(),
         [
-          `pipdu.yaml:5:15 sockets[1].number: socket ${count + 1} uses channel ${count} (number - 1), but the ${driver} board has ${count} channel${plural} (0..${count - 1})`,
-          `pipdu.yaml:6:27 sockets[2].channel: socket 2 uses channel ${count + 1}, but the ${driver} board has ${count} channel${plural} (0..${count - 1})`,
+          `pipdu.yaml:5:15 socket ${count + 1} (router) number: socket ${count + 1} uses channel ${count} (number - 1), but the ${driver} board has ${count} channel${plural} (0..${count - 1})`,
+          `pipdu.yaml:6:27 socket 2 channel: socket 2 uses channel ${count + 1}, but the ${driver} board has ${count} channel${plural} (0..${count - 1})`,
         ],
       );
       if (bad !== null) {

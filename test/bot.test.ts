@@ -340,7 +340,7 @@ test('/pdu reload refuses a broken file with its errors and keeps the running co
     const message = await interaction.waitForOriginal((m) => Boolean(m.content));
     return message.content ?? '';
   };
-  assert.match(await answer(admin), /reload\.yaml:3:\d+ sockets\[0\]\.restore: expected on \| off \| last/);
+  assert.match(await answer(admin), /reload\.yaml:3:\d+ socket 5 restore: expected on \| off \| last/);
   assert.equal(service.info('nas').number, 5, 'the running config stays');
   assert.match(await answer(operator), /admin/);
 });

@@ -44,7 +44,7 @@ describe('config errors name file, line, column and key', () => {
       '  - number: 3',
       '    restore: maybe',
     );
-    assert.deepEqual(problems(text), ['pipdu.yaml:7:14 sockets[2].restore: expected on | off | last']);
+    assert.deepEqual(problems(text), ['pipdu.yaml:7:14 socket 3 restore: expected on | off | last']);
   });
 
   test('durations need a unit and a known format', () => {
@@ -57,8 +57,8 @@ describe('config errors name file, line, column and key', () => {
       'board2: x',
     );
     assert.deepEqual(problems(text), [
-      'pipdu.yaml:5:14 sockets[0].offTime: a duration needs a unit: write 5ms or 5s, for example',
-      'pipdu.yaml:6:18 sockets[0].hookTimeout: expected a duration like 500ms, 30s, 2m or 1h, got "5 minutes"',
+      'pipdu.yaml:5:14 socket 1 offTime: a duration needs a unit: write 5ms or 5s, for example',
+      'pipdu.yaml:6:18 socket 1 hookTimeout: expected a duration like 500ms, 30s, 2m or 1h, got "5 minutes"',
       'pipdu.yaml:7:1 board2: unknown key, did you mean `board`?',
     ]);
   });
@@ -66,8 +66,8 @@ describe('config errors name file, line, column and key', () => {
   test('an unknown key points at the key and suggests a close one', () => {
     const text = yaml(...HEADER, 'sockets:', '  - number: 4', '    restor: on', '    colour: red');
     assert.deepEqual(problems(text), [
-      'pipdu.yaml:5:5 sockets[0].restor: unknown key, did you mean `restore`?',
-      'pipdu.yaml:6:5 sockets[0].colour: unknown key; expected one of number, name, channel, restore, protected, ' +
+      'pipdu.yaml:5:5 socket 4 restor: unknown key, did you mean `restore`?',
+      'pipdu.yaml:6:5 socket 4 colour: unknown key; expected one of number, name, channel, restore, protected, ' +
         'roles, offTime, onFailure, hookTimeout, preOff, postOff, preOn, postOn, powerFactor, alarms',
     ]);
   });
@@ -81,8 +81,8 @@ describe('config errors name file, line, column and key', () => {
       '  - { number: 1, name: web }',
     );
     assert.deepEqual(problems(text), [
-      'pipdu.yaml:5:24 sockets[1].name: name "nas" is already used by sockets[0]',
-      'pipdu.yaml:6:15 sockets[2].number: socket 1 is already listed at sockets[0]',
+      'pipdu.yaml:5:24 socket 2 (nas) name: name "nas" is already used by socket 1',
+      'pipdu.yaml:6:15 socket 1 (web) number: socket 1 is listed twice (entries 1 and 3 under sockets)',
     ]);
   });
 
@@ -96,16 +96,16 @@ describe('config errors name file, line, column and key', () => {
       '    channel: 6',
     );
     assert.deepEqual(problems(text), [
-      "pipdu.yaml:5:27 sockets[1].channel: sockets 1, 2 and 10 all use channel 9 (socket 10's default: number - 1)",
-      "pipdu.yaml:7:14 sockets[2].channel: sockets 3 and 7 both use channel 6 (socket 7's default: number - 1)",
+      "pipdu.yaml:5:27 socket 2 channel: sockets 1, 2 and 10 all use channel 9 (socket 10's default: number - 1)",
+      "pipdu.yaml:7:14 socket 3 channel: sockets 3 and 7 both use channel 6 (socket 7's default: number - 1)",
     ]);
   });
 
   test('socket numbers are 1..16 and there are at most 16 sockets', () => {
     const text = yaml(...HEADER, 'sockets:', '  - number: 17', '  - number: 0');
     assert.deepEqual(problems(text), [
-      'pipdu.yaml:4:13 sockets[0].number: sockets are numbered 1..16',
-      'pipdu.yaml:5:13 sockets[1].number: sockets are numbered 1..16',
+      'pipdu.yaml:4:13 socket 17 number: sockets are numbered 1..16',
+      'pipdu.yaml:5:13 socket 0 number: sockets are numbered 1..16',
     ]);
     const many = yaml(
       ...HEADER,
@@ -143,9 +143,9 @@ describe('config errors name file, line, column and key', () => {
       '      - ssh: { host: 10.0.0.2, user: pi, key: /k, command: x, hostKey: "SHA256:abc" }',
     );
     assert.deepEqual(problems(text), [
-      'pipdu.yaml:6:9 sockets[0].preOff[0].ssh: pin the host key: set hostKey or knownHosts',
-      'pipdu.yaml:7:104 sockets[0].preOff[1].ssh.knownHosts: set hostKey or knownHosts, not both',
-      'pipdu.yaml:8:72 sockets[0].preOff[2].ssh.hostKey: expected a public key line, like "ssh-ed25519 AAAA..." ' +
+      'pipdu.yaml:6:9 socket 5 preOff[0].ssh: pin the host key: set hostKey or knownHosts',
+      'pipdu.yaml:7:104 socket 5 preOff[1].ssh.knownHosts: set hostKey or knownHosts, not both',
+      'pipdu.yaml:8:72 socket 5 preOff[2].ssh.hostKey: expected a public key line, like "ssh-ed25519 AAAA..." ' +
         '(ssh-keyscan prints it)',
     ]);
   });
@@ -163,13 +163,13 @@ describe('config errors name file, line, column and key', () => {
       '      - {}',
     );
     assert.deepEqual(problems(text), [
-      'pipdu.yaml:6:9 sockets[0].postOn[0].waitHostup: unknown key, did you mean `waitHostUp`?',
-      'pipdu.yaml:7:9 sockets[0].postOn[1]: one kind per step, got exec and delay: make them separate steps',
-      'pipdu.yaml:8:9 sockets[0].postOn[2]: expected a step: a mapping with one of ssh, exec, waitHostDown, ' +
+      'pipdu.yaml:6:9 socket 5 postOn[0].waitHostup: unknown key, did you mean `waitHostUp`?',
+      'pipdu.yaml:7:9 socket 5 postOn[1]: one kind per step, got exec and delay: make them separate steps',
+      'pipdu.yaml:8:9 socket 5 postOn[2]: expected a step: a mapping with one of ssh, exec, waitHostDown, ' +
         'waitHostUp, waitPowerBelow, delay',
-      'pipdu.yaml:9:17 sockets[0].postOn[3].exec.argv: expected the program and its arguments, ' +
+      'pipdu.yaml:9:17 socket 5 postOn[3].exec.argv: expected the program and its arguments, ' +
         'like [/usr/local/bin/notify, nas]',
-      'pipdu.yaml:10:9 sockets[0].postOn[4]: expected one of ssh, exec, waitHostDown, waitHostUp, waitPowerBelow, delay',
+      'pipdu.yaml:10:9 socket 5 postOn[4]: expected one of ssh, exec, waitHostDown, waitHostUp, waitPowerBelow, delay',
     ]);
   });
 
@@ -241,10 +241,10 @@ describe('config errors name file, line, column and key', () => {
       'config/pipdu.yaml:1:10 version: expected 1',
       'config/pipdu.yaml:2:1 board.port: required for driver prp1: the serial device, like /dev/serial/by-id/usb-Arduino...',
       'config/pipdu.yaml:4:17 board.replyTimeout: a duration needs a unit: write 500ms or 500s, for example',
-      'config/pipdu.yaml:7:11 sockets[0].name: expected lowercase letters, digits and "-", starting with a letter ' +
+      'config/pipdu.yaml:7:11 socket 3 (Nas) name: expected lowercase letters, digits and "-", starting with a letter ' +
         '(like nas or core-switch)',
-      'config/pipdu.yaml:8:14 sockets[0].restore: expected on | off | last',
-      'config/pipdu.yaml:9:13 sockets[1].number: socket 3 is already listed at sockets[0]',
+      'config/pipdu.yaml:8:14 socket 3 (Nas) restore: expected on | off | last',
+      'config/pipdu.yaml:9:13 socket 3 number: socket 3 is listed twice (entries 1 and 2 under sockets)',
       'config/pipdu.yaml:10:15 log.level: expected trace | debug | info | warn | error',
       'config/pipdu.yaml:11:1 api: expected a mapping, got an empty value (write {} for the defaults)',
     ];

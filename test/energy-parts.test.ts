@@ -419,7 +419,7 @@ test('energy, history and alarm keys: bad values are one-line errors at their ke
   );
   assert.match(
     problems('sockets:\n  - { number: 1, powerFactor: 1.5 }\n'),
-    /sockets\[0\]\.powerFactor: must be ≤ 1/,
+    /socket 1 powerFactor: must be ≤ 1/,
   );
   assert.match(
     problems('sockets:\n  - number: 1\n    alarms: { overCurrent: { amps: 0 } }\n'),

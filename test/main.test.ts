@@ -149,7 +149,7 @@ test('a bad config stops the daemon before it opens the serial port', async () =
   const d = await daemon({ PIPDU_CONFIG: file });
   // 78 (EX_CONFIG): the unit's RestartPreventExitStatus, so systemd does not retry for ever.
   assert.equal(await d.exit, 78);
-  assert.match(d.output(), /pipdu\.yaml:6:\d+ sockets\[0\]\.restore: expected on \| off \| last/);
+  assert.match(d.output(), /pipdu\.yaml:6:\d+ socket 3 restore: expected on \| off \| last/);
   assert.match(d.output(), /did not start/);
   // A daemon that had opened the port would have sent HELLO at once.
   await sim.command('delay 0'); // a round trip: the simulator's request log is up to date

@@ -137,7 +137,7 @@ test('POST /api/v1/reload reloads, and a bad file changes nothing and says where
   const bad = await fetch(`${url}/api/v1/reload`, { method: 'POST' });
   const body = (await bad.json()) as { error: { code: string; message: string } };
   assert.equal(body.error.code, 'BAD_CONFIG');
-  assert.match(body.error.message, /pipdu\.yaml:6:\d+ sockets\[0\]\.restore: expected on \| off \| last/);
+  assert.match(body.error.message, /pipdu\.yaml:6:\d+ socket 3 \(nas\) restore: expected on \| off \| last/);
   assert.match(body.error.message, /nothing was changed/);
   assert.equal(await metricsName(), 'rack-c', 'the running config stays');
 

@@ -7,16 +7,15 @@
  * else whoever runs this (`--no-files`: not checked, for a config written
  * for another machine). Exit 0: valid; 1: the file has problems (one per
  * line on stderr); 2: no file to check or it cannot be read.
- * Sockets are named as people count them: `socket 3 (nas)`, not `sockets[2]`.
+ * Sockets are named as people count them (the loader does it): `socket 3 (nas)`, not `sockets[2]`.
  *
  * It loads the file exactly as the daemon does (load-isolated.ts: in a child
  * process with a memory and a time limit), so a hostile file gets the same
  * one-line answer here as at start-up.
  */
-import { readFile, stat } from 'node:fs/promises';
 import { isPduError } from '../errors.js';
 import { ConfigError, formatIssue } from './config-error.js';
-import { accessProblem, lookUpUser, namedFiles, socketsByNumber, type UnixUser } from './file-access.js';
+import { accessProblem, lookUpUser, namedFiles, type UnixUser } from './file-access.js';
 import { loadConfigIsolated } from './load-isolated.js';
 import { DEFAULT_CONFIG_PATH, displayPath } from './paths.js';
 import type { PduConfig } from './schema.js';
@@ -33,28 +32,6 @@ async function serviceUser(name: string | undefined): Promise<UnixUser | null> {
   if (name !== undefined) return lookUpUser(name);
   const pipdu = await lookUpUser('pipdu');
   return pipdu && pipdu.uid !== process.getuid?.() ? pipdu : null;
-}
-
-/** The config's issues with sockets named by number: the raw YAML says which socket an index is. */
-async function withSocketNumbers(error: ConfigError, file: string | undefined): Promise<string> {
-  let data: unknown = null;
-  // Only for a file within the loader's limits whose issues name sockets: a hostile file is not parsed again here.
-  const aboutSockets = error.issues.some((issue) => issue.path.startsWith('sockets['));
-  try {
-    if (file !== undefined && aboutSockets) {
-      // Loaded only here: check-config itself stays small (the loader runs in its own process).
-      const { MAX_CONFIG_BYTES, MAX_ALIAS_COUNT } = await import('./load.js');
-      const { parse } = await import('yaml');
-      if ((await stat(file)).size <= MAX_CONFIG_BYTES) {
-        data = parse(await readFile(file, 'utf8'), { maxAliasCount: MAX_ALIAS_COUNT });
-      }
-    }
-  } catch {
-    // Unparseable: the paths as they are.
-  }
-  return error.issues
-    .map((issue) => formatIssue({ ...issue, path: socketsByNumber(issue.path, data) }))
-    .join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -105,7 +82,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`${await withSocketNumbers(error, args[0] ?? process.env.PIPDU_CONFIG)}\n`);
+      // One issue per line; the loader already names sockets by number (`socket 3 (nas) restore`).
+      process.stderr.write(`${error.issues.map(formatIssue).join('\n')}\n`);
       return 1;
     }
     if (isPduError(error)) {

@@ -11,7 +11,7 @@ export interface ConfigIssue {
   message: string;
 }
 
-/** `pipdu.yaml:14:7 sockets[2].restore: expected on | off | last` */
+/** `pipdu.yaml:14:7 socket 3 (nas) restore: expected on | off | last` (the loader names sockets by number) */
 export function formatIssue(issue: ConfigIssue): string {
   return `${issue.file}:${issue.line}:${issue.column} ${issue.path ? `${issue.path}: ` : ''}${issue.message}`;
 }

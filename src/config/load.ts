@@ -17,6 +17,7 @@ import {
 } from 'yaml';
 import { PduError } from '../errors.js';
 import { ConfigError, type ConfigIssue } from './config-error.js';
+import { socketsByNumber } from './file-access.js';
 import { DEFAULT_CONFIG_PATH, displayPath } from './paths.js';
 import { type ConfigPath, formatPath, type PduConfig, validateConfig } from './schema.js';
 
@@ -99,8 +100,9 @@ export function parseConfig(text: string, file: string): PduConfig {
   }
   const result = validateConfig(data);
   if (result.ok) return result.config;
+  // Sockets named as people count them (`socket 3 (nas) restore`, not `sockets[2].restore`).
   const issues = result.issues.map((issue) =>
-    at(locate(doc, issue.path, issue.atKey), formatPath(issue.path), issue.message),
+    at(locate(doc, issue.path, issue.atKey), socketsByNumber(formatPath(issue.path), data), issue.message),
   );
   issues.sort((a, b) => a.line - b.line || a.column - b.column);
   throw new ConfigError(issues);

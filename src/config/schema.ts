@@ -348,7 +348,7 @@ function checkSockets(sockets: unknown[], ctx: z.core.$RefinementCtx) {
         ctx.addIssue({
           code: 'custom',
           path: [index, 'number'],
-          message: `socket ${number} is already listed at sockets[${first}]`,
+          message: `socket ${number} is listed twice (entries ${first + 1} and ${index + 1} under sockets)`,
         });
     }
     if (name !== undefined) {
@@ -358,7 +358,11 @@ function checkSockets(sockets: unknown[], ctx: z.core.$RefinementCtx) {
         ctx.addIssue({
           code: 'custom',
           path: [index, 'name'],
-          message: `name "${name}" is already used by sockets[${first}]`,
+          message: `name "${name}" is already used by ${
+            entries[first]?.number === undefined
+              ? `entry ${first + 1} under sockets`
+              : `socket ${entries[first]?.number}`
+          }`,
         });
     }
   }
