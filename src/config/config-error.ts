@@ -2,7 +2,7 @@ import { PduError } from '../errors.js';
 
 // Zod- and yaml-free, so the daemon can tell a ConfigError without loading the validator.
 
-/** One problem in a config file; line and column are 1-based, path is like `sockets[2].restore` ('' for the file itself). */
+/** One problem in a config file; line and column are 1-based, path is like `socket 3 (nas) restore` or `board.port` ('' for the file itself). */
 export interface ConfigIssue {
   file: string;
   line: number;
