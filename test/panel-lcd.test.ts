@@ -79,6 +79,10 @@ test('idle: the PDU’s name, power, sockets on, board and Discord, alarms', asy
   f.transport.unplug();
   await until(f.service, 'boardOffline', () => !f.service.status().board.online);
   await screen(r, [name, /1\/16 on$/, 'Board OFFLINE']);
+  // The state shown is the board's: offline, no power figure, and what was on said as such.
+  await screen(r, [name, /^-- W +was 1\/16 on$/, 'Board OFFLINE']);
+  tap(r, 0);
+  await screen(r, [/^1 /, 'was OFF']);
 });
 
 test('a short press shows the socket for a few seconds: name, state, watts, energy today, the hold', async () => {

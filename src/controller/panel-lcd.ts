@@ -314,8 +314,17 @@ export function renderScreen(state: ScreenState, size: '20x4' | '16x2'): string[
 function idleScreen(state: ScreenState, columns: number, small: boolean): string[] {
   const { status, alarms, discord } = state;
   const on = status.sockets.filter((s) => s.on === true).length;
-  const power = status.totalWatts === null ? '-- W' : `${Math.round(status.totalWatts)} W`;
-  const board = status.board.online ? 'Board ok' : 'Board OFFLINE';
+  const online = status.board.online;
+  // Offline, the last readings are no longer the board's: no power, and the count is what was on.
+  const power = !online
+    ? small
+      ? '--'
+      : '-- W'
+    : status.totalWatts === null
+      ? '-- W'
+      : `${Math.round(status.totalWatts)} W`;
+  const count = `${online ? '' : 'was '}${on}/${status.sockets.length} on`;
+  const board = online ? 'Board ok' : 'Board OFFLINE';
   const chat = discord === null ? '' : discord ? 'Discord ok' : 'Discord off';
   if (small) {
     const warn = !status.board.online
@@ -325,10 +334,7 @@ function idleScreen(state: ScreenState, columns: number, small: boolean): string
         : discord === false
           ? 'NO DISC'
           : '';
-    return [
-      justify(status.name, warn, columns),
-      justify(power, `${on}/${status.sockets.length} on`, columns),
-    ];
+    return [justify(status.name, warn, columns), justify(power, count, columns)];
   }
   const alarm =
     alarms.length === 0
@@ -336,17 +342,15 @@ function idleScreen(state: ScreenState, columns: number, small: boolean): string
       : alarms.length === 1
         ? `ALARM ${alarms[0]!.message}`
         : `${alarms.length} ALARMS ${alarms[0]!.message}`;
-  return [
-    status.name,
-    justify(power, `${on}/${status.sockets.length} on`, columns),
-    justify(board, chat, columns, 'left'),
-    alarm,
-  ];
+  return [status.name, justify(power, count, columns), justify(board, chat, columns, 'left'), alarm];
 }
 
 function socketScreen(state: ScreenState, info: SocketInfo, columns: number, small: boolean): string[] {
-  const shown = info.on === null ? 'unknown' : info.on ? 'ON' : 'OFF';
-  const watts = info.watts === null ? '' : `${Math.round(info.watts)} W`;
+  const online = state.status.board.online;
+  const known = info.on === null ? 'unknown' : info.on ? 'ON' : 'OFF';
+  // Offline: the last state the board reported, said as such, and no reading.
+  const shown = online || info.on === null ? known : `was ${known}`;
+  const watts = info.watts === null || !online ? '' : `${Math.round(info.watts)} W`;
   const title = socketTitle(info, info.number);
   if (small) return [title, justify(shown, watts, columns)];
   const today = state.energyToday(info.number);
