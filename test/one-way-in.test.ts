@@ -289,3 +289,59 @@ describe('the service decides when the request acts', () => {
     assert.deepEqual(second, first, 'the joined toggle shares the off');
   });
 });
+
+describe('cancel on every socket is one request the service decides', () => {
+  let f: PduFixture;
+  const operator = requester({ kind: 'api', id: 'op-b' }, 'operator', ['op-b']);
+  const admin = requester({ kind: 'api', id: 'boss' }, 'admin');
+
+  before(async () => {
+    f = await PduFixture.create(`
+hooks: { allOffConcurrency: 1 }
+sockets:
+  - { number: 4, name: slow, hookTimeout: 20s, preOff: [{ delay: 10s }] }
+`);
+    await f.startDaemon();
+  });
+  after(() => f?.dispose());
+
+  test('an operator may not stop an all-off (refused, audited, nothing stopped); an admin stops it: the sockets not started stay on', async () => {
+    for (const socket of [4, 5, 6]) await f.service.submit({ socket, action: 'on', by: admin });
+    const allOff = f.service.submit({
+      socket: 'all',
+      action: 'off',
+      by: admin,
+      options: { confirmed: true },
+    });
+    await until(f.service, 'step', () => f.service.info(4).pending?.step !== undefined, 5000);
+    await assert.rejects(
+      f.service.submit({ socket: 'all', action: 'cancel', by: operator }),
+      (error: PduError) => error.code === 'FORBIDDEN',
+    );
+    const [refused] = await f.service.auditLog(1);
+    assert.deepEqual([refused?.action, refused?.code], ['all-cancel', 'FORBIDDEN']);
+    assert.notEqual(f.service.info(4).pending, null, 'still running');
+
+    const outcome = await f.service.submit({ socket: 'all', action: 'cancel', by: admin });
+    assert.equal(outcome.kind, 'cancelAll');
+    if (outcome.kind !== 'cancelAll') return;
+    assert.equal(outcome.stopped, 1);
+    assert.deepEqual(
+      outcome.cancelled.map((socket) => socket.number),
+      [4],
+    );
+    const done = await allOff;
+    assert.equal(done.kind, 'all');
+    if (done.kind !== 'all') return;
+    // Sockets 1..3 were done before; 4 was running; 5..16 had not started and stay as they are.
+    const failed = done.result.outcomes.flatMap((one) => (one.ok ? [] : [[one.socket, one.error.code]]));
+    assert.deepEqual(
+      failed,
+      Array.from({ length: 13 }, (_, k) => [k + 4, 'CANCELLED']),
+    );
+    assert.deepEqual(
+      [4, 5, 6, 7].map((socket) => f.service.info(socket).on),
+      [true, true, true, false],
+    );
+  });
+});

@@ -801,6 +801,10 @@ export class ApiServer {
       send(ctx.res, 200, { cancelled: outcome.cancelled, socket: outcome.socket }, this.stopping);
       return;
     }
+    if (outcome.kind === 'cancelAll') {
+      send(ctx.res, 200, { stopped: outcome.stopped, cancelled: outcome.cancelled }, this.stopping);
+      return;
+    }
     const { result } = outcome;
     const failed = result.outcomes.filter((one) => !one.ok);
     const first = failed[0];

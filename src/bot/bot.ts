@@ -262,10 +262,10 @@ export class DiscordBot {
   }
 
   /**
-   * Cancel on a `/sockets` progress message: allowed to whoever the service
-   * would let switch every socket that way (preview); it stops the sockets
-   * not started yet and cancels the running steps, each cancel a request
-   * the service checks and audits.
+   * Cancel on a `/sockets` progress message, while its work runs: one
+   * `all` + `cancel` request. The service decides who may (whoever may run
+   * that all-sockets request), stops the sockets not started yet, cancels
+   * the running steps and audits it.
    */
   private async onCancelAll(button: ButtonInteraction, id: string): Promise<void> {
     const run = this.allRuns.get(id);
@@ -273,18 +273,14 @@ export class DiscordBot {
       await button.reply({ content: 'This work has already ended.', flags: MessageFlags.Ephemeral });
       return;
     }
-    const by = this.requesterOf(button);
-    const preview = this.service.preview({ socket: 'all', action: run.action, by });
-    if (!preview.ok && preview.id !== 'needsConfirmation') {
-      this.service.recordRefusal(by.actor, 'cancel', null, forbiddenError(preview));
-      await button.reply({ content: `⛔ ${preview.message}`, flags: MessageFlags.Ephemeral });
+    // One request: the service decides whether this person may stop it, stops it and audits.
+    try {
+      await this.service.submit({ socket: 'all', action: 'cancel', by: this.requesterOf(button) });
+    } catch (error) {
+      if (!(error instanceof PduError)) throw error;
+      await button.reply({ content: `⛔ ${error.message}`, flags: MessageFlags.Ephemeral });
       return;
     }
-    run.abort.abort();
-    const busy = this.service.list().filter((socket) => socket.pending !== null);
-    await Promise.allSettled(
-      busy.map((socket) => this.service.submit({ socket: socket.number, action: 'cancel', by })),
-    );
     await button.reply({
       content: '✖️ Cancelling: the sockets not started yet stay as they are.',
       flags: MessageFlags.Ephemeral,

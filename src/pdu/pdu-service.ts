@@ -83,6 +83,8 @@ export class PduService {
   private readonly board: RelayBoard;
   private readonly logger: Logger;
   private readonly lanes: SocketLane[];
+  /** The all-sockets requests running, each with the signal that stops its sockets not started yet. */
+  private readonly allRuns = new Set<AllRun>();
   private byName = new Map<string, SocketLane>();
   private readonly gate: InrushGate;
   private readonly mirror: RelayMirror;
@@ -276,8 +278,9 @@ export class PduService {
   async submit(request: PduRequest): Promise<RequestOutcome> {
     const options = request.options ?? {};
     if (typeof request.socket === 'string' && request.socket.trim().toLowerCase() === 'all') {
+      if (request.action === 'cancel') return this.cancelAll(request.by);
       if (request.action !== 'on' && request.action !== 'off') {
-        throw new PduError('BAD_REQUEST', `"all" takes on or off, not ${request.action}`);
+        throw new PduError('BAD_REQUEST', `"all" takes on or off (or cancel), not ${request.action}`);
       }
       return { kind: 'all', result: await this.switchAll(request.action, request.by, options) };
     }
@@ -578,9 +581,15 @@ export class PduService {
       action === 'on' ? wired : wired.filter((lane) => options.includeProtected || !lane.config.protected);
     const skipped = wired.filter((lane) => !targets.includes(lane)).map((lane) => lane.config.number);
     // The all-sockets request was checked and confirmed as a whole; each socket's is its part of it.
+    // Its sockets not started yet stay as they are when the caller goes away or someone cancels it.
+    const run: AllRun = { action, stop: new AbortController() };
+    const callerGone = (): void => run.stop.abort();
+    options.signal?.addEventListener('abort', callerGone, { once: true });
+    if (options.signal?.aborted) run.stop.abort();
+    this.allRuns.add(run);
     const { includeProtected: _all, ...each } = options;
     const one = (lane: SocketLane): Promise<SocketOutcome> =>
-      this.runOnLane(lane, action, by, { ...each, confirmed: true }, {}).then(
+      this.runOnLane(lane, action, by, { ...each, confirmed: true, signal: run.stop.signal }, {}).then(
         (result): SocketOutcome => ({ socket: lane.config.number, ok: true, result }),
         (error: unknown): SocketOutcome => ({
           socket: lane.config.number,
@@ -589,14 +598,19 @@ export class PduService {
         }),
       );
     let outcomes: SocketOutcome[];
-    if (action === 'on') {
-      outcomes = await Promise.all(targets.map(one));
-    } else {
-      // Loaded when first needed: bottleneck (its light build) costs memory, and most daemons never run an all-off.
-      const { default: Bottleneck } = await import('bottleneck/light.js');
-      const limiter = new Bottleneck({ maxConcurrent: this.current.hooks.allOffConcurrency });
-      outcomes = await Promise.all(targets.map((lane) => limiter.schedule(() => one(lane))));
-      await limiter.stop({ dropWaitingJobs: false });
+    try {
+      if (action === 'on') {
+        outcomes = await Promise.all(targets.map(one));
+      } else {
+        // Loaded when first needed: bottleneck (its light build) costs memory, and most daemons never run an all-off.
+        const { default: Bottleneck } = await import('bottleneck/light.js');
+        const limiter = new Bottleneck({ maxConcurrent: this.current.hooks.allOffConcurrency });
+        outcomes = await Promise.all(targets.map((lane) => limiter.schedule(() => one(lane))));
+        await limiter.stop({ dropWaitingJobs: false });
+      }
+    } finally {
+      this.allRuns.delete(run);
+      options.signal?.removeEventListener('abort', callerGone);
     }
     const failed = outcomes.filter((outcome) => !outcome.ok);
     const entry: AuditEntry = {
@@ -618,6 +632,42 @@ export class PduService {
     }
     this.recorder.write(entry);
     return { action, outcomes, skipped, durationMs: Date.now() - started };
+  }
+
+  /**
+   * Cancel on every socket: stops the all-sockets requests running (their
+   * sockets not started yet stay as they are) and cancels the pending work
+   * on each socket (each cancel checked and audited as its own). Whoever may
+   * run an all-sockets request that way may stop it; anyone else is refused
+   * (FORBIDDEN, audited) and nothing is stopped.
+   */
+  private cancelAll(by: Requester): RequestOutcome {
+    const started = Date.now();
+    const runs = [...this.allRuns];
+    for (const run of runs) {
+      const check = permitAll(by, run.action, { confirmed: true });
+      if (!check.ok) {
+        const error = refusal(check);
+        this.recorder.record(by.actor, 'all-cancel', null, started, { stops: `all-${run.action}` }, error);
+        throw error;
+      }
+    }
+    for (const run of runs) run.stop.abort();
+    const cancelled: SocketInfo[] = [];
+    for (const lane of this.lanes) {
+      if (!lane.long || !lane.pending) continue;
+      try {
+        const outcome = this.cancel(lane, by);
+        if (outcome.kind === 'cancel') cancelled.push(outcome.socket);
+      } catch {
+        // Refused or already over: cancel() audited it; the others go on.
+      }
+    }
+    this.recorder.record(by.actor, 'all-cancel', null, started, {
+      stopped: runs.map((run) => `all-${run.action}`),
+      cancelled: cancelled.map((socket) => socket.number),
+    });
+    return { kind: 'cancelAll', stopped: runs.length, cancelled };
   }
 
   /**
@@ -725,4 +775,10 @@ function asPduError(error: unknown): PduError {
   return new PduError('BOARD_ERROR', error instanceof Error ? error.message : String(error), {
     cause: error,
   });
+}
+
+/** An all-sockets request while it runs. */
+interface AllRun {
+  action: 'on' | 'off';
+  stop: AbortController;
 }

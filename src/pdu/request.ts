@@ -48,7 +48,9 @@ export interface RequestOptions {
 export type RequestOutcome =
   | { kind: 'switch'; result: SwitchResult }
   | { kind: 'all'; result: AllResult }
-  | { kind: 'cancel'; cancelled: PendingWork; socket: SocketInfo };
+  | { kind: 'cancel'; cancelled: PendingWork; socket: SocketInfo }
+  /** `all` + `cancel`: the all-sockets requests stopped (their sockets not started stay as they are) and the work cancelled. */
+  | { kind: 'cancelAll'; stopped: number; cancelled: SocketInfo[] };
 
 /** The direction a switch action takes on a socket that is `isOn` now (null: unknown, taken as off). */
 export function directionOf(action: SwitchAction, isOn: boolean | null): 'on' | 'off' | 'cycle' {
